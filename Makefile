@@ -1,0 +1,37 @@
+# Two commands: `make run` (the dashboard with a demo world) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+KEYFILE := var/encryption.key
+
+# The embedded default: SQLite + the django-q2 ORM broker, a local key file, DEBUG on.
+RUN_ENV := DEBUG=true CLAPBOARD_ENCRYPTION_KEY_FILE=$(KEYFILE)
+
+.PHONY: run test venv lint bench-refresh bench-pages clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+$(KEYFILE): | $(STAMP)
+	mkdir -p var
+	umask 077 && $(PY) -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())" > $(KEYFILE)
+
+run: $(STAMP) $(KEYFILE)
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py demo
+	$(RUN_ENV) exec $(PY) manage.py run
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,24 @@
+"""Test settings: the normal settings, with django-q2 running tasks inline."""
+
+import os
+
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+os.environ.setdefault(
+    "CLAPBOARD_ENCRYPTION_KEYS", "kCGnKrj3bj5VmwRfXSu6UNw7_NEG0ZS2W-Xl7DeUNvA="
+)
+
+from dashboard.settings import *  # noqa: E402,F403
+from dashboard.settings import Q_CLUSTER  # noqa: E402
+
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CLAPBOARD_ALLOW_LOOPBACK_FETCH = True
+WHITENOISE_AUTOREFRESH = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

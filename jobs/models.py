@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.core.validators import URLValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from jobs.crypto import EncryptedJSONField
+from jobs.providers import PROVIDERS, provider_choices, provider_class
+from jobs.providers.base import TERMINAL_STATES, Provider, State
+
+http_url = URLValidator(schemes=["http", "https"])
+STATE_CHOICES = [(state.value, state.value.capitalize()) for state in State]
+
+
+class Account(models.Model):
+    """One set of credentials for one provider API."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    provider = models.CharField(max_length=40, choices=provider_choices)
+    region = models.CharField(max_length=64, blank=True)
+    endpoint = models.CharField(
+        max_length=300,
+        blank=True,
+        validators=[http_url],
+        help_text="Optional base URL override (gateway, proxy, simulator): scheme, host, port.",
+    )
+    credentials = EncryptedJSONField(blank=True, default=dict)
+    options = models.JSONField(blank=True, default=dict)
+    enabled = models.BooleanField(default=True)
+    rate_limit = models.FloatField(
+        null=True, blank=True, help_text="Requests per second; empty uses the provider default."
+    )
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    # Not polled before this time: throttling or account-level errors back off here.
+    retry_at = models.DateTimeField(null=True, blank=True)
+    # The refresh loop that currently polls this account; expires on its own.
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def provider_label(self) -> str:
+        return PROVIDERS[self.provider][0] if self.provider in PROVIDERS else self.provider
+
+    @property
+    def adapter_class(self) -> type[Provider]:
+        return provider_class(self.provider)
+
+    def adapter(self) -> Provider:
+        return self.adapter_class.for_account(self)
+
+    @property
+    def effective_rate_limit(self) -> float:
+        return self.rate_limit or self.adapter_class.default_rate_limit
+
+    @property
+    def masked_id(self) -> str:
+        """The account's public identifier (AppKey, SecretId, AK...), mostly hidden."""
+        for field in self.adapter_class.credential_fields:
+            value = str(self.credentials.get(field.name, ""))
+            if not field.secret and value:
+                return mask(value)
+        return "••••" if self.credentials else "—"
+
+
+def mask(value: str) -> str:
+    if len(value) <= 8:
+        return value[:2] + "••••"
+    return f"{value[:4]}••••{value[-4:]}"
+
+
+class JobQuerySet(models.QuerySet):
+    def active(self) -> JobQuerySet:
+        return self.exclude(state__in=TERMINAL_STATES)
+
+
+class Job(models.Model):
+    """One provider task as last seen, plus what the poller needs to schedule it."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="jobs")
+    external_id = models.CharField(max_length=255)
+    kind = models.CharField(max_length=100, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=16, choices=STATE_CHOICES, default=State.UNKNOWN.value)
+    provider_state = models.CharField(max_length=64, blank=True)
+    progress = models.PositiveSmallIntegerField(null=True, blank=True)
+    queue_position = models.PositiveIntegerField(null=True, blank=True)
+    failure_code = models.CharField(max_length=128, blank=True)
+    failure_message = models.TextField(blank=True)
+    media_url = models.TextField(blank=True)
+    subtitles_url = models.TextField(blank=True)
+    cover_url = models.TextField(blank=True)
+    duration_ms = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    tracked_at = models.DateTimeField(default=timezone.now)
+    words = models.JSONField(blank=True, default=list)
+    subtitles = models.TextField(blank=True)
+    subtitles_error = models.CharField(max_length=255, blank=True)
+    raw = models.JSONField(blank=True, default=dict)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    # Null means "not scheduled": terminal, stopped, or given up on.
+    next_poll_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    poll_errors = models.PositiveIntegerField(default=0)
+    last_poll_error = models.TextField(blank=True)
+    # Why polling stopped before the job finished (retention, not found, an operator).
+    stopped_reason = models.CharField(max_length=255, blank=True)
+    version = models.PositiveIntegerField(default=0)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "external_id"], name="job_account_external_id")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_poll_at"], name="job_due", condition=Q(next_poll_at__isnull=False)
+            ),
+            models.Index(fields=["-tracked_at", "-id"], name="job_recent"),
+            models.Index(fields=["state", "-tracked_at", "-id"], name="job_state_recent"),
+            models.Index(fields=["account", "state"], name="job_account_state"),
+        ]
+        permissions = [("operate_job", "Can track, refresh and share jobs")]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.external_id
+
+
+class JobEvent(models.Model):
+    """A visible change of a job: its history, and the source of ETA estimates."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=16, choices=STATE_CHOICES)
+    provider_state = models.CharField(max_length=64, blank=True)
+    progress = models.PositiveSmallIntegerField(null=True, blank=True)
+    queue_position = models.PositiveIntegerField(null=True, blank=True)
+    failure_code = models.CharField(max_length=128, blank=True)
+    failure_message = models.TextField(blank=True)
+    note = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["job", "at"], name="jobevent_job_at")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} {self.state} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class ShareLink(models.Model):
+    """Read-only access to one job for people without an account.
+
+    Only a hash of the token is stored; the token itself is shown once.
+    """
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="share_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    use_count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"share link for {self.job}"
+
+    def is_usable(self, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > now

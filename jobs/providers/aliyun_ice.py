@@ -1,0 +1,470 @@
+"""Alibaba Cloud ICE (Intelligent Media Services) `QueryIProductionJob`, API 2020-11-09.
+
+RPC-style call (`POST /?JobId=...`, empty body) signed with ACS3-HMAC-SHA256, the
+signature V3 the official SDK uses by default (PROVIDERS.md §5.6). There is no list or
+batch API, so every job costs one request. The legacy RPC HMAC-SHA1 signature (§5.7) is
+kept here only so its published vectors stay reproducible; it is never sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from jobs import http
+from jobs.providers import signing
+from jobs.providers.base import (
+    NOT_FOUND,
+    FetchResult,
+    JobStatus,
+    Provider,
+    ProviderError,
+    SchemaField,
+    State,
+    parse_time,
+)
+
+logger = logging.getLogger(__name__)
+
+ALGORITHM = "ACS3-HMAC-SHA256"
+ACTION = "QueryIProductionJob"
+API_VERSION = "2020-11-09"
+DEFAULT_REGION = "cn-shanghai"
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# The gateway refuses requests whose x-acs-date is further than this from its clock.
+CLOCK_TOLERANCE_SECONDS = 15 * 60
+DEFAULT_RETRY_AFTER = 1.0
+# Provider messages are shown to operators; a runaway one must not fill the page.
+MAX_MESSAGE_CHARS = 300
+
+STATES: Mapping[str, State] = {
+    "Queuing": State.QUEUED,
+    "Analyzing": State.RUNNING,
+    "Success": State.SUCCEEDED,
+    "Fail": State.FAILED,
+}
+
+# --- signature V3 (ACS3-HMAC-SHA256) ------------------------------------------------------
+
+
+def canonical_query(query: Mapping[str, str]) -> str:
+    """Sorted `key=value` pairs, both RFC 3986 encoded (`*` → %2A, space → %20).
+
+    This is also the query string sent on the wire, so what is signed is what is sent.
+    """
+    return "&".join(
+        f"{signing.rfc3986(key)}={signing.rfc3986(query[key])}" for key in sorted(query)
+    )
+
+
+def _header_lines(headers: Mapping[str, str]) -> tuple[str, str]:
+    values = {name.lower(): str(value).strip() for name, value in headers.items()}
+    names = sorted(values)
+    return "".join(f"{name}:{values[name]}\n" for name in names), ";".join(names)
+
+
+def acs3_canonical_request(
+    method: str,
+    path: str,
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    body: bytes,
+) -> str:
+    """The V3 canonical request. Every header in `headers` is signed, so pass exactly the
+    ones to sign (host, every x-acs-*, content-type when there is a body)."""
+    canonical_headers, signed_headers = _header_lines(headers)
+    return "\n".join(
+        (
+            method.upper(),
+            path or "/",
+            canonical_query(query),
+            canonical_headers,
+            signed_headers,
+            signing.sha256_hex(body),
+        )
+    )
+
+
+def acs3_hashed_canonical_request(
+    method: str,
+    path: str,
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    body: bytes,
+) -> str:
+    """hex(SHA256(canonical request)): the second line of the string to sign."""
+    return signing.sha256_hex(acs3_canonical_request(method, path, query, headers, body))
+
+
+def acs3_authorization(
+    access_key_id: str,
+    access_key_secret: str,
+    method: str,
+    path: str,
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    body: bytes,
+) -> str:
+    """The `Authorization` header value for one request.
+
+    `headers` are the headers to sign, lower-case names, including `host` and every
+    `x-acs-*` header that is sent. The secret is the HMAC key as is (no derivation).
+    """
+    _, signed_headers = _header_lines(headers)
+    string_to_sign = (
+        f"{ALGORITHM}\n{acs3_hashed_canonical_request(method, path, query, headers, body)}"
+    )
+    signature = signing.hmac_sha256(access_key_secret, string_to_sign).hex()
+    # Alibaba joins the parts with bare commas, unlike Tencent and Huawei.
+    return (
+        f"{ALGORITHM} Credential={access_key_id},"
+        f"SignedHeaders={signed_headers},Signature={signature}"
+    )
+
+
+_AUTHORIZATION = re.compile(
+    rf"^{ALGORITHM} Credential=([^,\s]+),SignedHeaders=([a-z0-9;\-]+),Signature=([0-9a-f]{{64}})$"
+)
+
+
+def parse_acs3_authorization(value: str) -> tuple[str, list[str], str] | None:
+    """(access key id, signed header names, signature) from an Authorization value, or
+    None when it is not a well-formed V3 authorization."""
+    match = _AUTHORIZATION.match(value.strip())
+    if not match:
+        return None
+    key_id, signed, signature = match.groups()
+    return key_id, signed.split(";"), signature
+
+
+def acs3_date(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime(DATE_FORMAT)
+
+
+# --- legacy RPC signature (HMAC-SHA1), not sent -------------------------------------------
+
+
+def rpc_string_to_sign(method: str, params: Mapping[str, str]) -> str:
+    canonicalized = "&".join(
+        f"{signing.rfc3986(key)}={signing.rfc3986(params[key])}"
+        for key in sorted(params)
+        if key != "Signature"
+    )
+    return f"{method.upper()}&{signing.rfc3986('/', safe='')}&{signing.rfc3986(canonicalized)}"
+
+
+def rpc_signature(access_key_secret: str, method: str, params: Mapping[str, str]) -> str:
+    """The RPC v1 `Signature` parameter (before URL encoding); the HMAC key is secret + "&"."""
+    digest = signing.hmac_sha1(f"{access_key_secret}&", rpc_string_to_sign(method, params))
+    return base64.b64encode(digest).decode("ascii")
+
+
+# --- payload parsing ---------------------------------------------------------------------
+
+_CREDENTIAL_KEYS = re.compile(
+    r"authorization|secret|password|securitytoken|accesstoken|credential", re.IGNORECASE
+)
+
+
+# Deeper nesting than any real answer is cut, so a hostile body cannot exhaust the stack.
+MAX_RAW_DEPTH = 32
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """A JSON-safe copy without credential-looking keys (for `JobStatus.raw`)."""
+    if isinstance(value, Mapping | list | tuple) and depth >= MAX_RAW_DEPTH:
+        return "[nested too deep]"
+    if isinstance(value, Mapping):
+        return {
+            str(key): _plain(item, depth + 1)
+            for key, item in value.items()
+            if not _CREDENTIAL_KEYS.search(str(key))
+        }
+    if isinstance(value, list | tuple):
+        return [_plain(item, depth + 1) for item in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _decode_json_string(value: Any) -> Any:
+    """ICE nests JSON documents as strings (`Result`, `JobParams`); decode one if it
+    decodes, else return it unchanged (a bad one must not lose the rest of the job)."""
+    if not isinstance(value, str) or not value.strip():
+        return value
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError):
+        return value
+
+
+def _text(mapping: Any, *names: str) -> str:
+    if not isinstance(mapping, Mapping):
+        return ""
+    for name in names:
+        value = mapping.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
+def _failure(result: Any) -> tuple[str, str]:
+    """Failure code and message from a failed job's decoded `Result`.
+
+    The schema is undocumented (PROVIDERS.md §5.3); MPS's sibling API puts `Code` and
+    `Message` at the top or inside `Data` (itself possibly a JSON string).
+    """
+    inner = _decode_json_string(result.get("Data")) if isinstance(result, Mapping) else None
+    code = ""
+    for candidate in (_text(result, "Code", "code"), _text(inner, "Code", "code")):
+        if candidate and candidate.lower() != "success":
+            code = candidate
+            break
+    message = _text(result, "Message", "message") or _text(inner, "Message", "message")
+    return code or "Fail", message
+
+
+def _web_url(value: Any) -> str:
+    # Only http(s) links are usable (and safe) in the dashboard; oss:// paths stay in raw.
+    if isinstance(value, str) and value.strip().lower().startswith(("https://", "http://")):
+        return value.strip()
+    return ""
+
+
+def _media_url(payload: Mapping[str, Any]) -> str:
+    urls = payload.get("OutputUrls")
+    if isinstance(urls, list):
+        for url in urls:
+            if _web_url(url):
+                return _web_url(url)
+    output = payload.get("Output")
+    if isinstance(output, Mapping):
+        return _web_url(output.get("OutputUrl"))
+    return ""
+
+
+def parse_status(payload: Any, *, external_id: str) -> JobStatus:
+    """Normalize one QueryIProductionJob answer (HTTP 200 body, already JSON-decoded).
+
+    Raises ProviderError("MalformedResponse", transient) when the payload is not a job
+    object: not a mapping, `Status` missing or not a string, or another job's `JobId`.
+    Unknown `Status` values become State.UNKNOWN with the raw value kept.
+    """
+    if not isinstance(payload, Mapping):
+        raise _malformed("the answer is not a JSON object")
+    provider_state = payload.get("Status")
+    if not isinstance(provider_state, str):
+        raise _malformed("the answer has no Status string")
+    job_id = payload.get("JobId")
+    if isinstance(job_id, str) and job_id and job_id != external_id:
+        raise _malformed("the answer is about another JobId")
+
+    state = STATES.get(provider_state, State.UNKNOWN)
+    result = _decode_json_string(payload.get("Result"))
+    failure_code = failure_message = ""
+    if state is State.FAILED:
+        failure_code, failure_message = _failure(result)
+    raw = dict(payload)
+    for nested in ("Result", "JobParams"):
+        if nested in raw:
+            raw[nested] = _decode_json_string(raw[nested])
+    return JobStatus(
+        external_id=external_id,
+        state=state,
+        provider_state=provider_state,
+        # ICE reports no percentage; only a finished job's is known.
+        progress=100 if state is State.SUCCEEDED else None,
+        failure_code=failure_code,
+        failure_message=failure_message,
+        media_url=_media_url(payload) if state is State.SUCCEEDED else "",
+        created_at=parse_time(payload.get("CreateTime")),
+        finished_at=parse_time(payload.get("FinishTime")),
+        kind=_text(payload, "FunctionName"),
+        name=_text(payload, "Name"),
+        raw=_plain(raw),
+    )
+
+
+def _malformed(reason: str, http_status: int | None = None) -> ProviderError:
+    return ProviderError(
+        f"unexpected answer from ICE: {reason}", "MalformedResponse", http_status=http_status
+    )
+
+
+# --- request-level errors ---------------------------------------------------------------
+
+_AUTH_CODES = ("SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKeyId")
+_DENIED_CODES = ("Forbidden", "OperationDenied", "InvalidSecurityToken")
+_THROTTLE_CODES = ("Throttling", "RequestsTooFrequent", "ServiceUnavailable.Throttling")
+_NOT_FOUND_CODES = ("ResourceNotFound", "InvalidJobId", "JobNotFound", "InvalidParameter.JobId")
+
+
+def _retry_after(headers: Mapping[str, str]) -> float:
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        return DEFAULT_RETRY_AFTER
+    return seconds if 0 < seconds <= 3600 else DEFAULT_RETRY_AFTER
+
+
+def _starts(code: str, prefixes: tuple[str, ...]) -> bool:
+    # Alibaba refines codes with dotted suffixes (InvalidAccessKeyId.NotFound, .Inactive).
+    return code.startswith(prefixes)
+
+
+def is_job_not_found(code: str, message: str) -> bool:
+    """ICE's ways of saying "no such JobId": ResourceNotFound, or an InvalidParameter
+    that names the JobId (the only parameter we send)."""
+    if _starts(code, _NOT_FOUND_CODES):
+        return True
+    return code.startswith("InvalidParameter") and "jobid" in message.lower()
+
+
+def error_from_response(response: http.Response, secrets: Sequence[str] = ()) -> ProviderError:
+    """The ProviderError for an HTTP ≥ 400 answer (`{RequestId, HostId, Code, Message,
+    Recommend}`), classified as permanent, throttled or transient.
+
+    A not-found answer gets the provider's code here; `fetch` turns it into a per-id
+    NOT_FOUND. `secrets` are redacted from the message.
+    """
+    status = response.status
+    try:
+        body = json.loads(response.body)
+    except (ValueError, RecursionError):
+        body = None
+    code = _text(body, "Code", "code")
+    if not code:
+        # A proxy's or load balancer's page, not the API gateway: transient.
+        return ProviderError(
+            f"HTTP {status} without an ICE error body",
+            "MalformedResponse" if status < 500 else f"HTTP{status}",
+            http_status=status,
+        )
+    message = _text(body, "Message", "message") or "no message"
+    request_id = _text(body, "RequestId", "requestId")
+    text = http.redact(message, secrets)[:MAX_MESSAGE_CHARS]
+    if request_id:
+        text += f" (RequestId {request_id[:64]})"
+
+    def error(
+        note: str = "", *, permanent: bool = False, retry_after: float | None = None
+    ) -> ProviderError:
+        return ProviderError(
+            f"{note}{text}",
+            code,
+            permanent=permanent,
+            retry_after=retry_after,
+            http_status=status,
+        )
+
+    if code == "InvalidTimeStamp.Expired":
+        # Not the credentials' fault and not permanent: this host's clock is off.
+        return error(
+            "the request time is more than 15 minutes from Alibaba Cloud's clock; "
+            "check this server's clock (NTP). "
+        )
+    if _starts(code, _THROTTLE_CODES):
+        return error(retry_after=_retry_after(response.headers))
+    if code == "SignatureNonceUsed":
+        return error("a retry with a fresh nonce will do. ")
+    if _starts(code, _AUTH_CODES) or _starts(code, _DENIED_CODES):
+        return error(permanent=True)
+    if status >= 500 or code in ("InternalError", "ServiceUnavailable"):
+        return error()
+    if is_job_not_found(code, message) or status == 404:
+        return error(permanent=True)
+    if code.startswith(("InvalidParameter", "MissingParameter", "Missing", "InvalidTimeStamp")):
+        # Our request is wrong; sending it again cannot help.
+        return error(permanent=True)
+    return error()
+
+
+# --- the adapter --------------------------------------------------------------------------
+
+
+class AliyunIce(Provider):
+    """ICE intelligent-production jobs (MusicDemix, SpeechDenoise, VideoDetext...)."""
+
+    code = "aliyun_ice"
+    label = "Alibaba Cloud ICE"
+    credential_fields = (
+        SchemaField("access_key_id", "AccessKey ID", secret=False),
+        SchemaField("access_key_secret", "AccessKey Secret", secret=True),
+    )
+    option_fields = ()
+    default_rate_limit = 20.0
+    batch_size = 1
+    retention = None
+    can_submit = False
+
+    def default_base_url(self) -> str:
+        return f"https://ice.{self.region or DEFAULT_REGION}.aliyuncs.com"
+
+    def new_nonce(self) -> str:
+        return uuid.uuid4().hex
+
+    def signed_request(self, query: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        """(URL, headers) for one signed QueryIProductionJob call with an empty body."""
+        body = b""
+        headers = {
+            "host": self.host,
+            "x-acs-action": ACTION,
+            "x-acs-version": API_VERSION,
+            "x-acs-date": acs3_date(self.clock()),
+            "x-acs-signature-nonce": self.new_nonce(),
+            "x-acs-content-sha256": signing.sha256_hex(body),
+        }
+        authorization = acs3_authorization(
+            self.credentials.get("access_key_id", ""),
+            self.credentials.get("access_key_secret", ""),
+            "POST",
+            "/",
+            query,
+            headers,
+            body,
+        )
+        headers["authorization"] = authorization
+        headers["accept"] = "application/json"
+        return f"{self.base_url()}/?{canonical_query(query)}", headers
+
+    def fetch_one(self, external_id: str) -> JobStatus | ProviderError:
+        """One job's status, or a per-id NOT_FOUND error; raises for request failures."""
+        url, headers = self.signed_request({"JobId": external_id})
+        response = self.send("POST", url, headers=headers)
+        if response.status >= 400:
+            error = error_from_response(response, self.secret_values())
+            if is_job_not_found(error.code, error.message):
+                return ProviderError(
+                    f"ICE does not know this job ({error})",
+                    NOT_FOUND,
+                    permanent=True,
+                    http_status=response.status,
+                )
+            raise error
+        if response.status != 200:
+            raise _malformed(f"HTTP {response.status}", response.status)
+        try:
+            payload = json.loads(response.body)
+        except (ValueError, RecursionError):
+            raise _malformed("the body is not JSON", response.status) from None
+        status = parse_status(payload, external_id=external_id)
+        if status.state is State.UNKNOWN:
+            logger.warning(
+                "aliyun_ice: unknown Status %r for job %s", status.provider_state[:64], external_id
+            )
+        return status
+
+    def fetch(self, external_ids: Sequence[str]) -> FetchResult:
+        # No batch API: one request per id (batch_size is 1, so normally one id).
+        return {external_id: self.fetch_one(external_id) for external_id in external_ids}
+
+    def check_credentials(self) -> None:
+        # A made-up JobId: "not found" proves the signature and the key were accepted.
+        self.fetch_one("clapboard-credentials-check")

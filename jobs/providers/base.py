@@ -1,0 +1,329 @@
+"""What every provider adapter promises, and the one status shape they all return.
+
+An adapter turns a provider's wire format into `JobStatus` and its failures into
+`ProviderError`; nothing outside `jobs/providers/` sees raw provider JSON or XML.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+from jobs import http
+
+if TYPE_CHECKING:
+    from jobs.models import Account
+
+
+class State(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELED})
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """One provider task as Clapboard understands it, at the moment it was fetched.
+
+    Times are timezone-aware UTC; durations and word timings are milliseconds.
+    `raw` is the provider payload with secrets removed, kept for the detail page.
+    """
+
+    external_id: str
+    state: State
+    provider_state: str
+    progress: int | None = None
+    queue_position: int | None = None
+    failure_code: str = ""
+    failure_message: str = ""
+    media_url: str = ""
+    subtitles_url: str = ""
+    cover_url: str = ""
+    duration_ms: int | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    kind: str = ""
+    name: str = ""
+    words: tuple[Sentence, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ProviderError(Exception):
+    """A request-level failure: the provider did not tell us anything about the job.
+
+    `permanent` means retrying the same request cannot succeed (bad credentials, unknown
+    task ID); `retry_after` (seconds) is set when the provider throttled us.
+    Messages never contain secrets: adapters build them from codes and redacted text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: str = "",
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.http_status = http_status
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}" if self.code else self.message
+
+    @property
+    def is_not_found(self) -> bool:
+        return self.code == NOT_FOUND
+
+
+# The code adapters use for "the provider does not know this task (any more)".
+NOT_FOUND = "NotFound"
+
+
+@dataclass(frozen=True)
+class SchemaField:
+    """One credential or option an adapter needs; `secret` fields are encrypted and write-only."""
+
+    name: str
+    label: str
+    secret: bool = True
+    required: bool = True
+    help_text: str = ""
+
+
+FetchResult = dict[str, JobStatus | ProviderError]
+
+
+class Provider:
+    """Base class of the provider adapters.
+
+    Subclasses declare their schema and limits as class attributes and implement
+    `fetch`, `check_credentials` and, where the API allows it, `submit`.
+    """
+
+    code: ClassVar[str]
+    label: ClassVar[str]
+    credential_fields: ClassVar[tuple[SchemaField, ...]] = ()
+    option_fields: ClassVar[tuple[SchemaField, ...]] = ()
+    default_rate_limit: ClassVar[float] = 5.0
+    # How many external ids one `fetch` call can answer with one request.
+    batch_size: ClassVar[int] = 1
+    # How long the provider keeps a task queryable; None when not documented.
+    retention: ClassVar[timedelta | None] = None
+    can_submit: ClassVar[bool] = False
+    # (connect, read) seconds; a provider that hangs must not hold a poller thread.
+    request_timeout: ClassVar[tuple[float, float]] = (5.0, 20.0)
+    max_response_bytes: ClassVar[int] = 4 * 1024 * 1024
+
+    def __init__(
+        self,
+        *,
+        credentials: Mapping[str, str],
+        options: Mapping[str, Any] | None = None,
+        region: str = "",
+        endpoint: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.credentials = dict(credentials)
+        self.options = dict(options or {})
+        self.region = region
+        self.endpoint = endpoint
+        self.clock = clock
+
+    @classmethod
+    def for_account(cls, account: Account) -> Provider:
+        return cls(
+            credentials=account.credentials,
+            options=account.options,
+            region=account.region,
+            endpoint=account.endpoint,
+        )
+
+    # --- schema -----------------------------------------------------------------
+
+    @classmethod
+    def validate_settings(
+        cls, credentials: Mapping[str, Any], options: Mapping[str, Any]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Check credentials and options against the declared schema.
+
+        Returns cleaned copies (string values, unknown keys refused); raises
+        ValueError naming the first bad field, never echoing a secret value.
+        """
+        cleaned = []
+        for kind, data, fields in (
+            ("credential", credentials, cls.credential_fields),
+            ("option", options, cls.option_fields),
+        ):
+            if not isinstance(data, Mapping):
+                raise ValueError(f"{kind}s must be a JSON object")
+            known = {f.name for f in fields}
+            unknown = sorted(set(data) - known)
+            if unknown:
+                raise ValueError(
+                    f"unknown {kind} {unknown[0]!r} for {cls.code} "
+                    f"(expected: {', '.join(sorted(known)) or 'none'})"
+                )
+            values: dict[str, str] = {}
+            for f in fields:
+                value = data.get(f.name, "")
+                if not isinstance(value, str | int):
+                    raise ValueError(f"{kind} {f.name!r} must be a string")
+                value = str(value).strip()
+                if f.required and not value:
+                    raise ValueError(f"{kind} {f.name!r} is required for {cls.code}")
+                if value:
+                    values[f.name] = value
+            cleaned.append(values)
+        return cleaned[0], cleaned[1]
+
+    def secret_values(self) -> list[str]:
+        """The values that must never appear in a message, log line or page."""
+        return [
+            self.credentials[f.name]
+            for f in self.credential_fields
+            if f.secret and self.credentials.get(f.name)
+        ]
+
+    # --- URLs -------------------------------------------------------------------
+
+    def default_base_url(self) -> str:
+        """The provider's own scheme://host for this account (region, bucket...)."""
+        raise NotImplementedError
+
+    def base_url(self) -> str:
+        """scheme://host[:port] to send to: the account's endpoint override wins.
+
+        The override replaces scheme, host and port only; paths and signing stay the
+        provider's, and the Host header that is signed is the one sent.
+        """
+        if self.endpoint:
+            parts = urlsplit(self.endpoint)
+            return f"{parts.scheme}://{parts.netloc}"
+        return self.default_base_url()
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url()).netloc
+
+    # --- transport --------------------------------------------------------------
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> http.Response:
+        """Send one signed request through the choke point; transport failures become
+        transient ProviderErrors with secrets redacted."""
+        try:
+            return http.request(
+                method,
+                url,
+                headers=headers,
+                body=body,
+                timeout=self.request_timeout,
+                max_bytes=self.max_response_bytes,
+                secrets=self.secret_values(),
+            )
+        except http.OutboundError as exc:
+            raise ProviderError(str(exc), exc.code) from None
+
+    # --- the contract -----------------------------------------------------------
+
+    def fetch(self, external_ids: Sequence[str]) -> FetchResult:
+        """Fetch the current status of up to `batch_size` jobs.
+
+        Returns one entry per requested id: a JobStatus, or a ProviderError for that
+        job alone (e.g. code NOT_FOUND). Raises ProviderError when the request as a
+        whole failed, in which case nothing is known about any of the jobs.
+        """
+        raise NotImplementedError
+
+    def check_credentials(self) -> None:
+        """Make one cheap signed call; raises ProviderError when the account cannot work."""
+        raise NotImplementedError
+
+    def submit(self, **params: Any) -> str:
+        """Create a provider job; returns its external id."""
+        raise NotImplementedError(f"{self.code} does not support submitting jobs")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse the ISO 8601 flavours the providers send into aware UTC; None if unusable.
+
+    Covers `2019-07-16T06:21:27Z`, `+08:00` and CI's colon-less `+0800`.
+    """
+    from datetime import UTC
+
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # e.g. year 9999 with a negative offset
+        return None
+
+
+def as_int(value: Any) -> int | None:
+    """An int from a provider number or numeric string; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value == value and abs(value) < 2**62:
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def clamp_progress(value: Any) -> int | None:
+    number = as_int(value)
+    if number is None or number < 0:
+        return None
+    return min(number, 100)

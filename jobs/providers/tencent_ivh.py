@@ -1,0 +1,416 @@
+"""Tencent Cloud IVH (AI digital human) video maker: `broadcastservice/getprogress`.
+
+Wire facts are in PROVIDERS.md §1. The gateway signs only the query string (appkey and
+timestamp, HMAC-SHA256 keyed with the access token), wraps every body in a
+`{"Header": {}, "Payload": {}}` envelope, and reports request-level failures as HTTP 200
+with `Header.Code != 0`. There is no batch endpoint: one TaskId per request.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from jobs import http
+from jobs.providers import signing
+from jobs.providers.base import (
+    NOT_FOUND,
+    FetchResult,
+    JobStatus,
+    Provider,
+    ProviderError,
+    SchemaField,
+    Sentence,
+    State,
+    Word,
+    as_int,
+    clamp_progress,
+)
+
+logger = logging.getLogger(__name__)
+
+CN_BASE_URL = "https://gw.tvs.qq.com"
+INTL_BASE_URL = "https://gw-sg.tvs.qq.com"
+GETPROGRESS_PATH = "/v2/ivh/videomaker/broadcastservice/getprogress"
+CONTENT_TYPE = "application/json;charset=utf-8"
+# The gateway rejects a timestamp more than five minutes away from its own clock.
+TIMESTAMP_TOLERANCE_SECONDS = 300
+
+# [UNCERTAIN] IVH does not publish its Header.Code values (PROVIDERS.md Appendix C.1).
+# These are the codes Clapboard's simulator answers with. `_classify_header_error`
+# also recognises each situation by its message text, so a live gateway that numbers
+# them differently still lands in the right bucket.
+CODE_OK = 0
+CODE_APPKEY_UNKNOWN = 100001
+CODE_TIMESTAMP_EXPIRED = 100002
+CODE_SIGNATURE_INVALID = 100003
+CODE_INVALID_PARAMETER = 100004
+CODE_FREQUENCY_LIMIT = 100005
+CODE_TASK_NOT_FOUND = 110001
+CODE_INTERNAL_ERROR = 100500
+
+AUTH_CODES = frozenset({CODE_APPKEY_UNKNOWN, CODE_TIMESTAMP_EXPIRED, CODE_SIGNATURE_INVALID})
+PERMANENT_CODES = AUTH_CODES | {CODE_INVALID_PARAMETER}
+THROTTLE_CODES = frozenset({CODE_FREQUENCY_LIMIT})
+NOT_FOUND_CODES = frozenset({CODE_TASK_NOT_FOUND})
+
+_AUTH_WORDS = ("signature", "appkey", "timestamp", "auth", "token")
+_THROTTLE_WORDS = ("frequency", "rate limit", "too many", "qps", "throttl")
+_NOT_FOUND_WORDS = ("not exist", "not found", "no such task")
+
+# Seconds to wait after a throttled answer that did not say how long.
+DEFAULT_RETRY_AFTER = 1.0
+
+STATES = {
+    "COMMIT": State.QUEUED,
+    "MAKING": State.RUNNING,
+    "SUCCESS": State.SUCCEEDED,
+    "FAIL": State.FAILED,
+}
+
+# TextTimestampResult counts in 100 ns ticks.
+TICKS_PER_MS = 10_000
+
+# Keys whose values are credentials wherever they appear in a payload.
+_CREDENTIAL_KEYS = frozenset(
+    {
+        "authorization",
+        "appkey",
+        "accesstoken",
+        "access_token",
+        "signature",
+        "secretid",
+        "secretkey",
+        "password",
+    }
+)
+_RAW_MAX_DEPTH = 32
+
+
+def sign(appkey: str, access_token: str, timestamp: int | str) -> str:
+    """The `signature` value (standard base64, not yet percent-encoded) for one request.
+
+    The signed text is the sorted `key=value` pairs with raw values; the HMAC key is the
+    access token (the docs write `HmacSha256(message, key)`, message first).
+    """
+    plain = f"appkey={appkey}&timestamp={timestamp}"
+    return base64.b64encode(signing.hmac_sha256(access_token, plain)).decode("ascii")
+
+
+def signed_query(appkey: str, access_token: str, timestamp: int | str) -> str:
+    """The query string to send: `appkey=..&timestamp=..&signature=<%-encoded>`.
+
+    The signature must be percent-encoded completely (`+`, `/`, `=`): the gateway decodes
+    `+` as a space and then refuses the signature.
+    """
+    signature = signing.rfc3986(sign(appkey, access_token, timestamp), safe="")
+    return f"appkey={appkey}&timestamp={timestamp}&signature={signature}"
+
+
+def request_body(task_id: str) -> bytes:
+    # TaskId is typed string; one doc sample sends a number, we never do.
+    return json.dumps(
+        {"Header": {}, "Payload": {"TaskId": str(task_id)}}, separators=(",", ":")
+    ).encode()
+
+
+def parse_status(document: Any, *, external_id: str) -> JobStatus:
+    """Normalize one decoded getprogress answer (the whole envelope) into a JobStatus.
+
+    Raises ProviderError: for `Header.Code != 0` (auth and bad parameters permanent,
+    frequency limits with `retry_after`, an unknown task with code NOT_FOUND), and
+    `MalformedResponse` (transient) for anything that is not the envelope we expect.
+    """
+    if not isinstance(document, Mapping):
+        raise _malformed("the answer is not a JSON object")
+    header = document.get("Header")
+    if not isinstance(header, Mapping):
+        raise _malformed("the answer has no Header object")
+    raise_for_header(header)
+    payload = document.get("Payload")
+    if not isinstance(payload, Mapping):
+        raise _malformed("the answer has no Payload object")
+    provider_state = payload.get("Status")
+    if not isinstance(provider_state, str) or not provider_state.strip():
+        raise _malformed("Payload.Status is missing")
+
+    state = STATES.get(provider_state.strip().upper(), State.UNKNOWN)
+    if state is State.UNKNOWN:
+        logger.warning("IVH task %s reports an unknown Status %r", external_id, provider_state)
+
+    # Progress is documented as a reserved field "not for reference": Status decides,
+    # Progress only refines a running bar. -1 (failed) is dropped by clamp_progress, and
+    # an unfinished job never shows 100.
+    if state is State.SUCCEEDED:
+        progress: int | None = 100
+    else:
+        progress = clamp_progress(payload.get("Progress"))
+        if progress is not None and state is not State.FAILED:
+            progress = min(progress, 99)
+
+    queue_position = None
+    if state is State.QUEUED:
+        ahead = as_int(payload.get("ArrayCount"))
+        queue_position = ahead if ahead is not None and ahead >= 0 else None
+
+    failure_code = failure_message = ""
+    if state is State.FAILED:
+        failure_code = _failure_code(payload.get("FailCode"))
+        failure_message = _text(payload.get("FailMessage"))
+
+    duration_ms = as_int(payload.get("Duration"))
+    return JobStatus(
+        external_id=external_id,
+        state=state,
+        provider_state=provider_state,
+        progress=progress,
+        queue_position=queue_position,
+        failure_code=failure_code,
+        failure_message=failure_message,
+        media_url=_text(payload.get("MediaUrl")),
+        subtitles_url=_text(payload.get("SubtitlesUrl")),
+        duration_ms=duration_ms if duration_ms is not None and duration_ms > 0 else None,
+        kind="videomaker",
+        words=_sentences(payload.get("TextTimestampResult")),
+        raw=_scrub(document),
+    )
+
+
+def raise_for_header(
+    header: Mapping[str, Any],
+    *,
+    retry_after: float | None = None,
+    http_status: int | None = None,
+) -> None:
+    """Raise the ProviderError a non-zero `Header.Code` stands for; return if it is 0."""
+    raw_code = header.get("Code", CODE_OK)
+    if raw_code is None or (isinstance(raw_code, str) and not raw_code.strip()):
+        return
+    code = as_int(raw_code)
+    if code == CODE_OK:
+        return
+    if code is None and not isinstance(raw_code, str):
+        raise _malformed("Header.Code is not a number")
+    error = _classify_header_error(
+        str(raw_code).strip(), code, _header_message(header), retry_after
+    )
+    error.http_status = http_status
+    raise error
+
+
+def _header_message(header: Mapping[str, Any]) -> str:
+    message = _text(header.get("Message")) or "request refused"
+    request_id = _text(header.get("RequestID"))
+    return f"{message} (RequestID {request_id})" if request_id else message
+
+
+def _classify_header_error(
+    code_text: str, code: int | None, message: str, retry_after: float | None
+) -> ProviderError:
+    lowered = message.lower()
+    if code in NOT_FOUND_CODES or (
+        code not in AUTH_CODES | THROTTLE_CODES
+        and "task" in lowered
+        and any(w in lowered for w in _NOT_FOUND_WORDS)
+    ):
+        return ProviderError(f"IVH {code_text}: {message}", NOT_FOUND, permanent=True)
+    if code in THROTTLE_CODES or any(w in lowered for w in _THROTTLE_WORDS):
+        return ProviderError(message, code_text, retry_after=retry_after or DEFAULT_RETRY_AFTER)
+    if code in PERMANENT_CODES or any(w in lowered for w in _AUTH_WORDS):
+        return ProviderError(message, code_text, permanent=True)
+    return ProviderError(message, code_text)
+
+
+def interpret_response(response: http.Response, *, external_id: str) -> JobStatus:
+    """Turn one HTTP answer to getprogress into a JobStatus, or raise ProviderError.
+
+    HTTP 429 and a frequency-limit Header.Code are throttling (Retry-After honoured);
+    5xx is transient; other non-200 answers are refused requests (401/403 permanent);
+    a body that is not the JSON envelope is a transient `MalformedResponse`.
+    """
+    status = response.status
+    retry_after = _retry_after(response.headers)
+    document = _decode(response.body)
+    header = document.get("Header") if isinstance(document, Mapping) else None
+    header_code = _text(header.get("Code")) if isinstance(header, Mapping) else ""
+    if header_code == str(CODE_OK):
+        header_code = ""
+    if status == 429:
+        raise ProviderError(
+            "IVH gateway is throttling requests",
+            header_code or "HTTP429",
+            retry_after=retry_after or DEFAULT_RETRY_AFTER,
+            http_status=status,
+        )
+    if status >= 500:
+        message = f"IVH gateway answered HTTP {status}"
+        if header_code and isinstance(header, Mapping):
+            message = f"{message}: {_header_message(header)}"
+        raise ProviderError(message, header_code or f"HTTP{status}", http_status=status)
+    if status != 200:
+        if isinstance(header, Mapping):
+            raise_for_header(header, retry_after=retry_after, http_status=status)
+        raise ProviderError(
+            f"IVH gateway answered HTTP {status}",
+            f"HTTP{status}",
+            permanent=status in (401, 403),
+            http_status=status,
+        )
+    if document is _UNDECODABLE:
+        raise _malformed("the answer is not JSON")
+    if isinstance(header, Mapping):
+        raise_for_header(header, retry_after=retry_after, http_status=status)
+    return parse_status(document, external_id=external_id)
+
+
+class TencentIvh(Provider):
+    code = "tencent_ivh"
+    label = "Tencent IVH video maker"
+    credential_fields = (
+        SchemaField("appkey", "AppKey", secret=False),
+        SchemaField("access_token", "AccessToken", secret=True),
+    )
+    option_fields = ()
+    default_rate_limit = 10.0
+    batch_size = 1
+    # Media without a custom storage URL is deleted after 7 days (PROVIDERS.md §1.5).
+    retention = timedelta(days=7)
+    can_submit = False
+
+    def default_base_url(self) -> str:
+        region = (self.region or "").strip().lower()
+        if region == "intl" or region.startswith("ap-"):
+            return INTL_BASE_URL
+        return CN_BASE_URL
+
+    def progress_url(self, timestamp: int) -> str:
+        query = signed_query(
+            self.credentials.get("appkey", ""), self.credentials.get("access_token", ""), timestamp
+        )
+        return f"{self.base_url()}{GETPROGRESS_PATH}?{query}"
+
+    def fetch(self, external_ids: Sequence[str]) -> FetchResult:
+        """One getprogress call per id (IVH has no batch query); see Provider.fetch."""
+        results: FetchResult = {}
+        for external_id in external_ids:
+            try:
+                results[external_id] = self._fetch_one(external_id)
+            except ProviderError as exc:
+                if not exc.is_not_found:
+                    raise
+                results[external_id] = exc
+        return results
+
+    def _fetch_one(self, external_id: str) -> JobStatus:
+        response = self.send(
+            "POST",
+            self.progress_url(int(self.clock())),
+            headers={"Content-Type": CONTENT_TYPE},
+            body=request_body(external_id),
+        )
+        try:
+            return interpret_response(response, external_id=external_id)
+        except ProviderError as exc:
+            # The gateway's message is its own text; make sure it cannot echo a secret.
+            redacted = http.redact(exc.message, self.secret_values())
+            raise ProviderError(
+                redacted,
+                exc.code,
+                permanent=exc.permanent,
+                retry_after=exc.retry_after,
+                http_status=exc.http_status or response.status,
+            ) from None
+
+    def check_credentials(self) -> None:
+        """Ask for a task that cannot exist: "task not found" proves the signature passed."""
+        self.fetch(["clapboard-credential-check"])
+
+
+# --- helpers ------------------------------------------------------------------------
+
+_UNDECODABLE = object()
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return _UNDECODABLE
+
+
+def _malformed(reason: str) -> ProviderError:
+    return ProviderError(f"IVH answer not understood: {reason}", "MalformedResponse")
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            seconds = as_int(value)
+            return float(seconds) if seconds is not None and seconds >= 0 else None
+    return None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, str | int):
+        return str(value).strip()
+    return ""
+
+
+def _failure_code(value: Any) -> str:
+    number = as_int(value)
+    if number is not None:
+        return "" if number == 0 else str(number)
+    return _text(value)
+
+
+def _sentences(value: Any) -> tuple[Sentence, ...]:
+    """Sentences with word timings in ms; entries of the wrong shape are skipped,
+    since the timings are an extra and must not cost us the job's status."""
+    if not isinstance(value, list):
+        return ()
+    sentences = []
+    for item in value:
+        if not isinstance(item, Mapping):
+            continue
+        words = []
+        raw_words = item.get("Words")
+        for raw_word in raw_words if isinstance(raw_words, list) else ():
+            if not isinstance(raw_word, Mapping) or not isinstance(raw_word.get("Word"), str):
+                continue
+            start = as_int(raw_word.get("StartTimestamp"))
+            end = as_int(raw_word.get("EndTimestamp"))
+            if start is None or end is None or start < 0 or end < start:
+                continue
+            words.append(Word(raw_word["Word"], start // TICKS_PER_MS, end // TICKS_PER_MS))
+        text = item.get("Sentence")
+        if not isinstance(text, str):
+            text = " ".join(w.text for w in words)
+        if text or words:
+            sentences.append(Sentence(text, tuple(words)))
+    return tuple(sentences)
+
+
+def _scrub(value: Any, depth: int = 0) -> Any:
+    """Plain JSON data without credential-looking keys, nesting capped."""
+    if depth > _RAW_MAX_DEPTH:
+        return None
+    if isinstance(value, Mapping):
+        return {
+            str(k): _scrub(v, depth + 1) for k, v in value.items() if not _credential_key(str(k))
+        }
+    if isinstance(value, list | tuple):
+        return [_scrub(v, depth + 1) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _credential_key(key: str) -> bool:
+    lowered = key.lower()
+    return lowered in _CREDENTIAL_KEYS or "token" in lowered or "secret" in lowered

@@ -1,0 +1,712 @@
+"""Tencent Cloud VOD (API 3.0, version 2018-07-17): DescribeTaskDetail and DescribeTasks.
+
+Wire facts (PROVIDERS.md §2): every call is `POST /` with a JSON body, signed with
+TC3-HMAC-SHA256 over `content-type;host`, and every answer is HTTP 200 with a
+`Response` object; a request-level failure is `Response.Error`. The surprise is that
+`Status=FINISH` only means "finished": success or failure lives in the type-specific
+sub-task object (`ProcedureTask`, `EditMediaTask`, `AigcVideoTask`...) and in the
+result sets nested inside it, as `ErrCode` / `ErrCodeExt` / an inner `Status=FAIL`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from jobs import http
+from jobs.providers import signing
+from jobs.providers.base import (
+    NOT_FOUND,
+    FetchResult,
+    JobStatus,
+    Provider,
+    ProviderError,
+    SchemaField,
+    State,
+    as_int,
+    clamp_progress,
+    parse_time,
+)
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "vod"
+API_VERSION = "2018-07-17"
+ALGORITHM = "TC3-HMAC-SHA256"
+# The official SDK signs and sends exactly this; what is signed must be what is sent.
+CONTENT_TYPE = "application/json"
+MALFORMED = "MalformedResponse"
+# The server rejects an X-TC-Timestamp more than this far from its clock (§6.3).
+CLOCK_TOLERANCE_SECONDS = 300
+DEFAULT_RETRY_AFTER = 1.0
+MAX_LIST_LIMIT = 100
+LISTABLE_STATUSES = frozenset({"WAITING", "PROCESSING", "FINISH"})
+
+_TOP_LEVEL_STATES = {
+    "WAITING": State.QUEUED,
+    "PROCESSING": State.RUNNING,
+    "ABORTED": State.CANCELED,
+}
+# Keys that could carry a credential if a payload ever echoed one; never stored in `raw`.
+_CREDENTIAL_KEY = re.compile(r"secret|token|authorization|password|credential|signature", re.I)
+
+
+# --- TC3-HMAC-SHA256 -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tc3Signature:
+    """Every intermediate of one TC3 signature, so tests can compare each published value."""
+
+    signed_headers: str
+    canonical_request: str
+    string_to_sign: str
+    signing_key: bytes
+    signature: str
+    authorization: str
+
+    @property
+    def hashed_canonical_request(self) -> str:
+        return signing.sha256_hex(self.canonical_request)
+
+
+def tc3_date(timestamp: int) -> str:
+    """The credential-scope date: the UTC day of the timestamp (a local date breaks at midnight)."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+
+
+def tc3_signing_key(secret_key: str, date: str, service: str) -> bytes:
+    k_date = signing.hmac_sha256("TC3" + secret_key, date)
+    k_service = signing.hmac_sha256(k_date, service)
+    return signing.hmac_sha256(k_service, "tc3_request")
+
+
+def tc3_canonical_request(
+    method: str,
+    query: str,
+    host: str,
+    headers_to_sign: Mapping[str, str],
+    payload: bytes,
+) -> tuple[str, str]:
+    """Return (canonical request, SignedHeaders).
+
+    Header names and values are lower-cased and trimmed as the TC3 spec says (that is
+    why the published example signs `x-tc-action:describeinstances`); `host` always
+    takes part. `query` is the query string exactly as sent ("" for POST).
+    """
+    headers = {
+        name.strip().lower(): value.strip().lower() for name, value in headers_to_sign.items()
+    }
+    headers["host"] = host.strip().lower()
+    names = sorted(headers)
+    canonical_headers = "".join(f"{name}:{headers[name]}\n" for name in names)
+    signed_headers = ";".join(names)
+    canonical = "\n".join(
+        (
+            method.upper(),
+            "/",
+            query,
+            canonical_headers,
+            signed_headers,
+            signing.sha256_hex(payload),
+        )
+    )
+    return canonical, signed_headers
+
+
+def tc3_sign(
+    secret_id: str,
+    secret_key: str,
+    service: str,
+    host: str,
+    method: str,
+    query: str,
+    headers_to_sign: Mapping[str, str],
+    payload: bytes,
+    timestamp: int,
+) -> Tc3Signature:
+    """Compute a TC3-HMAC-SHA256 signature with all its intermediates (PROVIDERS.md §2.5)."""
+    canonical, signed_headers = tc3_canonical_request(method, query, host, headers_to_sign, payload)
+    date = tc3_date(timestamp)
+    scope = f"{date}/{service}/tc3_request"
+    string_to_sign = f"{ALGORITHM}\n{timestamp}\n{scope}\n{signing.sha256_hex(canonical)}"
+    key = tc3_signing_key(secret_key, date, service)
+    signature = signing.hmac_sha256(key, string_to_sign).hex()
+    authorization = (
+        f"{ALGORITHM} Credential={secret_id}/{scope}, "
+        f"SignedHeaders={signed_headers}, Signature={signature}"
+    )
+    return Tc3Signature(signed_headers, canonical, string_to_sign, key, signature, authorization)
+
+
+def tc3_authorization(
+    secret_id: str,
+    secret_key: str,
+    service: str,
+    host: str,
+    method: str,
+    query: str,
+    headers_to_sign: Mapping[str, str],
+    payload: bytes,
+    timestamp: int,
+) -> str:
+    """The `Authorization` header value for one request (see `tc3_sign`)."""
+    return tc3_sign(
+        secret_id, secret_key, service, host, method, query, headers_to_sign, payload, timestamp
+    ).authorization
+
+
+@dataclass(frozen=True)
+class Tc3Authorization:
+    """The parts of a received TC3 `Authorization` header."""
+
+    secret_id: str
+    date: str
+    service: str
+    signed_headers: tuple[str, ...]
+    signature: str
+
+
+_AUTHORIZATION = re.compile(
+    r"^TC3-HMAC-SHA256 Credential=([^/,\s]+)/(\d{4}-\d{2}-\d{2})/([a-z0-9]+)/tc3_request,"
+    r"\s*SignedHeaders=([a-z0-9;\-]+),\s*Signature=([0-9a-f]{64})$"
+)
+
+
+def parse_tc3_authorization(value: str) -> Tc3Authorization | None:
+    """Split a TC3 Authorization header; None when it is not one."""
+    match = _AUTHORIZATION.match(value.strip())
+    if not match:
+        return None
+    secret_id, date, service, signed, signature = match.groups()
+    return Tc3Authorization(secret_id, date, service, tuple(signed.split(";")), signature)
+
+
+# --- errors ----------------------------------------------------------------------------
+
+# Codes that retrying the same request cannot fix: credentials, account setup, our own
+# request shape. Everything else (InternalError, FailedOperation, ResourceUnavailable,
+# codes Tencent adds later) is treated as transient.
+_PERMANENT_PREFIXES = (
+    "AuthFailure",
+    "UnauthorizedOperation",
+    "InvalidParameter",
+    "InvalidParameterValue",
+    "MissingParameter",
+    "UnknownParameter",
+    "UnsupportedOperation",
+    "InvalidAction",
+    "NoSuchVersion",
+    "FailedOperation.InvalidVodUser",
+    "ResourceNotFound",
+)
+
+
+def _matches(code: str, prefix: str) -> bool:
+    return code == prefix or code.startswith(prefix + ".")
+
+
+def is_not_found_code(code: str) -> bool:
+    """The codes VOD answers for a task id it does not know (or no longer keeps)."""
+    return code == "InvalidParameterValue.TaskId" or _matches(code, "ResourceNotFound")
+
+
+def error_from_response(
+    error: Mapping[str, Any],
+    *,
+    request_id: str = "",
+    http_status: int | None = None,
+    retry_after: float | None = None,
+    secrets: Sequence[str] = (),
+) -> ProviderError:
+    """Turn a `Response.Error` object into a ProviderError.
+
+    Unknown-task codes become code NOT_FOUND (permanent), throttling gets `retry_after`,
+    AuthFailure.* and other request-shape codes are permanent. The message carries the
+    provider's code and text with any secret value redacted.
+    """
+    code = error.get("Code")
+    code = code if isinstance(code, str) and code else "UnknownError"
+    text = error.get("Message")
+    text = text if isinstance(text, str) else ""
+    message = f"{code}: {text}" if text else code
+    if request_id:
+        message += f" (RequestId {request_id})"
+    message = http.redact(message, secrets)
+    if is_not_found_code(code):
+        return ProviderError(message, NOT_FOUND, permanent=True, http_status=http_status)
+    if _matches(code, "RequestLimitExceeded"):
+        return ProviderError(
+            message,
+            code,
+            retry_after=retry_after if retry_after is not None else DEFAULT_RETRY_AFTER,
+            http_status=http_status,
+        )
+    permanent = any(_matches(code, prefix) for prefix in _PERMANENT_PREFIXES)
+    return ProviderError(message, code, permanent=permanent, http_status=http_status)
+
+
+def _malformed(why: str) -> ProviderError:
+    return ProviderError(f"unexpected Tencent VOD answer: {why}", MALFORMED)
+
+
+def response_object(
+    payload: Any,
+    *,
+    http_status: int | None = None,
+    retry_after: float | None = None,
+    secrets: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The `Response` object of a decoded API 3.0 answer.
+
+    Raises ProviderError: the classified `Response.Error` when present, MalformedResponse
+    (transient) when the payload is not `{"Response": {...}}`.
+    """
+    if not isinstance(payload, dict) or not isinstance(payload.get("Response"), dict):
+        raise _malformed("no Response object")
+    response = payload["Response"]
+    error = response.get("Error")
+    if error is not None:
+        if not isinstance(error, dict):
+            raise _malformed("Response.Error is not an object")
+        request_id = response.get("RequestId")
+        raise error_from_response(
+            error,
+            request_id=request_id if isinstance(request_id, str) else "",
+            http_status=http_status,
+            retry_after=retry_after,
+            secrets=secrets,
+        )
+    return response
+
+
+# --- DescribeTaskDetail -> JobStatus ---------------------------------------------------
+
+
+def _walk(node: Any, in_output: bool = False) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Every object below `node` in document order, with whether it sits under an Output.
+
+    Iterative, so a deeply nested payload cannot exhaust the recursion limit.
+    """
+    stack: list[tuple[Any, bool]] = [(node, in_output)]
+    while stack:
+        current, inside = stack.pop()
+        if isinstance(current, dict):
+            yield current, inside
+            children = [
+                (value, inside or key in ("Output", "PlayInfoSet"))
+                for key, value in current.items()
+                if isinstance(value, dict | list)
+            ]
+            stack.extend(reversed(children))
+        elif isinstance(current, list):
+            stack.extend(
+                (item, inside) for item in reversed(current) if isinstance(item, dict | list)
+            )
+
+
+def find_subtask(response: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """The type-specific sub-task object: (its key, the object) or ("", None).
+
+    `TaskType` names it (`Procedure` -> `ProcedureTask`, `AigcVideoTask` -> itself); for a
+    TaskType Clapboard has never seen, the first non-null object whose key ends in "Task".
+    """
+    task_type = response.get("TaskType")
+    if isinstance(task_type, str) and task_type:
+        for key in (f"{task_type}Task", task_type):
+            if key.endswith("Task") and isinstance(response.get(key), dict):
+                return key, response[key]
+    for key, value in response.items():
+        if isinstance(key, str) and key.endswith("Task") and isinstance(value, dict):
+            return key, value
+    return "", None
+
+
+def subtask_failure(node: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(failure code, message) when this one object reports a failure, else None.
+
+    `ErrCodeExt` (string, empty = OK) wins over the deprecated numeric `ErrCode`
+    (0 = OK); an inner `Status=FAIL` without codes is reported as code "FAIL".
+    """
+    message = node.get("Message")
+    message = message if isinstance(message, str) else ""
+    ext = node.get("ErrCodeExt")
+    if isinstance(ext, str) and ext.strip():
+        return ext.strip(), message
+    code = node.get("ErrCode")
+    number = as_int(code)
+    if number is not None and number != 0:
+        return str(number), message
+    if number is None and isinstance(code, str) and code.strip():
+        return code.strip(), message
+    if node.get("Status") == "FAIL":
+        return "FAIL", message
+    return None
+
+
+def _first_failure(subtask: Any) -> tuple[str, str] | None:
+    for node, _ in _walk(subtask):
+        failure = subtask_failure(node)
+        if failure is not None:
+            return failure
+    return None
+
+
+def _progress(subtask: Any) -> int | None:
+    """The sub-task's own Progress; else the mean of its nested result sets' Progress."""
+    if not isinstance(subtask, dict):
+        return None
+    own = clamp_progress(subtask.get("Progress"))
+    if own is not None:
+        return own
+    nested = [
+        value
+        for node, _ in _walk(subtask)
+        if node is not subtask and (value := clamp_progress(node.get("Progress"))) is not None
+    ]
+    return sum(nested) // len(nested) if nested else None
+
+
+def _time(value: Any) -> datetime | None:
+    # base.parse_time lets OverflowError escape for e.g. "0001-01-01T00:00:00+01:00".
+    try:
+        return parse_time(value)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _seconds_to_ms(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value < 0 or value > 10**8:
+        return None
+    return round(value * 1000)
+
+
+def _outputs(subtask: Any) -> dict[str, Any]:
+    """Media URL, cover, duration and name from the sub-task's results (first found wins)."""
+    found: dict[str, Any] = {}
+    if not isinstance(subtask, dict):
+        return found
+    for node, in_output in _walk(subtask):
+        if in_output:
+            for key in ("FileUrl", "Url"):
+                value = node.get(key)
+                if "media_url" not in found and isinstance(value, str) and value.strip():
+                    found["media_url"] = value.strip()
+            duration = _seconds_to_ms(node.get("Duration"))
+            if "duration_ms" not in found and duration is not None:
+                found["duration_ms"] = duration
+            name = node.get("MediaName")
+            if "name" not in found and isinstance(name, str) and name.strip():
+                found["name"] = name.strip()
+        cover = node.get("CoverUrl")
+        if "cover_url" not in found and isinstance(cover, str) and cover.strip():
+            found["cover_url"] = cover.strip()
+    file_name = subtask.get("FileName")
+    if isinstance(file_name, str) and file_name.strip():
+        found["name"] = file_name.strip()
+    meta = subtask.get("MetaData")
+    if "duration_ms" not in found and isinstance(meta, dict):
+        duration = _seconds_to_ms(meta.get("Duration"))
+        if duration is not None:
+            found["duration_ms"] = duration
+    return found
+
+
+def scrub(value: Any) -> Any:
+    """A plain-JSON copy without credential-like keys (kept in `JobStatus.raw`)."""
+    if isinstance(value, dict):
+        return {
+            str(key): scrub(item)
+            for key, item in value.items()
+            if not _CREDENTIAL_KEY.search(str(key))
+        }
+    if isinstance(value, list):
+        return [scrub(item) for item in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def parse_status(payload: Any, *, external_id: str) -> JobStatus:
+    """Normalise one decoded DescribeTaskDetail answer (`{"Response": {...}}`).
+
+    WAITING -> queued, PROCESSING -> running, ABORTED -> canceled; FINISH -> succeeded
+    only when no reachable sub-task reports ErrCode != 0, a non-empty ErrCodeExt or an
+    inner Status=FAIL, otherwise failed with that sub-task's code and Message. Any other
+    top-level status -> unknown (raw value kept). Raises ProviderError for
+    `Response.Error` and MalformedResponse for a payload of the wrong shape.
+    """
+    response = response_object(payload)
+    raw_status = response.get("Status")
+    if not isinstance(raw_status, str) or not raw_status:
+        raise _malformed("Response.Status is missing")
+    _, subtask = find_subtask(response)
+    failure = _first_failure(subtask) if subtask is not None else None
+
+    if raw_status == "FINISH":
+        state = State.FAILED if failure else State.SUCCEEDED
+    else:
+        state = _TOP_LEVEL_STATES.get(raw_status, State.UNKNOWN)
+    if state is State.UNKNOWN:
+        logger.warning("Tencent VOD task %s has unknown status %r", external_id, raw_status)
+    # A failing sub-task explains a failed or aborted task; a running one may still retry.
+    code, message = failure if failure and state in (State.FAILED, State.CANCELED) else ("", "")
+    outputs = _outputs(subtask)
+    task_type = response.get("TaskType")
+    raw = scrub({key: value for key, value in response.items() if value is not None})
+    return JobStatus(
+        external_id=external_id,
+        state=state,
+        provider_state=raw_status,
+        progress=_progress(subtask),
+        failure_code=code,
+        failure_message=message,
+        media_url=outputs.get("media_url", ""),
+        cover_url=outputs.get("cover_url", ""),
+        duration_ms=outputs.get("duration_ms"),
+        created_at=_time(response.get("CreateTime")),
+        started_at=_time(response.get("BeginProcessTime")),
+        finished_at=_time(response.get("FinishTime")),
+        kind=task_type if isinstance(task_type, str) else "",
+        name=outputs.get("name", ""),
+        raw=raw,
+    )
+
+
+# --- DescribeTasks -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """One row of DescribeTasks: enough to see which tasks changed, not why they failed."""
+
+    task_id: str
+    status: str  # raw: WAITING, PROCESSING, FINISH or ABORTED
+    task_type: str
+    create_time: datetime | None
+    finish_time: datetime | None
+
+    @property
+    def is_finished(self) -> bool:
+        """FINISH or ABORTED: DescribeTaskDetail now has the final answer."""
+        return self.status in ("FINISH", "ABORTED")
+
+
+def parse_task_list(payload: Any) -> tuple[list[TaskSummary], str]:
+    """Normalise a decoded DescribeTasks answer into (summaries, next ScrollToken).
+
+    An empty token means there are no more pages. Rows without a TaskId are skipped;
+    raises ProviderError like `response_object` for errors and wrong shapes.
+    """
+    response = response_object(payload)
+    rows = response.get("TaskSet")
+    if rows is None:
+        rows = []
+    if not isinstance(rows, list):
+        raise _malformed("TaskSet is not a list")
+    summaries = []
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        task_id, status, task_type = row.get("TaskId"), row.get("Status"), row.get("TaskType")
+        if not isinstance(task_id, str) or not task_id:
+            continue
+        summaries.append(
+            TaskSummary(
+                task_id=task_id,
+                status=status if isinstance(status, str) else "",
+                task_type=task_type if isinstance(task_type, str) else "",
+                create_time=_time(row.get("CreateTime")),
+                finish_time=_time(row.get("FinishTime")),
+            )
+        )
+    token = response.get("ScrollToken")
+    return summaries, token if isinstance(token, str) else ""
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- the adapter ---------------------------------------------------------------------------
+
+
+class TencentVod(Provider):
+    code: ClassVar[str] = "tencent_vod"
+    label: ClassVar[str] = "Tencent VOD"
+    credential_fields: ClassVar[tuple[SchemaField, ...]] = (
+        SchemaField("secret_id", "SecretId", secret=False),
+        SchemaField("secret_key", "SecretKey", secret=True),
+    )
+    option_fields: ClassVar[tuple[SchemaField, ...]] = (
+        SchemaField(
+            "sub_app_id",
+            "SubAppId",
+            secret=False,
+            required=False,
+            help_text="VOD application ID; required for accounts opened on or after 2023-12-25.",
+        ),
+    )
+    default_rate_limit: ClassVar[float] = 100.0
+    batch_size: ClassVar[int] = 1  # DescribeTaskDetail answers one TaskId per call
+    retention: ClassVar[timedelta | None] = timedelta(days=3)
+    can_submit: ClassVar[bool] = False
+
+    def default_base_url(self) -> str:
+        if self.region == "intl":
+            return "https://vod.intl.tencentcloudapi.com"
+        return "https://vod.tencentcloudapi.com"
+
+    # --- transport ---------------------------------------------------------------
+
+    def _sub_app_id(self) -> int | None:
+        value = str(self.options.get("sub_app_id") or "").strip()
+        if not value:
+            return None
+        number = as_int(value)
+        if number is None or number <= 0:
+            raise ProviderError(
+                "the SubAppId option must be a positive integer",
+                "InvalidParameterValue.SubAppId",
+                permanent=True,
+            )
+        return number
+
+    def signed_request(
+        self, action: str, params: Mapping[str, Any]
+    ) -> tuple[str, dict[str, str], bytes]:
+        """Build (url, headers, body) for one API call, signed over the bytes sent."""
+        body_params = dict(params)
+        sub_app_id = self._sub_app_id()
+        if sub_app_id is not None:
+            body_params["SubAppId"] = sub_app_id
+        body = json.dumps(body_params, separators=(",", ":")).encode()
+        timestamp = int(self.clock())
+        host = self.host
+        authorization = tc3_authorization(
+            self.credentials.get("secret_id", ""),
+            self.credentials.get("secret_key", ""),
+            SERVICE,
+            host,
+            "POST",
+            "",
+            {"Content-Type": CONTENT_TYPE},
+            body,
+            timestamp,
+        )
+        headers = {
+            "Authorization": authorization,
+            "Content-Type": CONTENT_TYPE,
+            # Sent explicitly so the Host on the wire is byte-identical to the one signed.
+            "Host": host,
+            "X-TC-Action": action,
+            "X-TC-Version": API_VERSION,
+            "X-TC-Timestamp": str(timestamp),
+            "X-TC-Language": "en-US",
+        }
+        return f"{self.base_url()}/", headers, body
+
+    def call(self, action: str, params: Mapping[str, Any]) -> Any:
+        """Send one signed call and return the decoded payload whose Response has no Error.
+
+        Raises ProviderError: the classified `Response.Error`, MalformedResponse for a
+        body that is not API 3.0 JSON, `HTTP<status>` (transient) for a gateway error
+        page, and whatever `Provider.send` raises for transport failures.
+        """
+        url, headers, body = self.signed_request(action, params)
+        response = self.send("POST", url, headers=headers, body=body)
+        retry_after = _retry_after(response.headers)
+        try:
+            payload = json.loads(response.body)
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict) and isinstance(payload.get("Response"), dict):
+            response_object(
+                payload,
+                http_status=response.status,
+                retry_after=retry_after,
+                secrets=self.secret_values(),
+            )
+            if response.status == 200:
+                return payload
+        if response.status != 200:
+            raise ProviderError(
+                f"Tencent VOD {action} answered HTTP {response.status}",
+                f"HTTP{response.status}",
+                retry_after=retry_after,
+                http_status=response.status,
+            )
+        raise ProviderError(
+            f"Tencent VOD {action} answered with a body that is not an API 3.0 response",
+            MALFORMED,
+            http_status=response.status,
+        )
+
+    # --- the contract --------------------------------------------------------------
+
+    def fetch(self, external_ids: Sequence[str]) -> FetchResult:
+        """DescribeTaskDetail per id; an unknown or expired TaskId is a per-id NOT_FOUND."""
+        results: FetchResult = {}
+        for external_id in external_ids:
+            try:
+                payload = self.call("DescribeTaskDetail", {"TaskId": external_id})
+            except ProviderError as exc:
+                if exc.is_not_found:
+                    results[external_id] = exc
+                    continue
+                raise
+            results[external_id] = parse_status(payload, external_id=external_id)
+        return results
+
+    def check_credentials(self) -> None:
+        """One DescribeTasks with Limit 1: proves the keys, the signature and the SubAppId."""
+        self.describe_tasks(limit=1)
+
+    def describe_tasks(
+        self,
+        *,
+        status: str | None = None,
+        created_after: datetime | None = None,
+        finished_after: datetime | None = None,
+        scroll_token: str = "",
+        limit: int = MAX_LIST_LIMIT,
+    ) -> tuple[list[TaskSummary], str]:
+        """One page of the account's tasks from the last 72 hours.
+
+        `status` filters on the raw value (WAITING, PROCESSING or FINISH; ABORTED rows
+        come back unfiltered); `limit` is clamped to 1..100. Returns (summaries, next
+        ScrollToken), "" when there are no more pages. Raises ProviderError.
+        """
+        if status is not None and status not in LISTABLE_STATUSES:
+            raise ValueError(f"status must be one of {sorted(LISTABLE_STATUSES)}")
+        params: dict[str, Any] = {"Limit": max(1, min(MAX_LIST_LIMIT, int(limit)))}
+        if status:
+            params["Status"] = status
+        if created_after is not None:
+            params["CreateTime"] = {"After": _iso(created_after)}
+        if finished_after is not None:
+            params["FinishTime"] = {"After": _iso(finished_after)}
+        if scroll_token:
+            params["ScrollToken"] = scroll_token
+        return parse_task_list(self.call("DescribeTasks", params))
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                seconds = float(value)
+            except ValueError:
+                return None
+            return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    return None

@@ -1,0 +1,388 @@
+"""The refresh engine: keep every active job fresh within each account's rate limit.
+
+A refresh loop lives just under a minute (the django-q2 schedule starts a new one every
+minute). It leases the accounts that have due work — a compare-and-set on
+`Account.lease_until`, so an account is polled by one loop at a time on any number of
+clusters, and a dead loop's lease simply expires — and feeds their due jobs, in batches
+where the API takes them, to one bounded pool of threads (the work is I/O-bound). Each
+account spends from its own token bucket; a throttling answer slows it down.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from jobs import services
+from jobs.models import Account, Job
+from jobs.providers.base import JobStatus, Provider, ProviderError
+
+log = logging.getLogger(__name__)
+
+LOOP_SECONDS = 55.0
+LEASE_SECONDS = 30.0
+THREADS = 24
+
+
+class RateBudget:
+    """A token bucket: `rate` requests per second with a burst of one second's worth."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = max(rate, 0.1)
+        self.clock = clock
+        self.tokens = min(self.rate, 1.0)
+        self.stamp = clock()
+        self.lock = threading.Lock()
+
+    def try_take(self) -> bool:
+        with self.lock:
+            now = self.clock()
+            self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return True
+            return False
+
+    def slow_down(self) -> None:
+        """After a throttling answer: halve the rate for the rest of this loop."""
+        with self.lock:
+            self.rate = max(0.1, self.rate / 2)
+            self.tokens = 0
+
+
+@dataclass
+class AccountRun:
+    """One leased account inside a loop: its adapter, budget and local queue."""
+
+    account_id: int
+    name: str
+    adapter: Provider
+    budget: RateBudget
+    max_in_flight: int
+    due: deque[tuple[int, str]] = field(default_factory=deque)
+    in_flight_jobs: set[int] = field(default_factory=set)
+    requests_in_flight: int = 0
+    not_before: float = 0.0
+    last_refill: float = 0.0
+    exhausted: bool = False
+    requests: int = 0
+    ok_recorded_at: float = 0.0
+
+
+class _Workers:
+    """A fixed set of threads with their own database connections, closed at the end."""
+
+    def __init__(self, size: int) -> None:
+        self.tasks: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self.threads = [
+            threading.Thread(target=self._work, name=f"refresh-{i}", daemon=True)
+            for i in range(size)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _work(self) -> None:
+        try:
+            while (task := self.tasks.get()) is not None:
+                try:
+                    task()
+                except Exception:  # one bad batch must never take the loop down
+                    log.exception("refresh task failed")
+        finally:
+            connection.close()
+
+    def submit(self, task: Callable[[], None]) -> None:
+        self.tasks.put(task)
+
+    def join(self) -> None:
+        for _ in self.threads:
+            self.tasks.put(None)
+        for thread in self.threads:
+            thread.join()
+
+
+def _due_jobs(now: datetime) -> Q:
+    return Q(next_poll_at__isnull=False, next_poll_at__lte=now)
+
+
+class RefreshLoop:
+    """Poll the due jobs of leased accounts until `seconds` have passed.
+
+    With `once=True` it stops instead as soon as every job that was due when it started
+    has been polled once (`manage.py refreshjobs --once`, tests, benchmarks).
+    """
+
+    def __init__(
+        self,
+        *,
+        seconds: float = LOOP_SECONDS,
+        once: bool = False,
+        account_names: list[str] | None = None,
+        threads: int = THREADS,
+        lease_seconds: float = LEASE_SECONDS,
+        loops: int | None = None,
+    ) -> None:
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.seconds = seconds
+        self.once = once
+        self.account_names = account_names
+        self.threads = threads
+        self.lease_seconds = lease_seconds
+        self.loops = loops or settings.CLAPBOARD_REFRESH_LOOPS
+        self.runs: dict[int, AccountRun] = {}
+        self.lock = threading.Lock()
+        self.started = timezone.now()
+        self.stats: dict[str, int] = {"requests": 0, "jobs": 0, "errors": 0, "changed": 0}
+
+    # --- leases -----------------------------------------------------------------
+
+    def _claimable(self, now: datetime) -> Q:
+        return Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=self.owner)
+
+    def claim(self) -> None:
+        """Lease accounts with due work (up to this loop's share) and renew held leases."""
+        now = timezone.now()
+        until = now + timedelta(seconds=self.lease_seconds)
+        held = list(self.runs)
+        if held:
+            renewed = set(
+                Account.objects.filter(pk__in=held, lease_owner=self.owner).values_list(
+                    "pk", flat=True
+                )
+            )
+            Account.objects.filter(pk__in=renewed).update(lease_until=until)
+            for lost in set(held) - renewed:
+                log.warning("lost the lease of account %s", self.runs[lost].name)
+                self.runs.pop(lost)
+        horizon = self.started if self.once else now
+        due = Job.objects.filter(account=OuterRef("pk")).filter(_due_jobs(horizon))
+        candidates = Account.objects.filter(enabled=True).filter(Exists(due))
+        if self.account_names:
+            candidates = candidates.filter(name__in=self.account_names)
+        candidates = candidates.filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+        wanted = list(candidates.exclude(pk__in=held).values_list("pk", flat=True))
+        share = math.ceil((len(wanted) + len(held)) / self.loops) - len(held)
+        for pk in wanted[: max(0, share)]:
+            won = (
+                Account.objects.filter(pk=pk)
+                .filter(self._claimable(now))
+                .update(lease_owner=self.owner, lease_until=until)
+            )
+            if won:
+                account = Account.objects.get(pk=pk)
+                adapter = account.adapter()
+                rate = account.effective_rate_limit
+                self.runs[pk] = AccountRun(
+                    account_id=pk,
+                    name=account.name,
+                    adapter=adapter,
+                    budget=RateBudget(rate),
+                    # Enough requests in flight to use the budget at ~0.5 s latency.
+                    max_in_flight=max(2, min(16, math.ceil(rate * 0.5))),
+                )
+
+    def release(self) -> None:
+        Account.objects.filter(lease_owner=self.owner).update(lease_owner="", lease_until=None)
+
+    # --- dispatch ---------------------------------------------------------------
+
+    def _refill(self, run: AccountRun) -> None:
+        horizon = self.started if self.once else timezone.now()
+        with self.lock:
+            skip = set(run.in_flight_jobs)
+        rows = (
+            Job.objects.filter(account_id=run.account_id)
+            .filter(_due_jobs(horizon))
+            .exclude(pk__in=skip)
+            .order_by("next_poll_at")
+            .values_list("pk", "external_id")[:500]
+        )
+        run.due.extend(rows)
+        run.last_refill = time.monotonic()
+        run.exhausted = not run.due
+
+    def dispatch(self, workers: _Workers) -> bool:
+        """Hand out every request the budgets allow; returns whether any work remains."""
+        busy = False
+        for run in list(self.runs.values()):
+            if time.monotonic() < run.not_before:
+                busy = True
+                continue
+            # An account with nothing due looks again every second, so a job due in 7 s
+            # is polled about 7 s later.
+            if not run.due and time.monotonic() - run.last_refill > (1.0 if run.exhausted else 0.2):
+                self._refill(run)
+            while run.due and run.requests_in_flight < run.max_in_flight:
+                if not run.budget.try_take():
+                    break
+                batch = [run.due.popleft() for _ in range(min(len(run.due), run.adapter.batch_size))]
+                with self.lock:
+                    run.in_flight_jobs.update(pk for pk, _ in batch)
+                    run.requests_in_flight += 1
+                workers.submit(lambda run=run, batch=batch: self.poll(run, batch))
+            if run.due or run.requests_in_flight or not run.exhausted:
+                busy = True
+        return busy
+
+    def poll(self, run: AccountRun, batch: list[tuple[int, str]]) -> None:
+        """One request for a batch of jobs, and everything it means for them."""
+        close_old_connections()
+        ids = {external_id: pk for pk, external_id in batch}
+        asked_at = timezone.now()
+        try:
+            results = run.adapter.fetch(list(ids))
+        except ProviderError as error:
+            self._request_failed(run, list(ids.values()), error)
+            return
+        except Exception as exc:  # an adapter bug: treat as transient, never crash
+            log.error("%s: adapter error %s", run.name, type(exc).__name__)
+            error = ProviderError("internal adapter error", "AdapterError")
+            self._request_failed(run, list(ids.values()), error)
+            return
+        finally:
+            with self.lock:
+                run.requests_in_flight -= 1
+                run.requests += 1
+                self.stats["requests"] += 1
+        try:
+            for external_id, result in results.items():
+                pk = ids.get(external_id)
+                if pk is None:
+                    continue
+                if isinstance(result, JobStatus):
+                    applied = services.job_apply_status(job_id=pk, status=result, asked_at=asked_at)
+                    self._count("changed", applied.changed)
+                    if applied.became_terminal and result.subtitles_url:
+                        services.job_fetch_subtitles(job_id=pk)
+                else:
+                    services.jobs_record_error(job_ids=[pk], error=result)
+                self._count("jobs")
+            missing = [pk for external_id, pk in ids.items() if external_id not in results]
+            if missing:  # an adapter that forgot an id: retry later rather than lose it
+                services.jobs_record_error(
+                    job_ids=missing, error=ProviderError("no answer for this job", "NoAnswer")
+                )
+            if time.monotonic() - run.ok_recorded_at > 5:
+                run.ok_recorded_at = time.monotonic()
+                services.account_record_ok(account_id=run.account_id)
+        finally:
+            with self.lock:
+                run.in_flight_jobs.difference_update(ids.values())
+
+    def _request_failed(self, run: AccountRun, job_ids: list[int], error: ProviderError) -> None:
+        self._count("errors")
+        try:
+            if error.retry_after is not None or error.permanent:
+                # Throttling or credentials: the account's problem, not the jobs'.
+                if error.retry_after is not None:
+                    run.budget.slow_down()
+                delay = services.account_record_error(account_id=run.account_id, error=error)
+                run.not_before = time.monotonic() + delay
+                run.due.clear()
+                if self.once:
+                    self._drop(run)
+            else:
+                services.jobs_record_error(job_ids=job_ids, error=error)
+                services.account_record_error(
+                    account_id=run.account_id, error=error, back_off=False
+                )
+        finally:
+            with self.lock:
+                run.in_flight_jobs.difference_update(job_ids)
+        log.warning("%s: %s", run.name, error)
+
+    def _drop(self, run: AccountRun) -> None:
+        with self.lock:
+            self.runs.pop(run.account_id, None)
+        Account.objects.filter(pk=run.account_id, lease_owner=self.owner).update(
+            lease_owner="", lease_until=None
+        )
+
+    def _count(self, key: str, n: int = 1) -> None:
+        with self.lock:
+            self.stats[key] += n
+
+    # --- the loop ---------------------------------------------------------------
+
+    def run(self) -> dict[str, int]:
+        deadline = time.monotonic() + self.seconds
+        workers = _Workers(self.threads)
+        next_claim = 0.0
+        try:
+            while time.monotonic() < deadline:
+                if time.monotonic() >= next_claim:
+                    self.claim()
+                    next_claim = time.monotonic() + 2.0
+                busy = self.dispatch(workers)
+                if self.once and not busy:
+                    self.claim()
+                    if not self.dispatch(workers):
+                        break
+                time.sleep(0.005 if busy else 0.1)
+        finally:
+            workers.join()
+            self.release()
+            close_old_connections()
+        return self.stats
+
+
+def refresh_loop(*, seconds: float = LOOP_SECONDS) -> dict[str, int]:
+    """The scheduled loop (one per CLAPBOARD_REFRESH_LOOPS per minute)."""
+    return RefreshLoop(seconds=seconds).run()
+
+
+def refresh_once(*, account_names: list[str] | None = None, timeout: float = 3600) -> dict[str, int]:
+    """Poll every job that is due now once, then return (for cron, tests, benchmarks)."""
+    return RefreshLoop(seconds=timeout, once=True, account_names=account_names).run()
+
+
+def job_refresh_now(*, job_id: int) -> None:
+    """Poll one job right away, within its account's single-poller rule.
+
+    If no loop holds the account, take its lease briefly and poll; otherwise mark the
+    job due now so the loop that holds the account polls it within a second.
+    """
+    job = Job.objects.select_related("account").get(pk=job_id)
+    now = timezone.now()
+    if job.is_terminal:
+        return
+    owner = f"refresh-now:{uuid.uuid4().hex[:8]}"
+    won = (
+        Account.objects.filter(pk=job.account_id, enabled=True)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+        .update(lease_owner=owner, lease_until=now + timedelta(seconds=30))
+    )
+    if not won:
+        Job.objects.filter(pk=job_id, next_poll_at__isnull=False).update(next_poll_at=now)
+        return
+    loop = RefreshLoop(seconds=30, threads=1)
+    loop.owner = owner
+    run = AccountRun(
+        account_id=job.account_id,
+        name=job.account.name,
+        adapter=job.account.adapter(),
+        budget=RateBudget(job.account.effective_rate_limit),
+        max_in_flight=1,
+    )
+    run.requests_in_flight = 1
+    try:
+        loop.poll(run, [(job.pk, job.external_id)])
+    finally:
+        loop.release()

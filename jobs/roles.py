@@ -1,0 +1,39 @@
+"""The two operator roles as Django groups; admins are staff users.
+
+Created (and kept in line) after every migrate, so a fresh database has them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+
+VIEWERS = "Viewers"
+OPERATORS = "Operators"
+
+ROLE_PERMISSIONS = {
+    VIEWERS: ["jobs.view_job", "jobs.view_jobevent", "jobs.view_account"],
+    OPERATORS: [
+        "jobs.view_job",
+        "jobs.view_jobevent",
+        "jobs.view_account",
+        "jobs.operate_job",
+        "jobs.add_sharelink",
+        "jobs.view_sharelink",
+    ],
+}
+
+
+def ensure_roles(**kwargs: Any) -> None:
+    for group_name, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        wanted = []
+        for dotted in perms:
+            app_label, codename = dotted.split(".")
+            permission = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if permission is not None:
+                wanted.append(permission)
+        group.permissions.set(wanted)

@@ -1,0 +1,654 @@
+"""Tencent IVH video maker: signing vectors, normalization and failures over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jobs import http
+from jobs.providers import tencent_ivh as ivh
+from jobs.providers.base import NOT_FOUND, JobStatus, ProviderError, Sentence, State, Word
+from jobs.providers.tencent_ivh import (
+    TencentIvh,
+    interpret_response,
+    parse_status,
+    raise_for_header,
+    sign,
+    signed_query,
+)
+from jobs.simulator.core import demo_sentences
+from jobs.simulator.tencent_ivh import IvhSimulator
+
+CODE = "tencent_ivh"
+APPKEY = IvhSimulator.demo_credentials["appkey"]
+TOKEN = IvhSimulator.demo_credentials["access_token"]
+
+
+@pytest.fixture
+def adapter(simulator) -> TencentIvh:
+    return TencentIvh(credentials=dict(IvhSimulator.demo_credentials), endpoint=simulator.url)
+
+
+@pytest.fixture
+def no_leaks(caplog):
+    """Every failure test records its errors here; none may show the access token."""
+    caplog.set_level(logging.DEBUG)
+    errors: list[ProviderError] = []
+    yield errors
+    for error in errors:
+        assert TOKEN not in str(error)
+        assert TOKEN not in error.message
+    assert TOKEN not in caplog.text
+
+
+def fetch_error(adapter: TencentIvh, external_id: str, no_leaks: list) -> ProviderError:
+    with pytest.raises(ProviderError) as info:
+        adapter.fetch([external_id])
+    no_leaks.append(info.value)
+    return info.value
+
+
+def fetch_one(adapter: TencentIvh, external_id: str) -> JobStatus:
+    result = adapter.fetch([external_id])[external_id]
+    assert isinstance(result, JobStatus), result
+    return result
+
+
+# --- Appendix B vectors ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("appkey", "token", "timestamp", "signature", "encoded"),
+    [
+        (  # IVH-1
+            "e38267c0e86411ebb02aed82acb0ed99",
+            "f68f2d10ae9e4604b76fb05cf46bccec",
+            1646636485,
+            "BfWuaC9kmaicCggXc693uK+sZQ8qe88O4HVQNTdwZuo=",
+            "BfWuaC9kmaicCggXc693uK%2BsZQ8qe88O4HVQNTdwZuo%3D",
+        ),
+        (  # IVH-2
+            "example_appkey",
+            "example_accesstoken",
+            1717639699,
+            "aCNWYzZdplxWVo+JsqzZc9+J9XrwWWITfX3eQpsLVno=",
+            "aCNWYzZdplxWVo%2BJsqzZc9%2BJ9XrwWWITfX3eQpsLVno%3D",
+        ),
+    ],
+)
+def test_appendix_b_signatures(appkey, token, timestamp, signature, encoded):
+    assert sign(appkey, token, timestamp) == signature
+    assert sign(appkey, token, str(timestamp)) == signature
+    assert signed_query(appkey, token, timestamp) == (
+        f"appkey={appkey}&timestamp={timestamp}&signature={encoded}"
+    )
+
+
+def test_ivh2_final_url_exactly_as_published():
+    url = "https://api.example.com/v2/ivh/example_uri?" + signed_query(
+        "example_appkey", "example_accesstoken", 1717639699
+    )
+    assert url == (
+        "https://api.example.com/v2/ivh/example_uri?appkey=example_appkey&timestamp=1717639699"
+        "&signature=aCNWYzZdplxWVo%2BJsqzZc9%2BJ9XrwWWITfX3eQpsLVno%3D"
+    )
+
+
+def test_hmac_key_is_the_access_token_not_the_message():
+    # The docs write HmacSha256(message, key); swapping them gives tpuyH5Rb… (PROVIDERS §1.2).
+    plain = b"appkey=e38267c0e86411ebb02aed82acb0ed99&timestamp=1646636485"
+    swapped = hmac.new(plain, b"f68f2d10ae9e4604b76fb05cf46bccec", hashlib.sha256).digest()
+    assert base64.b64encode(swapped).decode().startswith("tpuyH5Rb")
+    assert sign(
+        "e38267c0e86411ebb02aed82acb0ed99", "f68f2d10ae9e4604b76fb05cf46bccec", 1646636485
+    ) != (base64.b64encode(swapped).decode())
+
+
+# --- schema and URLs -----------------------------------------------------------------
+
+
+def test_schema_and_limits():
+    fields = {f.name: f for f in TencentIvh.credential_fields}
+    assert list(fields) == ["appkey", "access_token"]
+    assert (fields["appkey"].label, fields["appkey"].secret) == ("AppKey", False)
+    assert (fields["access_token"].label, fields["access_token"].secret) == ("AccessToken", True)
+    assert TencentIvh.option_fields == ()
+    assert TencentIvh.default_rate_limit == 10.0
+    assert TencentIvh.batch_size == 1
+    assert TencentIvh.retention == timedelta(days=7)
+    assert TencentIvh.can_submit is False
+    adapter = TencentIvh(credentials={"appkey": "k", "access_token": "t0ken-value"})
+    assert adapter.secret_values() == ["t0ken-value"]
+
+
+@pytest.mark.parametrize(
+    ("region", "base"),
+    [
+        ("", "https://gw.tvs.qq.com"),
+        ("ap-guangzhou", "https://gw-sg.tvs.qq.com"),
+        ("ap-singapore", "https://gw-sg.tvs.qq.com"),
+        ("intl", "https://gw-sg.tvs.qq.com"),
+        ("cn", "https://gw.tvs.qq.com"),
+    ],
+)
+def test_default_base_url_by_region(region, base):
+    adapter = TencentIvh(credentials={"appkey": "k", "access_token": "t"}, region=region)
+    assert adapter.default_base_url() == base
+    assert adapter.base_url() == base
+    assert adapter.host == base.removeprefix("https://")
+
+
+def test_endpoint_override_sends_the_signed_url_as_built(simulator, adapter, monkeypatch):
+    simulator.add_job(CODE, "task-override", pinned="running")
+    now = int(time.time())
+    adapter.clock = lambda: now
+    sent = []
+    real_request = http.request
+
+    def recording(method, url, **kwargs):
+        sent.append((method, url, kwargs))
+        return real_request(method, url, **kwargs)
+
+    monkeypatch.setattr(http, "request", recording)
+    status = fetch_one(adapter, "task-override")
+
+    assert status.state is State.RUNNING
+    assert simulator.requests[CODE] == 1
+    method, url, kwargs = sent[0]
+    assert method == "POST"
+    assert adapter.host == simulator.url.removeprefix("http://")
+    assert url == f"{simulator.url}{ivh.GETPROGRESS_PATH}?{signed_query(APPKEY, TOKEN, now)}"
+    assert kwargs["headers"] == {"Content-Type": "application/json;charset=utf-8"}
+    assert json.loads(kwargs["body"]) == {"Header": {}, "Payload": {"TaskId": "task-override"}}
+    assert TOKEN in kwargs["secrets"]
+
+
+def test_simulator_refuses_an_unencoded_signature(simulator):
+    # The docs: a signature that is not url-encoded fails authentication ('+' reads as ' ').
+    now = int(time.time())
+    timestamp = next(t for t in range(now, now + 200) if "+" in sign(APPKEY, TOKEN, t))
+    query = f"appkey={APPKEY}&timestamp={timestamp}&signature={sign(APPKEY, TOKEN, timestamp)}"
+    response = http.request(
+        "POST",
+        f"{simulator.url}{ivh.GETPROGRESS_PATH}?{query}",
+        headers={"Content-Type": ivh.CONTENT_TYPE},
+        body=ivh.request_body("sim-task"),
+    )
+    assert response.status == 200
+    assert json.loads(response.body)["Header"]["Code"] == ivh.CODE_SIGNATURE_INVALID
+
+
+# --- states ----------------------------------------------------------------------------
+
+
+def test_commit_is_queued_with_array_count(simulator, adapter):
+    simulator.add_job(CODE, "task-queued", pinned="queued", queue_ahead=4)
+    status = fetch_one(adapter, "task-queued")
+    assert (status.state, status.provider_state) == (State.QUEUED, "COMMIT")
+    assert status.queue_position == 4
+    assert status.progress == 0
+    assert status.media_url == "" and status.words == ()
+    assert status.kind == "videomaker"
+
+
+def test_queue_position_falls_as_the_clock_moves(simulator, adapter):
+    simulator.add_job(
+        CODE, "task-moving", created=simulator.now() - 10, queue_seconds=100, queue_ahead=10
+    )
+    first = fetch_one(adapter, "task-moving").queue_position
+    simulator.clock_offset = 60  # still inside the ±5 min signature window
+    adapter.clock = lambda: time.time() + 60
+    second = fetch_one(adapter, "task-moving").queue_position
+    assert first == 9
+    assert second == 3
+
+
+def test_making_is_running_with_progress_hint(simulator, adapter):
+    simulator.add_job(CODE, "task-making", pinned="running", pinned_progress=42)
+    status = fetch_one(adapter, "task-making")
+    assert (status.state, status.provider_state) == (State.RUNNING, "MAKING")
+    assert status.progress == 42
+    assert status.queue_position is None
+    assert status.failure_code == ""
+
+
+def test_reserved_progress_never_finishes_an_unfinished_job(simulator, adapter):
+    simulator.add_job(CODE, "task-full", pinned="running", pinned_progress=100)
+    status = fetch_one(adapter, "task-full")
+    assert status.state is State.RUNNING
+    assert status.progress == 99
+
+
+def test_success_carries_media_subtitles_duration_and_words(simulator, adapter):
+    job = simulator.add_job(CODE, "task-done", pinned="succeeded")
+    sim = simulator.providers[CODE]
+    status = fetch_one(adapter, "task-done")
+
+    assert (status.state, status.provider_state) == (State.SUCCEEDED, "SUCCESS")
+    assert status.progress == 100
+    assert status.media_url == sim.media_url(job)
+    assert status.subtitles_url == sim.subtitles_url(job)
+    expected = tuple(
+        Sentence(" ".join(w for w, _, _ in words), tuple(Word(*w) for w in words))
+        for words in demo_sentences(job)
+    )
+    assert status.words == expected
+    assert status.duration_ms == demo_sentences(job)[-1][-1][2] + 500
+    assert status.kind == "videomaker"
+    assert status.created_at is None and status.finished_at is None
+    assert status.raw["Payload"]["Status"] == "SUCCESS"
+    assert status.raw["Header"]["Code"] == 0
+    assert TOKEN not in json.dumps(status.raw)
+
+
+def test_fail_is_failed_with_fail_code_and_message(simulator, adapter):
+    simulator.add_job(
+        CODE,
+        "task-fail",
+        pinned="failed",
+        failure_code="801005",
+        failure_message="content review failed",
+    )
+    status = fetch_one(adapter, "task-fail")
+    assert (status.state, status.provider_state) == (State.FAILED, "FAIL")
+    assert status.failure_code == "801005"
+    assert status.failure_message == "content review failed"
+    assert status.progress is None  # Progress -1 means "failed", not a percentage
+    assert status.media_url == ""
+    assert status.raw["Payload"]["FailCode"] == 801005
+
+
+def test_fail_without_explicit_code_uses_a_realistic_one(simulator, adapter):
+    simulator.add_job(CODE, "task-fail-2", pinned="failed")
+    status = fetch_one(adapter, "task-fail-2")
+    codes = dict(IvhSimulator.failure_codes)
+    assert status.failure_code in codes
+    assert status.failure_message == codes[status.failure_code]
+
+
+def test_unknown_raw_state_is_kept(simulator, adapter, caplog):
+    simulator.add_job(CODE, "task-odd", pinned="running", raw_state="AUDITING")
+    status = fetch_one(adapter, "task-odd")
+    assert (status.state, status.provider_state) == (State.UNKNOWN, "AUDITING")
+    assert "AUDITING" in caplog.text
+
+
+def test_synthetic_ids_move_through_the_lifecycle(simulator, adapter):
+    now = int(simulator.now())
+    ok, fail = f"sim-{now - 100}-5-20-ok-a", f"sim-{now - 100}-5-20-fail-b"
+    queued = f"sim-{now}-60-20-ok-c"
+    results = adapter.fetch([ok, fail, queued])
+    assert results[ok].state is State.SUCCEEDED
+    assert results[fail].state is State.FAILED
+    assert results[queued].state is State.QUEUED
+
+
+# --- per-id and request-level failures ----------------------------------------------
+
+
+def test_unknown_task_is_a_per_id_not_found(adapter, no_leaks):
+    result = adapter.fetch(["no-such-task"])["no-such-task"]
+    assert isinstance(result, ProviderError)
+    no_leaks.append(result)
+    assert result.code == NOT_FOUND
+    assert result.is_not_found and result.permanent
+    assert str(ivh.CODE_TASK_NOT_FOUND) in result.message
+
+
+def test_mixed_found_and_unknown_ids(simulator, adapter):
+    simulator.add_job(CODE, "task-a", pinned="running")
+    results = adapter.fetch(["task-a", "missing-b"])
+    assert results["task-a"].state is State.RUNNING
+    assert isinstance(results["missing-b"], ProviderError)
+    assert results["missing-b"].code == NOT_FOUND
+    assert adapter.fetch([]) == {}
+
+
+def test_job_of_another_tenant_is_not_found(simulator, adapter):
+    simulator.add_job(CODE, "task-foreign", pinned="running", owner="someone-else")
+    assert adapter.fetch(["task-foreign"])["task-foreign"].code == NOT_FOUND
+
+
+def test_wrong_access_token_is_permanent(simulator, no_leaks):
+    wrong = "wrongtoken-0000000000000000000000"
+    adapter = TencentIvh(
+        credentials={"appkey": APPKEY, "access_token": wrong}, endpoint=simulator.url
+    )
+    error = fetch_error(adapter, "task", no_leaks)
+    assert error.code == str(ivh.CODE_SIGNATURE_INVALID)
+    assert error.permanent and error.retry_after is None
+    assert wrong not in str(error)
+    with pytest.raises(ProviderError) as info:
+        adapter.check_credentials()
+    assert info.value.code == str(ivh.CODE_SIGNATURE_INVALID)
+
+
+def test_unknown_appkey_is_permanent(simulator, no_leaks):
+    adapter = TencentIvh(
+        credentials={"appkey": "nobody", "access_token": TOKEN}, endpoint=simulator.url
+    )
+    error = fetch_error(adapter, "task", no_leaks)
+    assert error.code == str(ivh.CODE_APPKEY_UNKNOWN)
+    assert error.permanent
+
+
+def test_check_credentials_accepts_not_found(adapter, simulator):
+    adapter.check_credentials()
+    assert simulator.requests[CODE] == 1
+
+
+@pytest.mark.parametrize("skew", [-600, 600])
+def test_clock_skew_beyond_five_minutes_is_refused(simulator, adapter, skew, no_leaks):
+    adapter.clock = lambda: time.time() + skew
+    error = fetch_error(adapter, "task", no_leaks)
+    assert error.code == str(ivh.CODE_TIMESTAMP_EXPIRED)
+    assert error.permanent
+
+
+def test_clock_skew_inside_tolerance_works(simulator, adapter):
+    simulator.add_job(CODE, "task-skew", pinned="running")
+    adapter.clock = lambda: time.time() - 240
+    assert fetch_one(adapter, "task-skew").state is State.RUNNING
+
+
+def test_injected_clock_skew_and_bad_signature(simulator, adapter, no_leaks):
+    simulator.inject("clock_skew", CODE, count=1)
+    assert fetch_error(adapter, "t", no_leaks).code == str(ivh.CODE_TIMESTAMP_EXPIRED)
+    simulator.inject("bad_signature", CODE, count=1)
+    error = fetch_error(adapter, "t", no_leaks)
+    assert (error.code, error.permanent) == (str(ivh.CODE_SIGNATURE_INVALID), True)
+
+
+def test_throttling_is_transient_with_retry_after(simulator, adapter, no_leaks):
+    simulator.inject("throttle", CODE, count=1)
+    error = fetch_error(adapter, "t", no_leaks)
+    assert error.code == str(ivh.CODE_FREQUENCY_LIMIT)
+    assert not error.permanent
+    assert error.retry_after == 1.0
+
+
+def test_tenant_rate_limit_throttles(simulator, no_leaks):
+    simulator.add_tenant(CODE, rate_limit=1.0)
+    simulator.add_job(CODE, "task-rl", pinned="running")
+    adapter = TencentIvh(credentials=dict(IvhSimulator.demo_credentials), endpoint=simulator.url)
+    assert fetch_one(adapter, "task-rl").state is State.RUNNING
+    error = fetch_error(adapter, "task-rl", no_leaks)
+    assert error.retry_after and not error.permanent
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "http_status"),
+    [
+        ("http_500", str(ivh.CODE_INTERNAL_ERROR), 500),
+        ("http_502_html", "HTTP502", 502),
+        ("reset", "ConnectionError", None),
+        ("truncated", "MalformedResponse", 200),
+        ("not_json", "MalformedResponse", 200),
+        ("wrong_shape", "MalformedResponse", 200),
+        ("huge", "ResponseTooLarge", None),
+    ],
+)
+def test_transient_faults(simulator, adapter, fault, code, http_status, no_leaks):
+    simulator.add_job(CODE, "task-fault", pinned="succeeded")
+    simulator.inject(fault, CODE, count=1)
+    error = fetch_error(adapter, "task-fault", no_leaks)
+    assert error.code == code
+    assert not error.permanent
+    assert error.retry_after is None
+    if http_status is not None:
+        assert error.http_status == http_status
+    # The fault was one-off: the next poll works.
+    assert fetch_one(adapter, "task-fault").state is State.SUCCEEDED
+
+
+def test_timeout(simulator, adapter, no_leaks):
+    adapter.request_timeout = (1.0, 0.3)
+    simulator.fault_delay = 0.6
+    simulator.inject("timeout", CODE, count=1)
+    error = fetch_error(adapter, "t", no_leaks)
+    assert error.code == "Timeout"
+    assert not error.permanent
+
+
+# --- pure interpretation of answers --------------------------------------------------
+
+
+def _response(status: int, body: object = b"", **headers: str) -> http.Response:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return http.Response(status=status, headers=headers, body=data)
+
+
+def test_http_429_is_throttling_and_honours_retry_after():
+    error = pytest.raises(
+        ProviderError,
+        interpret_response,
+        _response(429, b"", **{"Retry-After": "7"}),
+        external_id="x",
+    ).value
+    assert (error.code, error.permanent, error.retry_after, error.http_status) == (
+        "HTTP429",
+        False,
+        7.0,
+        429,
+    )
+    error = pytest.raises(
+        ProviderError, interpret_response, _response(429, b"slow down"), external_id="x"
+    ).value
+    assert error.retry_after == ivh.DEFAULT_RETRY_AFTER
+
+
+def test_frequency_code_honours_retry_after_header():
+    body = {"Header": {"Code": ivh.CODE_FREQUENCY_LIMIT, "Message": "too fast"}, "Payload": {}}
+    error = pytest.raises(
+        ProviderError,
+        interpret_response,
+        _response(200, body, **{"retry-after": "3"}),
+        external_id="x",
+    ).value
+    assert (error.code, error.retry_after) == (str(ivh.CODE_FREQUENCY_LIMIT), 3.0)
+
+
+@pytest.mark.parametrize(("status", "permanent"), [(401, True), (403, True), (404, False)])
+def test_http_refusals_without_envelope(status, permanent):
+    error = pytest.raises(
+        ProviderError, interpret_response, _response(status, b"<html/>"), external_id="x"
+    ).value
+    assert (error.code, error.permanent, error.http_status) == (f"HTTP{status}", permanent, status)
+
+
+def test_http_refusal_with_envelope_uses_header_code():
+    body = {"Header": {"Code": ivh.CODE_SIGNATURE_INVALID, "Message": "bad sig"}}
+    error = pytest.raises(
+        ProviderError, interpret_response, _response(401, body), external_id="x"
+    ).value
+    assert (error.code, error.permanent, error.http_status) == (
+        str(ivh.CODE_SIGNATURE_INVALID),
+        True,
+        401,
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "code", "permanent", "throttled"),
+    [
+        # Undocumented numbers from a live gateway still land in the right bucket.
+        ({"Code": 4242, "Message": "Task not exist"}, NOT_FOUND, True, False),
+        ({"Code": 999, "Message": "invalid signature"}, "999", True, False),
+        ({"Code": "777", "Message": "request frequency limited"}, "777", False, True),
+        ({"Code": 31337, "Message": "something odd"}, "31337", False, False),
+        ({"Code": ivh.CODE_INVALID_PARAMETER, "Message": "bad TaskId"}, "100004", True, False),
+    ],
+)
+def test_header_code_classification(header, code, permanent, throttled):
+    with pytest.raises(ProviderError) as info:
+        raise_for_header(header)
+    assert info.value.code == code
+    assert info.value.permanent is permanent
+    assert (info.value.retry_after is not None) is throttled
+
+
+@pytest.mark.parametrize("header", [{}, {"Code": 0}, {"Code": "0"}, {"Code": None}, {"Code": ""}])
+def test_header_ok_values(header):
+    raise_for_header(header)
+
+
+def test_parse_status_tolerates_odd_fields_and_scrubs_credentials():
+    document = {
+        "Header": {"Code": 0, "Message": "ok", "RequestID": "r1", "Authorization": "x"},
+        "Payload": {
+            "Status": "SUCCESS",
+            "Progress": "not a number",
+            "Duration": 11810,
+            "MediaUrl": "https://example.invalid/v.mp4",
+            "AccessToken": "leak",
+            "TextTimestampResult": [
+                {
+                    "Sentence": "How are you",
+                    "Words": [
+                        {"Word": "how", "StartTimestamp": 4500000, "EndTimestamp": 6100000},
+                        {"Word": "bad", "StartTimestamp": "x", "EndTimestamp": 1},
+                        {"Word": "back", "StartTimestamp": 9, "EndTimestamp": 1},
+                        "junk",
+                    ],
+                },
+                "junk",
+                {"Words": [{"Word": "you", "StartTimestamp": 8200000, "EndTimestamp": 9700000}]},
+            ],
+        },
+    }
+    status = parse_status(document, external_id="t")
+    assert status.state is State.SUCCEEDED and status.progress == 100
+    assert status.duration_ms == 11810
+    assert status.words == (
+        Sentence("How are you", (Word("how", 450, 610),)),
+        Sentence("you", (Word("you", 820, 970),)),
+    )
+    assert "Authorization" not in status.raw["Header"]
+    assert "AccessToken" not in status.raw["Payload"]
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        None,
+        [],
+        "text",
+        {"Payload": {"Status": "SUCCESS"}},
+        {"Header": {}, "Payload": []},
+        {"Header": {}, "Payload": {"Status": 3}},
+        {"Header": {}, "Payload": {"Status": ""}},
+        {"Header": {"Code": [1]}, "Payload": {"Status": "MAKING"}},
+    ],
+)
+def test_malformed_documents(document):
+    with pytest.raises(ProviderError) as info:
+        parse_status(document, external_id="t")
+    assert info.value.code == "MalformedResponse"
+    assert not info.value.permanent
+
+
+# --- properties ----------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+payload_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "Status": st.sampled_from(["COMMIT", "MAKING", "SUCCESS", "FAIL", "making", "??"])
+        | json_values,
+        "Progress": st.integers(-5, 200) | json_values,
+        "ArrayCount": st.integers(-3, 50) | json_values,
+        "FailCode": st.integers() | json_values,
+        "FailMessage": json_values,
+        "MediaUrl": json_values,
+        "Duration": st.integers() | json_values,
+        "TextTimestampResult": st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "Sentence": json_values,
+                    "Words": st.lists(
+                        st.fixed_dictionaries(
+                            {},
+                            optional={
+                                "Word": json_values,
+                                "StartTimestamp": st.integers() | json_values,
+                                "EndTimestamp": st.integers() | json_values,
+                            },
+                        )
+                        | json_values,
+                        max_size=3,
+                    )
+                    | json_values,
+                },
+            )
+            | json_values,
+            max_size=3,
+        )
+        | json_values,
+    },
+)
+envelopes = st.fixed_dictionaries(
+    {},
+    optional={
+        "Header": st.fixed_dictionaries(
+            {},
+            optional={
+                "Code": st.sampled_from([0, 0, 100003, "x"]) | json_values,
+                "Message": json_values,
+            },
+        )
+        | json_values,
+        "Payload": payload_fields | json_values,
+    },
+)
+
+
+def _check(document) -> None:
+    try:
+        status = parse_status(document, external_id="p")
+    except ProviderError:
+        return
+    assert isinstance(status, JobStatus)
+    assert isinstance(status.state, State)
+    assert status.progress is None or 0 <= status.progress <= 100
+    json.dumps(status.raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values)
+def test_parse_status_never_crashes_on_arbitrary_json(document):
+    _check(document)
+
+
+@settings(max_examples=200, deadline=None)
+@given(envelopes)
+def test_parse_status_never_crashes_on_envelope_shapes(document):
+    _check(document)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from([200, 200, 401, 429, 500, 502]),
+    st.binary(max_size=64) | envelopes.map(lambda d: json.dumps(d).encode()),
+)
+def test_interpret_response_never_crashes(status, body):
+    try:
+        result = interpret_response(_response(status, body), external_id="p")
+    except ProviderError:
+        return
+    assert isinstance(result, JobStatus)
