@@ -4,9 +4,7 @@ import os
 
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
-os.environ.setdefault(
-    "CLAPBOARD_ENCRYPTION_KEYS", "kCGnKrj3bj5VmwRfXSu6UNw7_NEG0ZS2W-Xl7DeUNvA="
-)
+os.environ.setdefault("CLAPBOARD_ENCRYPTION_KEYS", "kCGnKrj3bj5VmwRfXSu6UNw7_NEG0ZS2W-Xl7DeUNvA=")
 
 from dashboard.settings import *  # noqa: E402,F403
 from dashboard.settings import Q_CLUSTER  # noqa: E402

@@ -10,5 +10,7 @@ class JobsConfig(AppConfig):
 
         from jobs import checks  # noqa: F401 - registers the system checks
         from jobs.roles import ensure_roles
+        from jobs.schedules import ensure_schedules
 
         post_migrate.connect(ensure_roles, sender=self)
+        post_migrate.connect(ensure_schedules, sender=self)

@@ -75,15 +75,21 @@ def _describe(method: str, url: str) -> str:
 _local = threading.local()
 
 
-def _session() -> requests.Session:
-    session = getattr(_local, "session", None)
+def _session(purpose: str = "api") -> requests.Session:
+    """This thread's keep-alive session for `purpose`.
+
+    Provider APIs and provider-supplied URLs never share a pool: a connection opened for
+    an API call (possibly to loopback, for the simulator) must not be reused by a fetch
+    that the SSRF guard would have refused at connect time.
+    """
+    session = getattr(_local, purpose, None)
     if session is None:
         session = requests.Session()
         session.trust_env = False  # no proxy or netrc surprises from the environment
         adapter = HTTPAdapter(pool_connections=32, pool_maxsize=32, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        _local.session = session
+        setattr(_local, purpose, session)
     return session
 
 
@@ -199,11 +205,13 @@ def fetch_public(
         raise Refused(f"only http(s) URLs can be fetched, not {parts.scheme or 'a relative URL'}")
     _guard.allow_loopback = allow_loopback
     try:
-        response = request("GET", url, timeout=timeout, max_bytes=max_bytes)
-    except ConnectionFailed as exc:
-        if isinstance(exc.__context__, Refused) or "Refused" in str(exc):
-            raise Refused(f"{_describe('GET', url)}: destination not allowed") from None
-        raise
+        response = request(
+            "GET",
+            url,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            session=_session(f"public_{allow_loopback}"),
+        )
     finally:
         _guard.allow_loopback = None
     if 300 <= response.status < 400:

@@ -128,7 +128,9 @@ class Job(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account", "external_id"], name="job_account_external_id")
+            models.UniqueConstraint(
+                fields=["account", "external_id"], name="job_account_external_id"
+            )
         ]
         indexes = [
             models.Index(

@@ -172,13 +172,25 @@ class RefreshLoop:
                 self.runs.pop(lost)
         horizon = self.started if self.once else now
         due = Job.objects.filter(account=OuterRef("pk")).filter(_due_jobs(horizon))
-        candidates = Account.objects.filter(enabled=True).filter(Exists(due))
+        with_work = Account.objects.filter(enabled=True).filter(Exists(due))
         if self.account_names:
-            candidates = candidates.filter(name__in=self.account_names)
-        candidates = candidates.filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
-        wanted = list(candidates.exclude(pk__in=held).values_list("pk", flat=True))
-        share = math.ceil((len(wanted) + len(held)) / self.loops) - len(held)
-        for pk in wanted[: max(0, share)]:
+            with_work = with_work.filter(name__in=self.account_names)
+        leased = Q(lease_until__gte=now) & ~Q(lease_owner=self.owner)
+        # This loop's share of the accounts in play, so several loops split them.
+        in_play = (
+            with_work.count()
+            + Account.objects.filter(leased).exclude(pk__in=with_work.values("pk")).count()
+        )
+        share = max(1, math.ceil(in_play / self.loops))
+        candidates = (
+            with_work.filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+            .exclude(leased)
+            .exclude(pk__in=held)
+            .values_list("pk", flat=True)
+        )
+        for pk in candidates:
+            if len(self.runs) >= share:
+                break
             won = (
                 Account.objects.filter(pk=pk)
                 .filter(self._claimable(now))
@@ -186,12 +198,11 @@ class RefreshLoop:
             )
             if won:
                 account = Account.objects.get(pk=pk)
-                adapter = account.adapter()
                 rate = account.effective_rate_limit
                 self.runs[pk] = AccountRun(
                     account_id=pk,
                     name=account.name,
-                    adapter=adapter,
+                    adapter=account.adapter(),
                     budget=RateBudget(rate),
                     # Enough requests in flight to use the budget at ~0.5 s latency.
                     max_in_flight=max(2, min(16, math.ceil(rate * 0.5))),
@@ -222,7 +233,10 @@ class RefreshLoop:
         busy = False
         for run in list(self.runs.values()):
             if time.monotonic() < run.not_before:
-                busy = True
+                if self.once and not run.requests_in_flight:
+                    self._drop(run)  # backing off: a one-pass run does not wait for it
+                else:
+                    busy = True
                 continue
             # An account with nothing due looks again every second, so a job due in 7 s
             # is polled about 7 s later.
@@ -231,19 +245,37 @@ class RefreshLoop:
             while run.due and run.requests_in_flight < run.max_in_flight:
                 if not run.budget.try_take():
                     break
-                batch = [run.due.popleft() for _ in range(min(len(run.due), run.adapter.batch_size))]
+                batch = [
+                    run.due.popleft() for _ in range(min(len(run.due), run.adapter.batch_size))
+                ]
                 with self.lock:
                     run.in_flight_jobs.update(pk for pk, _ in batch)
                     run.requests_in_flight += 1
                 workers.submit(lambda run=run, batch=batch: self.poll(run, batch))
             if run.due or run.requests_in_flight or not run.exhausted:
                 busy = True
+            elif self.once:
+                self._drop(run)  # done with it: let another loop's share count true
         return busy
 
     def poll(self, run: AccountRun, batch: list[tuple[int, str]]) -> None:
-        """One request for a batch of jobs, and everything it means for them."""
+        """One request for a batch of jobs, and everything it means for them.
+
+        The jobs count as in flight until their results are stored, so no refill and no
+        other loop can pick them up again in between.
+        """
         close_old_connections()
         ids = {external_id: pk for pk, external_id in batch}
+        try:
+            self._poll(run, ids)
+        finally:
+            with self.lock:
+                run.in_flight_jobs.difference_update(ids.values())
+                run.requests_in_flight -= 1
+                run.requests += 1
+                self.stats["requests"] += 1
+
+    def _poll(self, run: AccountRun, ids: dict[str, int]) -> None:
         asked_at = timezone.now()
         try:
             results = run.adapter.fetch(list(ids))
@@ -255,56 +287,39 @@ class RefreshLoop:
             error = ProviderError("internal adapter error", "AdapterError")
             self._request_failed(run, list(ids.values()), error)
             return
-        finally:
-            with self.lock:
-                run.requests_in_flight -= 1
-                run.requests += 1
-                self.stats["requests"] += 1
-        try:
-            for external_id, result in results.items():
-                pk = ids.get(external_id)
-                if pk is None:
-                    continue
-                if isinstance(result, JobStatus):
-                    applied = services.job_apply_status(job_id=pk, status=result, asked_at=asked_at)
-                    self._count("changed", applied.changed)
-                    if applied.became_terminal and result.subtitles_url:
-                        services.job_fetch_subtitles(job_id=pk)
-                else:
-                    services.jobs_record_error(job_ids=[pk], error=result)
-                self._count("jobs")
-            missing = [pk for external_id, pk in ids.items() if external_id not in results]
-            if missing:  # an adapter that forgot an id: retry later rather than lose it
-                services.jobs_record_error(
-                    job_ids=missing, error=ProviderError("no answer for this job", "NoAnswer")
-                )
-            if time.monotonic() - run.ok_recorded_at > 5:
-                run.ok_recorded_at = time.monotonic()
-                services.account_record_ok(account_id=run.account_id)
-        finally:
-            with self.lock:
-                run.in_flight_jobs.difference_update(ids.values())
+        for external_id, result in results.items():
+            pk = ids.get(external_id)
+            if pk is None:
+                continue
+            if isinstance(result, JobStatus):
+                applied = services.job_apply_status(job_id=pk, status=result, asked_at=asked_at)
+                self._count("changed", applied.changed)
+                if applied.became_terminal and result.subtitles_url:
+                    services.job_fetch_subtitles(job_id=pk)
+            else:
+                services.jobs_record_error(job_ids=[pk], error=result)
+            self._count("jobs")
+        missing = [pk for external_id, pk in ids.items() if external_id not in results]
+        if missing:  # an adapter that forgot an id: retry later rather than lose it
+            services.jobs_record_error(
+                job_ids=missing, error=ProviderError("no answer for this job", "NoAnswer")
+            )
+        if time.monotonic() - run.ok_recorded_at > 5:
+            run.ok_recorded_at = time.monotonic()
+            services.account_record_ok(account_id=run.account_id)
 
     def _request_failed(self, run: AccountRun, job_ids: list[int], error: ProviderError) -> None:
         self._count("errors")
-        try:
-            if error.retry_after is not None or error.permanent:
-                # Throttling or credentials: the account's problem, not the jobs'.
-                if error.retry_after is not None:
-                    run.budget.slow_down()
-                delay = services.account_record_error(account_id=run.account_id, error=error)
-                run.not_before = time.monotonic() + delay
-                run.due.clear()
-                if self.once:
-                    self._drop(run)
-            else:
-                services.jobs_record_error(job_ids=job_ids, error=error)
-                services.account_record_error(
-                    account_id=run.account_id, error=error, back_off=False
-                )
-        finally:
-            with self.lock:
-                run.in_flight_jobs.difference_update(job_ids)
+        if error.retry_after is not None or error.permanent:
+            # Throttling or credentials: the account's problem, not the jobs'.
+            if error.retry_after is not None:
+                run.budget.slow_down()
+            delay = services.account_record_error(account_id=run.account_id, error=error)
+            run.not_before = time.monotonic() + delay
+            run.due.clear()
+        else:
+            services.jobs_record_error(job_ids=job_ids, error=error)
+            services.account_record_error(account_id=run.account_id, error=error, back_off=False)
         log.warning("%s: %s", run.name, error)
 
     def _drop(self, run: AccountRun) -> None:
@@ -347,7 +362,9 @@ def refresh_loop(*, seconds: float = LOOP_SECONDS) -> dict[str, int]:
     return RefreshLoop(seconds=seconds).run()
 
 
-def refresh_once(*, account_names: list[str] | None = None, timeout: float = 3600) -> dict[str, int]:
+def refresh_once(
+    *, account_names: list[str] | None = None, timeout: float = 3600
+) -> dict[str, int]:
     """Poll every job that is due now once, then return (for cron, tests, benchmarks)."""
     return RefreshLoop(seconds=timeout, once=True, account_names=account_names).run()
 

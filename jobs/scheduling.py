@@ -82,8 +82,6 @@ def error_backoff(consecutive_errors: int, *, retry_after: float | None = None) 
     return delay * random.uniform(0.9, 1.1)
 
 
-def past_retention(
-    retention: timedelta | None, *, started: datetime | None, now: datetime
-) -> bool:
+def past_retention(retention: timedelta | None, *, started: datetime | None, now: datetime) -> bool:
     """Whether the provider no longer keeps this task (so polling it cannot succeed)."""
     return retention is not None and started is not None and now - started > retention

@@ -247,7 +247,9 @@ def job_apply_status(
     )
 
 
-def jobs_record_error(*, job_ids: Iterable[int], error: ProviderError, now: datetime | None = None) -> None:
+def jobs_record_error(
+    *, job_ids: Iterable[int], error: ProviderError, now: datetime | None = None
+) -> None:
     """A request about these jobs failed: keep their state, note the error, back off.
 
     A per-job NOT_FOUND stops polling with a note, since asking again cannot help.

@@ -84,8 +84,10 @@ class SimJob:
         finished = started + self.run_seconds
         if self.pinned is not None:
             phase = self.pinned
-            progress = self.pinned_progress if self.pinned_progress is not None else (
-                100 if phase is Phase.SUCCEEDED else 0
+            progress = (
+                self.pinned_progress
+                if self.pinned_progress is not None
+                else (100 if phase is Phase.SUCCEEDED else 0)
             )
             queue_position = self.queue_ahead if phase is Phase.QUEUED else 0
             return Snapshot(
@@ -104,9 +106,7 @@ class SimJob:
             )
         if elapsed < self.queue_seconds + self.run_seconds:
             done = (elapsed - self.queue_seconds) / self.run_seconds
-            return Snapshot(
-                Phase.RUNNING, min(99, int(done * 100)), 0, self.created, started, None
-            )
+            return Snapshot(Phase.RUNNING, min(99, int(done * 100)), 0, self.created, started, None)
         progress = 100 if self.outcome is Phase.SUCCEEDED else 50
         return Snapshot(self.outcome, progress, 0, self.created, started, finished)
 
@@ -288,7 +288,8 @@ def silent_wav(seconds: float = 12.0, rate: int = 8000) -> bytes:
         out.setsampwidth(1)
         out.setframerate(rate)
         frames = bytearray(
-            128 + int(4 * math.sin(2 * math.pi * 220 * i / rate)) for i in range(int(seconds * rate))
+            128 + int(4 * math.sin(2 * math.pi * 220 * i / rate))
+            for i in range(int(seconds * rate))
         )
         out.writeframes(bytes(frames))
     return buffer.getvalue()
@@ -501,7 +502,8 @@ class Simulator:
             return provider.internal_error()
         if fault == "http_502_html":
             return SimResponse(
-                502, b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+                502,
+                b"<html><body><h1>502 Bad Gateway</h1></body></html>",
                 {"Content-Type": "text/html"},
             )
         if fault == "not_json":

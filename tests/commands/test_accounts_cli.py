@@ -30,9 +30,12 @@ def addaccount(*args: str, stdin: str) -> str:
 def test_addaccount_creates_an_encrypted_account():
     out = addaccount(
         "prod-vod",
-        "--provider", "tencent_vod",
-        "--region", "ap-guangzhou",
-        "--option", "sub_app_id=1500000001",
+        "--provider",
+        "tencent_vod",
+        "--region",
+        "ap-guangzhou",
+        "--option",
+        "sub_app_id=1500000001",
         stdin=json.dumps(VOD_CREDENTIALS),
     )
     account = Account.objects.get(name="prod-vod")
@@ -61,7 +64,11 @@ def test_addaccount_creates_an_encrypted_account():
             json.dumps({**VOD_CREDENTIALS, "password": "x"}),
             "unknown credential 'password'",
         ),
-        (["--provider", "tencent_vod", "--option", "novalue"], json.dumps(VOD_CREDENTIALS), "key=value"),
+        (
+            ["--provider", "tencent_vod", "--option", "novalue"],
+            json.dumps(VOD_CREDENTIALS),
+            "key=value",
+        ),
         (
             ["--provider", "tencent_ci"],
             json.dumps(VOD_CREDENTIALS),
@@ -104,7 +111,11 @@ def test_track_records_jobs_and_reports_duplicates():
     out = io.StringIO()
     call_command("track", "vod", "task-1", "task-2", stdout=out)
     call_command("track", "vod", "task-2", "task-3", stdout=out)
-    assert sorted(Job.objects.values_list("external_id", flat=True)) == ["task-1", "task-2", "task-3"]
+    assert sorted(Job.objects.values_list("external_id", flat=True)) == [
+        "task-1",
+        "task-2",
+        "task-3",
+    ]
     lines = out.getvalue().splitlines()
     assert lines == [
         "task-1: tracked",

@@ -85,9 +85,7 @@ def test_blank_credential_input_keeps_the_stored_secret(admin_client_csrf):
 
 @pytest.mark.django_db
 def test_a_form_error_does_not_echo_the_typed_secret(admin_client_csrf):
-    response = admin_client_csrf.post(
-        "/admin/jobs/account/add/", _form(endpoint="ftp://nowhere/")
-    )
+    response = admin_client_csrf.post("/admin/jobs/account/add/", _form(endpoint="ftp://nowhere/"))
     html = response.content.decode()
     assert response.status_code == 200 and "errornote" in html
     assert SECRET not in html
@@ -109,6 +107,10 @@ def test_non_staff_cannot_reach_the_account_admin(operator_client):
 
 @pytest.mark.django_db
 def test_jobs_events_and_share_links_are_browsable(admin_client_csrf):
-    for url in ("/admin/jobs/job/", "/admin/jobs/jobevent/", "/admin/jobs/sharelink/",
-                "/admin/jobs/job/?state__exact=failed&q=abc"):
+    for url in (
+        "/admin/jobs/job/",
+        "/admin/jobs/jobevent/",
+        "/admin/jobs/sharelink/",
+        "/admin/jobs/job/?state__exact=failed&q=abc",
+    ):
         assert admin_client_csrf.get(url).status_code == 200, url

@@ -62,4 +62,6 @@ class Command(BaseCommand):
             )
         except InvalidInput as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"created account {account.name} ({account.provider}, {account.masked_id})")
+        self.stdout.write(
+            f"created account {account.name} ({account.provider}, {account.masked_id})"
+        )

@@ -67,4 +67,6 @@ class Command(BaseCommand):
             outcomes = ("ok", "fail", "cancel") if simulated.can_cancel else ("ok", "fail")
             ids = [demo_external_id(now, rng, outcomes) for _ in range(opts["jobs_per_account"])]
             job_track(account=account, external_ids=ids)
-        self.stdout.write("demo world ready: log in as demo / demo (admin), operator / operator, viewer / viewer")
+        self.stdout.write(
+            "demo world ready: log in as demo / demo (admin), operator / operator, viewer / viewer"
+        )

@@ -1,0 +1,28 @@
+"""The django-q2 schedules the refresh engine needs, created idempotently after migrate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+LOOP_PREFIX = "refresh-loop-"
+
+
+def ensure_schedules(**kwargs: Any) -> None:
+    """One every-minute schedule per configured refresh loop; never duplicated."""
+    from django_q.models import Schedule
+
+    loops = settings.CLAPBOARD_REFRESH_LOOPS
+    wanted = {f"{LOOP_PREFIX}{n}" for n in range(1, loops + 1)}
+    for name in sorted(wanted):
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": "jobs.tasks.refresh_loop",
+                "schedule_type": Schedule.MINUTES,
+                "minutes": 1,
+                "repeats": -1,
+            },
+        )
+    Schedule.objects.filter(name__startswith=LOOP_PREFIX).exclude(name__in=wanted).delete()

@@ -1,0 +1,13 @@
+"""django-q2 tasks: two-line wrappers that take ids and call the engine or a service."""
+
+from __future__ import annotations
+
+from jobs import refresh
+
+
+def refresh_loop() -> dict[str, int]:
+    return refresh.refresh_loop()
+
+
+def job_refresh(job_id: int) -> None:
+    refresh.job_refresh_now(job_id=job_id)

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from jobs import scheduling
+from jobs.providers.base import State
+from jobs.scheduling import ProgressPoint
+
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def test_terminal_states_stop_polling():
+    for state in (State.SUCCEEDED, State.FAILED, State.CANCELED):
+        assert scheduling.next_interval(state) is None
+
+
+def test_queued_jobs_poll_less_often_the_further_back_they_are():
+    near = scheduling.next_interval(State.QUEUED, queue_position=1)
+    far = scheduling.next_interval(State.QUEUED, queue_position=40)
+    very_far = scheduling.next_interval(State.QUEUED, queue_position=10_000)
+    assert near < far <= very_far == scheduling.QUEUED_MAX
+
+
+def test_running_jobs_poll_more_often_near_the_end():
+    long_way = scheduling.next_interval(State.RUNNING, remaining=timedelta(minutes=10))
+    almost = scheduling.next_interval(State.RUNNING, remaining=timedelta(seconds=12))
+    done = scheduling.next_interval(State.RUNNING, remaining=timedelta(0))
+    assert long_way == scheduling.RUNNING_MAX
+    assert almost == 3.0
+    assert done == scheduling.RUNNING_MIN
+    assert scheduling.next_interval(State.RUNNING) == scheduling.RUNNING_NO_HISTORY
+
+
+def test_eta_from_progress_history():
+    points = [ProgressPoint(T0, 10), ProgressPoint(T0 + timedelta(seconds=60), 40)]
+    # 30 % a minute, 60 % to go: two minutes from the last observation.
+    assert scheduling.eta(points, T0 + timedelta(seconds=60)) == timedelta(minutes=2)
+    assert scheduling.eta(points, T0 + timedelta(seconds=90)) == timedelta(seconds=90)
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        [],
+        [ProgressPoint(T0, 10)],
+        [ProgressPoint(T0, 10), ProgressPoint(T0 + timedelta(seconds=5), 10)],
+        [ProgressPoint(T0, 10), ProgressPoint(T0, 50)],
+    ],
+)
+def test_eta_needs_real_history(points):
+    assert scheduling.eta(points, T0 + timedelta(seconds=10)) is None
+
+
+def test_error_backoff_is_exponential_and_capped():
+    delays = [scheduling.error_backoff(n) for n in range(1, 12)]
+    assert 4.5 <= delays[0] <= 5.5 and 9 <= delays[1] <= 11 and 18 <= delays[2] <= 22
+    assert max(delays) <= scheduling.ERROR_MAX * 1.1
+    assert scheduling.error_backoff(1, retry_after=7) == 7
+    assert scheduling.error_backoff(3, retry_after=99999) == scheduling.ERROR_MAX
+
+
+def test_retention():
+    three_days = timedelta(days=3)
+    assert scheduling.past_retention(three_days, started=T0 - timedelta(days=4), now=T0)
+    assert not scheduling.past_retention(three_days, started=T0 - timedelta(days=2), now=T0)
+    assert not scheduling.past_retention(None, started=T0 - timedelta(days=400), now=T0)
