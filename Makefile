@@ -4,11 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 KEYFILE := var/encryption.key
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # The embedded default: SQLite + the django-q2 ORM broker, a local key file, DEBUG on.
 RUN_ENV := DEBUG=true CLAPBOARD_ENCRYPTION_KEY_FILE=$(KEYFILE)
 
-.PHONY: run test venv lint bench-refresh bench-pages clean
+.PHONY: run test venv lint browser bench-refresh bench-pages clean
 
 venv: $(STAMP)
 
@@ -27,8 +28,15 @@ run: $(STAMP) $(KEYFILE)
 	$(RUN_ENV) $(PY) manage.py demo
 	$(RUN_ENV) exec $(PY) manage.py run
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Browser tests drive Debian's chromium through Playwright; never a downloaded browser.
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }; }
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -556,16 +556,14 @@ class Simulator:
     # --- serving --------------------------------------------------------------
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        server = ThreadingHTTPServer((host, port), _handler_for(self))
-        server.daemon_threads = True
+        server = _Server((host, port), _handler_for(self))
         self._server = server
         self.url = f"http://{host}:{server.server_address[1]}"
         threading.Thread(target=server.serve_forever, name="simulator", daemon=True).start()
         return self.url
 
     def serve_forever(self, host: str = "127.0.0.1", port: int = 8001) -> None:
-        server = ThreadingHTTPServer((host, port), _handler_for(self))
-        server.daemon_threads = True
+        server = _Server((host, port), _handler_for(self))
         self._server = server
         self.url = f"http://{host}:{server.server_address[1]}"
         server.serve_forever()
@@ -575,6 +573,11 @@ class Simulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # benchmarks open many keep-alive connections at once
 
 
 def _handler_for(sim: Simulator) -> type[BaseHTTPRequestHandler]:

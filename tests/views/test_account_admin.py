@@ -114,3 +114,20 @@ def test_jobs_events_and_share_links_are_browsable(admin_client_csrf):
         "/admin/jobs/job/?state__exact=failed&q=abc",
     ):
         assert admin_client_csrf.get(url).status_code == 200, url
+
+
+@pytest.mark.django_db
+def test_test_connection_action_reports_per_account(admin_client_csrf, simulator, accounts):
+    good = accounts["tencent_vod"]
+    bad = accounts["aliyun_ice"]
+    bad.credentials = {**bad.credentials, "access_key_secret": "wrong-secret-0000"}
+    bad.save()
+    response = admin_client_csrf.post(
+        "/admin/jobs/account/",
+        {"action": "test_connection", "_selected_action": [good.pk, bad.pk]},
+        follow=True,
+    )
+    html = response.content.decode().lower()  # the admin capitalises messages
+    assert f"{good.name}: connection ok" in html
+    assert f"{bad.name}: signaturedoesnotmatch" in html
+    assert "wrong-secret-0000" not in html
