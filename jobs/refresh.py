@@ -22,10 +22,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import close_old_connections, connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Min, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from jobs import services
@@ -37,6 +39,10 @@ log = logging.getLogger(__name__)
 LOOP_SECONDS = 55.0
 LEASE_SECONDS = 30.0
 THREADS = 24
+# How old a state listing (VOD DescribeTasks) may be before it is taken again, and how
+# long a running job's detail may go unrefreshed when the listing says nothing changed.
+LISTING_SECONDS = 5.0
+DETAIL_MAX_AGE = timedelta(seconds=60)
 
 
 class RateBudget:
@@ -75,7 +81,7 @@ class AccountRun:
     adapter: Provider
     budget: RateBudget
     max_in_flight: int
-    due: deque[tuple[int, str]] = field(default_factory=deque)
+    due: deque[Due] = field(default_factory=deque)
     in_flight_jobs: set[int] = field(default_factory=set)
     requests_in_flight: int = 0
     not_before: float = 0.0
@@ -83,6 +89,12 @@ class AccountRun:
     exhausted: bool = False
     requests: int = 0
     ok_recorded_at: float = 0.0
+    # Listing providers: the last complete {external id: raw state} and when it was taken.
+    listing: dict[str, str] | None = None
+    listing_at: float = 0.0
+    listing_failed: bool = False
+    scanning: bool = False
+    sorted_due: bool = False
 
 
 class _Workers:
@@ -115,6 +127,17 @@ class _Workers:
             self.tasks.put(None)
         for thread in self.threads:
             thread.join()
+
+
+class Due(NamedTuple):
+    """A due job as the dispatcher needs it: enough to decide whether to ask at all."""
+
+    pk: int
+    external_id: str
+    state: str
+    provider_state: str
+    queue_position: int | None
+    last_polled_at: datetime | None
 
 
 def _due_jobs(now: datetime) -> Q:
@@ -222,11 +245,12 @@ class RefreshLoop:
             .filter(_due_jobs(horizon))
             .exclude(pk__in=skip)
             .order_by("next_poll_at")
-            .values_list("pk", "external_id")[:500]
+            .values_list(*Due._fields)[:500]
         )
-        run.due.extend(rows)
+        run.due.extend(Due(*row) for row in rows)
         run.last_refill = time.monotonic()
         run.exhausted = not run.due
+        run.sorted_due = False
 
     def dispatch(self, workers: _Workers) -> bool:
         """Hand out every request the budgets allow; returns whether any work remains."""
@@ -242,30 +266,33 @@ class RefreshLoop:
             # is polled about 7 s later.
             if not run.due and time.monotonic() - run.last_refill > (1.0 if run.exhausted else 0.2):
                 self._refill(run)
+            if run.due and run.adapter.lists_states and not run.sorted_due:
+                if not self._sort_by_listing(run, workers):
+                    busy = True
+                    continue  # waiting for a fresh listing
             while run.due and run.requests_in_flight < run.max_in_flight:
                 if not run.budget.try_take():
                     break
-                batch = [
-                    run.due.popleft() for _ in range(min(len(run.due), run.adapter.batch_size))
-                ]
+                size = min(len(run.due), run.adapter.batch_size)
+                batch = [run.due.popleft() for _ in range(size)]
                 with self.lock:
-                    run.in_flight_jobs.update(pk for pk, _ in batch)
+                    run.in_flight_jobs.update(due.pk for due in batch)
                     run.requests_in_flight += 1
                 workers.submit(lambda run=run, batch=batch: self.poll(run, batch))
-            if run.due or run.requests_in_flight or not run.exhausted:
+            if run.due or run.requests_in_flight or run.scanning or not run.exhausted:
                 busy = True
             elif self.once:
                 self._drop(run)  # done with it: let another loop's share count true
         return busy
 
-    def poll(self, run: AccountRun, batch: list[tuple[int, str]]) -> None:
+    def poll(self, run: AccountRun, batch: list[Due]) -> None:
         """One request for a batch of jobs, and everything it means for them.
 
         The jobs count as in flight until their results are stored, so no refill and no
         other loop can pick them up again in between.
         """
         close_old_connections()
-        ids = {external_id: pk for pk, external_id in batch}
+        ids = {due.external_id: due.pk for due in batch}
         try:
             self._poll(run, ids)
         finally:
@@ -307,6 +334,99 @@ class RefreshLoop:
         if time.monotonic() - run.ok_recorded_at > 5:
             run.ok_recorded_at = time.monotonic()
             services.account_record_ok(account_id=run.account_id)
+
+    def _sort_by_listing(self, run: AccountRun, workers: _Workers) -> bool:
+        """For providers that list states: keep only the due jobs worth a detail request.
+
+        Returns False while a fresh listing is still being taken. Jobs the listing shows
+        unchanged are confirmed without a request; a failed listing falls back to details.
+        """
+        fresh = time.monotonic() - run.listing_at < LISTING_SECONDS
+        if not fresh and not run.scanning and not run.listing_failed:
+            run.scanning = True
+            with self.lock:
+                run.requests_in_flight += 1
+            workers.submit(lambda: self.scan(run))
+        if run.scanning or not fresh:
+            if not run.listing_failed:
+                return False
+            # No listing this time: ask for every detail, and try listing again later.
+            run.listing_failed = False
+            run.sorted_due = True
+            return True
+        listing = run.listing or {}
+        stale_before = timezone.now() - DETAIL_MAX_AGE
+        ask: deque[Due] = deque()
+        unchanged: list[Due] = []
+        for due in run.due:
+            detail_is_old = due.state == "running" and (
+                due.last_polled_at is None or due.last_polled_at <= stale_before
+            )
+            if not due.provider_state or listing.get(due.external_id) != due.provider_state:
+                ask.append(due)
+            elif detail_is_old:
+                ask.append(due)  # the listing has no progress: refresh it now and then
+            else:
+                unchanged.append(due)
+        run.due = ask
+        run.sorted_due = True
+        if unchanged:
+            with self.lock:
+                run.in_flight_jobs.update(due.pk for due in unchanged)
+            workers.submit(lambda: self._confirm(run, unchanged))
+        return True
+
+    def scan(self, run: AccountRun) -> None:
+        """Take a complete state listing of the account, page by page within its budget."""
+        close_old_connections()
+        started = time.monotonic()
+        oldest = (
+            (
+                Job.objects.filter(account_id=run.account_id)
+                .active()
+                .aggregate(oldest=Min(Coalesce("created_at", "tracked_at")))["oldest"]
+            )
+            or timezone.now()
+        )
+        since = oldest - timedelta(minutes=5)
+        if run.adapter.retention:
+            since = max(since, timezone.now() - run.adapter.retention)
+        states: dict[str, str] = {}
+        token = ""
+        try:
+            while True:
+                while not run.budget.try_take():
+                    time.sleep(0.01)
+                self._count("requests")
+                page, token = run.adapter.list_states(since=since, page_token=token)
+                states.update(page)
+                if not token:
+                    break
+            run.listing, run.listing_at = states, started
+        except ProviderError as error:
+            run.listing_failed = True
+            self._count("errors")
+            log.warning("%s: state listing failed: %s", run.name, error)
+            if error.retry_after is not None or error.permanent:
+                self._request_failed(run, [], error)
+        except Exception as exc:  # an adapter bug must not stop the account
+            run.listing_failed = True
+            log.error("%s: state listing error %s", run.name, type(exc).__name__)
+        finally:
+            run.scanning = False
+            with self.lock:
+                run.requests_in_flight -= 1
+
+    def _confirm(self, run: AccountRun, unchanged: list[Due]) -> None:
+        close_old_connections()
+        try:
+            services.jobs_confirm_unchanged(
+                jobs=[(due.pk, due.state, due.queue_position) for due in unchanged]
+            )
+            self._count("jobs", len(unchanged))
+        finally:
+            with self.lock:
+                run.in_flight_jobs.difference_update(due.pk for due in unchanged)
 
     def _request_failed(self, run: AccountRun, job_ids: list[int], error: ProviderError) -> None:
         self._count("errors")
@@ -400,6 +520,7 @@ def job_refresh_now(*, job_id: int) -> None:
     )
     run.requests_in_flight = 1
     try:
-        loop.poll(run, [(job.pk, job.external_id)])
+        due = Due(job.pk, job.external_id, job.state, job.provider_state, None, None)
+        loop.poll(run, [due])
     finally:
         loop.release()

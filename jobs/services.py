@@ -277,6 +277,21 @@ def jobs_record_error(
             )
 
 
+def jobs_confirm_unchanged(
+    *, jobs: Iterable[tuple[int, str, int | None]], now: datetime | None = None
+) -> None:
+    """A state listing showed these jobs (pk, state, queue position) unchanged: count
+    that as a poll and schedule the next one, without a request per job."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        for pk, state, queue_position in jobs:
+            interval = scheduling.next_interval(State(state), queue_position=queue_position)
+            Job.objects.filter(pk=pk, next_poll_at__isnull=False).update(
+                last_polled_at=now,
+                next_poll_at=None if interval is None else now + timedelta(seconds=interval),
+            )
+
+
 def account_record_error(
     *,
     account_id: int,

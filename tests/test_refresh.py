@@ -281,7 +281,8 @@ def test_two_concurrent_loops_poll_each_job_once_and_lose_nothing(simulator, acc
         thread.join()
 
     assert sum(r["jobs"] for r in results) == sum(len(v) for v in ids.values())
-    expected_requests = 12 * 3 + 1 + 1  # IVH, VOD, ICE one per job; CI and MetaStudio batched
+    # IVH, VOD, ICE one per job; CI and MetaStudio batched; one VOD state listing.
+    expected_requests = 12 * 3 + 1 + 1 + 1
     assert sum(simulator.requests.values()) == expected_requests
     assert set(Job.objects.values_list("state", flat=True)) == {State.RUNNING}
     assert not Job.objects.exclude(version=1).exists()
@@ -338,3 +339,23 @@ def test_refresh_loop_schedule_exists_once():
     schedules = Schedule.objects.filter(func="jobs.tasks.refresh_loop")
     assert schedules.count() == 1
     assert schedules.get().schedule_type == Schedule.MINUTES
+
+
+def test_vod_asks_for_details_only_where_the_state_listing_shows_a_change(simulator, accounts):
+    account = accounts["tencent_vod"]
+    ids = [f"vod-l{n}" for n in range(30)]
+    sim_jobs = {i: simulator.add_job("tencent_vod", i, pinned="queued", owner=None) for i in ids}
+    track(account, *ids)
+    refresh_once()  # details are missing: one listing page plus a detail per task
+    assert simulator.requests["tencent_vod"] == 1 + 30
+
+    sim_jobs["vod-l7"].pinned = "running"
+    sim_jobs["vod-l7"].pinned_progress = 10
+    Job.objects.update(next_poll_at=timezone.now())
+    refresh_once()  # a new loop takes a new listing
+    assert simulator.requests["tencent_vod"] == 31 + 1 + 1  # a listing, one detail
+    changed = Job.objects.get(external_id="vod-l7")
+    assert (changed.state, changed.progress) == (State.RUNNING, 10)
+    untouched = Job.objects.exclude(external_id="vod-l7")
+    assert set(untouched.values_list("state", flat=True)) == {State.QUEUED}
+    assert not untouched.filter(last_polled_at__lt=timezone.now() - timedelta(seconds=3)).exists()

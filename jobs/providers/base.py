@@ -145,6 +145,8 @@ class Provider:
     # How long the provider keeps a task queryable; None when not documented.
     retention: ClassVar[timedelta | None] = None
     can_submit: ClassVar[bool] = False
+    # Whether `list_states` can say cheaply, for many tasks at once, which ones changed.
+    lists_states: ClassVar[bool] = False
     # (connect, read) seconds; a provider that hangs must not hold a poller thread.
     request_timeout: ClassVar[tuple[float, float]] = (5.0, 20.0)
     max_response_bytes: ClassVar[int] = 4 * 1024 * 1024
@@ -278,6 +280,11 @@ class Provider:
 
     def check_credentials(self) -> None:
         """Make one cheap signed call; raises ProviderError when the account cannot work."""
+        raise NotImplementedError
+
+    def list_states(self, *, since: datetime, page_token: str = "") -> tuple[dict[str, str], str]:
+        """One page of {external id: raw provider state} for tasks created after `since`,
+        and the next page token ("" when done). Only where `lists_states` is True."""
         raise NotImplementedError
 
     def submit(self, **params: Any) -> str:

@@ -560,6 +560,7 @@ class TencentVod(Provider):
     default_rate_limit: ClassVar[float] = 100.0
     batch_size: ClassVar[int] = 1  # DescribeTaskDetail answers one TaskId per call
     retention: ClassVar[timedelta | None] = timedelta(days=3)
+    lists_states: ClassVar[bool] = True  # DescribeTasks shows which tasks changed
     can_submit: ClassVar[bool] = False
 
     def default_base_url(self) -> str:
@@ -671,6 +672,12 @@ class TencentVod(Provider):
     def check_credentials(self) -> None:
         """One DescribeTasks with Limit 1: proves the keys, the signature and the SubAppId."""
         self.describe_tasks(limit=1)
+
+    def list_states(self, *, since: datetime, page_token: str = "") -> tuple[dict[str, str], str]:
+        # DescribeTasks has the top-level Status only, which is what a stored job's
+        # provider_state holds: a difference means DescribeTaskDetail is worth a request.
+        tasks, token = self.describe_tasks(created_after=since, scroll_token=page_token)
+        return {task.task_id: task.status for task in tasks}, token
 
     def describe_tasks(
         self,
