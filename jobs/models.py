@@ -199,3 +199,20 @@ class ShareLink(models.Model):
     def is_usable(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()
         return self.revoked_at is None and self.expires_at > now
+
+
+class AccountUsage(models.Model):
+    """Requests sent for an account, per minute: the health page's "last hour" numbers."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="usage")
+    minute = models.DateTimeField()
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "minute"], name="usage_account_minute")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.minute:%H:%M} {self.requests}"

@@ -30,7 +30,7 @@ from django.db.models import Exists, Min, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from jobs import services
+from jobs import services, usage
 from jobs.models import Account, Job
 from jobs.providers.base import JobStatus, Provider, ProviderError
 
@@ -95,6 +95,9 @@ class AccountRun:
     listing_failed: bool = False
     scanning: bool = False
     sorted_due: bool = False
+    # Requests and failures not yet written to AccountUsage.
+    unflushed: list[int] = field(default_factory=lambda: [0, 0])
+    flushed_at: float = field(default_factory=time.monotonic)
 
 
 class _Workers:
@@ -232,6 +235,9 @@ class RefreshLoop:
                 )
 
     def release(self) -> None:
+        for run in list(self.runs.values()):
+            counts, run.unflushed = run.unflushed, [0, 0]
+            usage.usage_record(account_id=run.account_id, requests=counts[0], errors=counts[1])
         Account.objects.filter(lease_owner=self.owner).update(lease_owner="", lease_until=None)
 
     # --- dispatch ---------------------------------------------------------------
@@ -300,7 +306,19 @@ class RefreshLoop:
                 run.in_flight_jobs.difference_update(ids.values())
                 run.requests_in_flight -= 1
                 run.requests += 1
-                self.stats["requests"] += 1
+            self._note_request(run)
+
+    def _note_request(self, run: AccountRun, *, failed: bool = False, flush: bool = False) -> None:
+        """Count a request for the stats and the account's usage, flushed every few seconds."""
+        with self.lock:
+            self.stats["requests"] += 1
+            run.unflushed[0] += 1
+            run.unflushed[1] += failed
+            if not flush and time.monotonic() - run.flushed_at < 5:
+                return
+            counts, run.unflushed = run.unflushed, [0, 0]
+            run.flushed_at = time.monotonic()
+        usage.usage_record(account_id=run.account_id, requests=counts[0], errors=counts[1])
 
     def _poll(self, run: AccountRun, ids: dict[str, int]) -> None:
         asked_at = timezone.now()
@@ -397,7 +415,7 @@ class RefreshLoop:
             while True:
                 while not run.budget.try_take():
                     time.sleep(0.01)
-                self._count("requests")
+                self._note_request(run)
                 page, token = run.adapter.list_states(since=since, page_token=token)
                 states.update(page)
                 if not token:
@@ -430,6 +448,8 @@ class RefreshLoop:
 
     def _request_failed(self, run: AccountRun, job_ids: list[int], error: ProviderError) -> None:
         self._count("errors")
+        with self.lock:
+            run.unflushed[1] += 1
         if error.retry_after is not None or error.permanent:
             # Throttling or credentials: the account's problem, not the jobs'.
             if error.retry_after is not None:
@@ -445,6 +465,8 @@ class RefreshLoop:
     def _drop(self, run: AccountRun) -> None:
         with self.lock:
             self.runs.pop(run.account_id, None)
+            counts, run.unflushed = run.unflushed, [0, 0]
+        usage.usage_record(account_id=run.account_id, requests=counts[0], errors=counts[1])
         Account.objects.filter(pk=run.account_id, lease_owner=self.owner).update(
             lease_owner="", lease_until=None
         )

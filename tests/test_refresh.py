@@ -15,6 +15,7 @@ from jobs import refresh, services
 from jobs.models import Account, Job, JobEvent
 from jobs.providers.base import JobStatus, State
 from jobs.refresh import RefreshLoop, refresh_once
+from jobs.usage import usage_last_hour
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,6 +60,9 @@ def test_one_pass_stores_every_state_for_every_provider(simulator, accounts):
     assert queued_ivh.queue_position == 7
     for account in Account.objects.all():
         assert account.last_ok_at is not None and account.lease_owner == ""
+    # Every request is counted for the accounts health page.
+    used = usage_last_hour()
+    assert {a.provider: used[a.pk][0] for a in Account.objects.all()} == simulator.requests
 
 
 def test_unchanged_poll_bumps_nothing_and_a_change_appends_one_event(simulator, accounts):

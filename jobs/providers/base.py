@@ -114,6 +114,35 @@ class ProviderError(Exception):
 NOT_FOUND = "NotFound"
 
 
+class FailureCategory(enum.StrEnum):
+    INPUT = "input"
+    CONTENT_POLICY = "content policy"
+    QUOTA = "quota/throttling"
+    TRANSIENT = "transient"
+    INTERNAL = "internal"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What a job failure code means for an operator: its kind, whether retrying the job
+    can help, and what to do about it."""
+
+    category: FailureCategory
+    summary: str
+    retry_helps: bool
+    action: str
+
+
+UNKNOWN_FAILURE = Explanation(
+    FailureCategory.UNKNOWN,
+    "Not in Clapboard's catalogue for this provider",
+    retry_helps=False,
+    action="Read the provider's message below; if it is unclear, ask the provider's support "
+    "with the task ID.",
+)
+
+
 @dataclass(frozen=True)
 class SchemaField:
     """One credential or option an adapter needs; `secret` fields are encrypted and write-only."""
@@ -286,6 +315,16 @@ class Provider:
         """One page of {external id: raw provider state} for tasks created after `since`,
         and the next page token ("" when done). Only where `lists_states` is True."""
         raise NotImplementedError
+
+    # Job-level failure codes this provider reports, explained (see `explain_failure`).
+    failure_catalogue: ClassVar[Mapping[str, Explanation]] = {}
+
+    @classmethod
+    def explain_failure(cls, code: str, message: str = "") -> Explanation:
+        """The catalogue entry for a job failure code; UNKNOWN_FAILURE when there is none.
+
+        Subclasses may override to match on the message where codes are too coarse."""
+        return cls.failure_catalogue.get(code, UNKNOWN_FAILURE)
 
     def submit(self, **params: Any) -> str:
         """Create a provider job; returns its external id."""
