@@ -221,6 +221,15 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# Rate limits (share links) must be shared by every web process once there are several.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

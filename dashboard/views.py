@@ -1,14 +1,32 @@
-"""The operator pages. Views stay thin: access check, query, template."""
+"""The operator pages. Views stay thin: access check, query, template; workflows live in
+jobs.services. HTMX requests get the page's partial, and polls that find nothing new get
+a 204 (or 286 once a job is finished, which stops htmx polling)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+import json
+from datetime import UTC, datetime
 
-from jobs.models import Job
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.db.models import Count, Max, Min, Q
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
+from django_q.tasks import async_task
+
+from dashboard import presenters
+from dashboard.forms import JobFilterForm, TrackForm
+from jobs import services
+from jobs.models import STATE_CHOICES, Account, Job, JobEvent
+from jobs.providers.base import State
+from jobs.usage import usage_last_hour
 
 PAGE_SIZE = 50
+STOP_POLLING = 286  # htmx stops an `every` poll on this status
 
 
 def _job_for_user(request: HttpRequest, code: str) -> Job:
@@ -16,13 +34,190 @@ def _job_for_user(request: HttpRequest, code: str) -> Job:
     return get_object_or_404(Job.objects.select_related("account"), code=code)
 
 
+# --- job list -----------------------------------------------------------------------
+
+
+def list_token() -> str:
+    """Changes whenever anything the list shows may have changed: a new event, a new job,
+    or a new minute (so "updated 2 min ago" figures are refreshed now and then)."""
+    newest_event = JobEvent.objects.aggregate(n=Max("id"))["n"] or 0
+    newest_job = Job.objects.aggregate(n=Max("id"))["n"] or 0
+    return f"{newest_event}.{newest_job}.{int(timezone.now().timestamp() // 60)}"
+
+
+def _cursor(raw: str) -> tuple[datetime, int] | None:
+    stamp, _, pk = raw.partition("_")
+    try:
+        return datetime.fromtimestamp(float(stamp), tz=UTC), int(pk)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 @permission_required("jobs.view_job", raise_exception=True)
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = Job.objects.select_related("account").order_by("-tracked_at", "-id")[:PAGE_SIZE]
-    return render(request, "jobs/list.html", {"jobs": jobs})
+    token = list_token()
+    if request.htmx and request.GET.get("v") == token:
+        return HttpResponse(status=204)
+    form = JobFilterForm(request.GET)
+    base = form.filter(Job.objects.all(), with_state=False)
+    counts = dict(base.order_by().values_list("state").annotate(n=Count("id")))
+    jobs = form.filter(Job.objects.select_related("account")).order_by("-tracked_at", "-id")
+    cursor = _cursor(request.GET.get("after", ""))
+    if cursor:
+        jobs = jobs.filter(Q(tracked_at__lt=cursor[0]) | Q(tracked_at=cursor[0], id__lt=cursor[1]))
+    page = list(jobs[: PAGE_SIZE + 1])
+    has_next = len(page) > PAGE_SIZE
+    page = page[:PAGE_SIZE]
+    params = {k: v for k, v in request.GET.items() if k not in ("v", "after") and v}
+    next_url = None
+    if has_next:
+        last = page[-1]
+        next_url = "?" + urlencode(
+            {**params, "after": f"{last.tracked_at.timestamp():.6f}_{last.pk}"}
+        )
+    live_params = {k: v for k, v in request.GET.items() if k != "v" and v}
+    context = {
+        "form": form,
+        "rows": [presenters.JobRow(job) for job in page],
+        "tabs": presenters.state_tabs(counts, form, params),
+        "failed_count": counts.get(State.FAILED, 0),
+        "next_url": next_url,
+        "first_page_url": "?" + urlencode(params) if cursor else None,
+        "live_url": "?" + urlencode({**live_params, "v": token}),
+        "filtered": form.active,
+        "any_jobs": bool(counts) or Job.objects.exists(),
+    }
+    template = "jobs/list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#live"
+    return render(request, template, context)
+
+
+# --- job detail -----------------------------------------------------------------------
 
 
 @permission_required("jobs.view_job", raise_exception=True)
 def job_detail(request: HttpRequest, code: str) -> HttpResponse:
     job = _job_for_user(request, code)
-    return render(request, "jobs/detail.html", {"job": job})
+    polled = request.htmx and not request.htmx.boosted and "v" in request.GET
+    if polled and request.GET["v"] == str(job.version):
+        return HttpResponse(status=STOP_POLLING if job.is_terminal else 204)
+    media = _media_signature(job)
+    if polled and request.GET.get("m") != media:
+        # Media, words or subtitles arrived: the player area is outside the live region,
+        # so reload the page once rather than disturb a playing video on every poll.
+        return HttpResponse(headers={"HX-Refresh": "true"})
+    events = list(job.events.order_by("at", "id"))
+    context = {
+        "job": job,
+        "view": presenters.JobDetail(job, events),
+        "can_operate": request.user.has_perm("jobs.operate_job"),
+        "live_url": "?" + urlencode({"v": job.version, "m": media}),
+        "raw_json": json.dumps(job.raw, indent=2, ensure_ascii=False, sort_keys=True),
+    }
+    template = "jobs/detail.html"
+    if polled:
+        template += "#live"
+    return render(request, template, context)
+
+
+def _media_signature(job: Job) -> str:
+    return f"{int(bool(job.media_url))}{len(job.words)}{len(job.subtitles)}"
+
+
+def _subtitle_file(body: str, filename: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@permission_required("jobs.view_job", raise_exception=True)
+def job_srt(request: HttpRequest, code: str) -> HttpResponse:
+    job = _job_for_user(request, code)
+    if not job.subtitles:
+        raise Http404("no subtitles")
+    return _subtitle_file(job.subtitles, f"{job.external_id}.srt", "application/x-subrip")
+
+
+@permission_required("jobs.view_job", raise_exception=True)
+def job_vtt(request: HttpRequest, code: str, source: str) -> HttpResponse:
+    """WebVTT from the stored SRT (for the player's <track>) or from the word timings."""
+    job = _job_for_user(request, code)
+    cues = presenters.subtitle_cues(job) if source == "subtitles" else presenters.word_cues(job)
+    if not cues:
+        raise Http404("no timings")
+    response = _subtitle_file(
+        presenters.webvtt(cues), f"{job.external_id}-{source}.vtt", "text/vtt"
+    )
+    if source == "subtitles":
+        response["Content-Disposition"] = "inline"
+    return response
+
+
+@require_POST
+@permission_required("jobs.operate_job", raise_exception=True)
+def job_refresh(request: HttpRequest, code: str) -> HttpResponse:
+    job = _job_for_user(request, code)
+    async_task("jobs.tasks.job_refresh", job.pk, task_name=f"refresh job {job.pk}")
+    messages.info(request, "Refresh requested; the page updates when the answer arrives.")
+    return redirect("job-detail", code=job.code)
+
+
+@require_POST
+@permission_required("jobs.operate_job", raise_exception=True)
+def job_watch(request: HttpRequest, code: str) -> HttpResponse:
+    job = _job_for_user(request, code)
+    if request.POST.get("watch") == "stop":
+        services.job_stop_watching(job=job, user=request.user)
+    else:
+        services.job_resume_watching(job=job, user=request.user)
+    return redirect("job-detail", code=job.code)
+
+
+# --- tracking -------------------------------------------------------------------------
+
+
+@permission_required("jobs.operate_job", raise_exception=True)
+def track(request: HttpRequest) -> HttpResponse:
+    form = TrackForm(request.POST or None, initial={"account": request.GET.get("account")})
+    results = None
+    if request.method == "POST" and form.is_valid():
+        ids = services.parse_external_ids(form.cleaned_data["task_ids"])
+        results = services.job_track(
+            account=form.cleaned_data["account"], external_ids=ids, verify=True
+        )
+    template = "jobs/track.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, {"form": form, "results": results})
+
+
+# --- accounts health ------------------------------------------------------------------
+
+
+@permission_required("jobs.view_account", raise_exception=True)
+def account_health(request: HttpRequest) -> HttpResponse:
+    accounts = list(
+        Account.objects.defer("credentials").annotate(
+            oldest_poll=Min(
+                Coalesce("jobs__last_polled_at", "jobs__tracked_at"),
+                filter=~Q(jobs__state__in=[State.SUCCEEDED, State.FAILED, State.CANCELED])
+                & Q(jobs__next_poll_at__isnull=False),
+            )
+        )
+    )
+    by_state: dict[int, dict[str, int]] = {}
+    for account_id, state, n in (
+        Job.objects.order_by().values_list("account_id", "state").annotate(n=Count("id"))
+    ):
+        by_state.setdefault(account_id, {})[state] = n
+    used = usage_last_hour()
+    rows = [
+        presenters.AccountHealth(account, by_state.get(account.pk, {}), used.get(account.pk))
+        for account in accounts
+    ]
+    return render(
+        request,
+        "accounts/health.html",
+        {"rows": rows, "states": [s for s, _ in STATE_CHOICES], "now": timezone.now()},
+    )

@@ -95,19 +95,82 @@ class TrackResult:
     message: str = ""
 
 
-def job_track(*, account: Account, external_ids: Iterable[str]) -> list[TrackResult]:
-    """Start watching task IDs on an account; ids already watched are reported, not duplicated."""
-    results = []
-    for external_id in external_ids:
-        external_id = external_id.strip()
+def job_track(
+    *, account: Account, external_ids: Iterable[str], verify: bool = False
+) -> list[TrackResult]:
+    """Start watching task IDs on an account; ids already watched are reported, not duplicated.
+
+    With `verify`, each new id is first asked of the provider (in batches where the API
+    takes them): found ids are tracked with their current status, unknown ones reported as
+    not found, and a failed request reported as an error for its ids only.
+    """
+    results: dict[str, TrackResult] = {}
+    wanted = []
+    for external_id in dict.fromkeys(i.strip() for i in external_ids):
         if not external_id:
             continue
         if len(external_id) > 255:
-            results.append(TrackResult(external_id[:40] + "…", "error", message="ID is too long"))
+            results[external_id] = TrackResult(
+                external_id[:40] + "…", "error", message="ID is too long"
+            )
+        else:
+            wanted.append(external_id)
+    existing = {
+        job.external_id: job for job in Job.objects.filter(account=account, external_id__in=wanted)
+    }
+    for external_id, job in existing.items():
+        results[external_id] = TrackResult(external_id, "already tracked", job)
+    new = [i for i in wanted if i not in existing]
+    statuses: dict[str, JobStatus | ProviderError] = {}
+    if verify and new:
+        adapter = account.adapter()
+        for start in range(0, len(new), adapter.batch_size):
+            batch = new[start : start + adapter.batch_size]
+            try:
+                statuses.update(adapter.fetch(batch))
+            except ProviderError as error:
+                statuses.update(dict.fromkeys(batch, error))
+    for external_id in new:
+        outcome = statuses.get(external_id)
+        if isinstance(outcome, ProviderError):
+            kind = "not found" if outcome.is_not_found else "error"
+            results[external_id] = TrackResult(external_id, kind, message=str(outcome))
             continue
+        asked_at = timezone.now()
         job, created = Job.objects.get_or_create(account=account, external_id=external_id)
-        results.append(TrackResult(external_id, "tracked" if created else "already tracked", job))
-    return results
+        if isinstance(outcome, JobStatus) and created:
+            job_apply_status(job_id=job.pk, status=outcome, asked_at=asked_at)
+            job.refresh_from_db()
+        results[external_id] = TrackResult(
+            external_id, "tracked" if created else "already tracked", job
+        )
+    order = {external_id: n for n, external_id in enumerate(results)}
+    return sorted(results.values(), key=lambda r: order.get(r.external_id, 0))
+
+
+def job_stop_watching(*, job: Job, user: Any) -> None:
+    """Stop polling a job on an operator's request (it stays listed)."""
+    note = f"Stopped watching by {user}"
+    with transaction.atomic():
+        Job.objects.filter(pk=job.pk).update(
+            next_poll_at=None, stopped_reason=note, version=F("version") + 1
+        )
+        JobEvent.objects.create(
+            job=job, state=job.state, provider_state=job.provider_state, note=note
+        )
+
+
+def job_resume_watching(*, job: Job, user: Any) -> None:
+    if job.is_terminal:
+        return
+    note = f"Watching again, at the request of {user}"
+    with transaction.atomic():
+        Job.objects.filter(pk=job.pk).update(
+            next_poll_at=timezone.now(), stopped_reason="", poll_errors=0, version=F("version") + 1
+        )
+        JobEvent.objects.create(
+            job=job, state=job.state, provider_state=job.provider_state, note=note
+        )
 
 
 # --- applying what a provider said ------------------------------------------------

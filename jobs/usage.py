@@ -15,7 +15,9 @@ from django.utils import timezone
 from jobs.models import AccountUsage
 
 
-def usage_record(*, account_id: int, requests: int, errors: int = 0, at: datetime | None = None) -> None:
+def usage_record(
+    *, account_id: int, requests: int, errors: int = 0, at: datetime | None = None
+) -> None:
     if not requests and not errors:
         return
     minute = (at or timezone.now()).replace(second=0, microsecond=0)

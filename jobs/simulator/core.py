@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import math
+import random
 import re
 import threading
 import time
@@ -303,11 +304,12 @@ WORDS = (
 
 def demo_sentences(job: SimJob, count: int = 3) -> list[list[tuple[str, int, int]]]:
     """Deterministic sentences of (word, start_ms, end_ms) for a job."""
-    sentences, cursor, seed = [], 0, job.seed
-    for s in range(count):
+    sentences, cursor = [], 0
+    rng = random.Random(job.seed)
+    for _ in range(count):
         words = []
-        for w in range(5 + (seed >> s) % 4):
-            word = WORDS[(seed >> (w + s)) % len(WORDS)]
+        for _ in range(rng.randint(5, 9)):
+            word = rng.choice(WORDS)
             length = 180 + 40 * len(word)
             words.append((word, cursor, cursor + length))
             cursor += length + 60
@@ -533,7 +535,7 @@ class Simulator:
             if job is None:
                 return SimResponse(404, b"not found")
             if kind == "media":
-                return SimResponse(200, self._wav, {"Content-Type": "audio/wav"})
+                return _ranged(request, self._wav, "audio/wav")
             if kind == "subtitles":
                 return SimResponse(
                     200, srt_for(job).encode(), {"Content-Type": "application/x-subrip"}
@@ -573,6 +575,23 @@ class Simulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def _ranged(request: SimRequest, body: bytes, content_type: str) -> SimResponse:
+    """Serve bytes with Range support: browsers only seek in media that allows it."""
+    headers = {"Content-Type": content_type, "Accept-Ranges": "bytes"}
+    match = re.fullmatch(r"bytes=(\d*)-(\d*)", request.header("Range").strip())
+    if not match or not any(match.groups()):
+        return SimResponse(200, body, headers)
+    first, last = match.groups()
+    if first:
+        start, end = int(first), min(int(last) if last else len(body) - 1, len(body) - 1)
+    else:
+        start, end = max(0, len(body) - int(last)), len(body) - 1
+    if start > end:
+        return SimResponse(416, b"", {"Content-Range": f"bytes */{len(body)}"})
+    headers["Content-Range"] = f"bytes {start}-{end}/{len(body)}"
+    return SimResponse(206, body[start : end + 1], headers)
 
 
 class _Server(ThreadingHTTPServer):

@@ -66,3 +66,14 @@ def test_simulate_command_serves_the_fake_clouds():
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.mark.django_db
+def test_demo_keeps_a_few_jobs_active_per_account():
+    call_command("demo", stdout=io.StringIO())
+    Job.objects.update(state="succeeded")
+    call_command("demo", keep_active=3, stdout=io.StringIO())
+    for account in Account.objects.all():
+        assert account.jobs.active().count() == 3
+    call_command("demo", keep_active=3, stdout=io.StringIO())
+    assert Job.objects.exclude(state="succeeded").count() == 3 * len(PROVIDERS)

@@ -36,6 +36,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--simulator-url", default="http://127.0.0.1:8001")
         parser.add_argument("--jobs-per-account", type=int, default=8)
+        parser.add_argument(
+            "--keep-active",
+            type=int,
+            default=0,
+            metavar="N",
+            help="add jobs to any demo account with fewer than N active ones",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         users = get_user_model()
@@ -62,10 +69,13 @@ class Command(BaseCommand):
                     region=simulated.demo_region,
                     endpoint=opts["simulator_url"],
                 )
-            if account.jobs.active().exists():
-                continue
+            active = account.jobs.active().count()
+            if opts["keep_active"]:
+                wanted = max(0, opts["keep_active"] - active)
+            else:
+                wanted = 0 if active else opts["jobs_per_account"]
             outcomes = ("ok", "fail", "cancel") if simulated.can_cancel else ("ok", "fail")
-            ids = [demo_external_id(now, rng, outcomes) for _ in range(opts["jobs_per_account"])]
+            ids = [demo_external_id(now, rng, outcomes) for _ in range(wanted)]
             job_track(account=account, external_ids=ids)
         self.stdout.write(
             "demo world ready: log in as demo / demo (admin), operator / operator, viewer / viewer"

@@ -3,15 +3,32 @@ process. Ctrl-C stops all three."""
 
 from __future__ import annotations
 
+import io
+import logging
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from jobs.simulator.core import Simulator
+
+log = logging.getLogger(__name__)
+
+
+def _keep_demo_alive(stop: threading.Event) -> None:
+    while not stop.wait(45):
+        try:
+            call_command("demo", keep_active=3, stdout=io.StringIO())
+        except Exception:  # the demo must never take the dashboard down
+            log.exception("could not top up the demo world")
+        finally:
+            connection.close()
 
 
 def _interrupt(*_: Any) -> None:
@@ -35,6 +52,9 @@ class Command(BaseCommand):
             raise CommandError(
                 f"cannot start the simulator on port {opts['simulator_port']}: {exc.strerror}"
             ) from None
+        # New demo jobs now and then, so the demo world keeps moving.
+        stop = threading.Event()
+        threading.Thread(target=_keep_demo_alive, args=(stop,), daemon=True).start()
         manage = [sys.executable, "manage.py"]
         children = [
             subprocess.Popen([*manage, "qcluster"]),
@@ -60,5 +80,6 @@ class Command(BaseCommand):
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     child.kill()
+            stop.set()
             simulator.stop()
         self.stdout.write("stopped")

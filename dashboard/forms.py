@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from typing import Any
+
+from django import forms
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
+
+from jobs.models import STATE_CHOICES, Account, Job
+from jobs.providers import provider_choices
+
+ANY = [("", "Any")]
+
+
+class JobFilterForm(forms.Form):
+    """The job list's filters; they live in the URL so a view is bookmarkable."""
+
+    q = forms.CharField(required=False, max_length=255, label="Search")
+    state = forms.ChoiceField(required=False, choices=ANY + STATE_CHOICES)
+    provider = forms.ChoiceField(required=False)
+    account = forms.ModelChoiceField(
+        required=False, queryset=Account.objects.none(), to_field_name="code", empty_label="Any"
+    )
+    kind = forms.CharField(required=False, max_length=100)
+    created_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    created_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].choices = ANY + provider_choices()
+        self.fields["account"].queryset = Account.objects.only("code", "name").order_by("name")
+
+    def filter(self, jobs: QuerySet[Job], *, with_state: bool = True) -> QuerySet[Job]:
+        """Apply every valid filter (the state one only when `with_state`)."""
+        data = self.cleaned_data if self.is_valid() else {}
+        if with_state and data.get("state"):
+            jobs = jobs.filter(state=data["state"])
+        if data.get("provider"):
+            jobs = jobs.filter(account__provider=data["provider"])
+        if data.get("account"):
+            jobs = jobs.filter(account=data["account"])
+        if data.get("kind"):
+            jobs = jobs.filter(kind=data["kind"])
+        if data.get("created_from") or data.get("created_to"):
+            jobs = jobs.annotate(created=Coalesce("created_at", "tracked_at"))
+            if data.get("created_from"):
+                jobs = jobs.filter(created__gte=_day_start(data["created_from"]))
+            if data.get("created_to"):
+                jobs = jobs.filter(created__lt=_day_start(data["created_to"], next_day=True))
+        if term := (data.get("q") or "").strip():
+            jobs = jobs.filter(
+                Q(external_id=term) | Q(external_id__startswith=term) | Q(name__icontains=term)
+            )
+        return jobs
+
+    @property
+    def active(self) -> bool:
+        return self.is_valid() and any(
+            value for name, value in self.cleaned_data.items() if name != "state"
+        )
+
+
+def _day_start(day: Any, *, next_day: bool = False) -> datetime:
+    from datetime import timedelta
+
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start + timedelta(days=1) if next_day else start
+
+
+class TrackForm(forms.Form):
+    account = forms.ModelChoiceField(
+        queryset=Account.objects.filter(enabled=True).order_by("name"),
+        to_field_name="code",
+        empty_label="Choose an account",
+    )
+    task_ids = forms.CharField(
+        label="Task IDs",
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        help_text="One per line, or separated by commas or spaces.",
+        max_length=100_000,
+    )

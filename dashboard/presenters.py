@@ -1,0 +1,311 @@
+"""What the templates show, computed from models in one place: rows, tabs, cues, ETAs.
+
+Templates stay free of logic and every value here is plain data (escaped on output).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+import srt
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from jobs import scheduling
+from jobs.models import Account, Job, JobEvent
+from jobs.providers.base import UNKNOWN_FAILURE, Explanation, State
+
+STATE_ICONS = {
+    State.QUEUED: "◷",
+    State.RUNNING: "▶",
+    State.PAUSED: "⏸",
+    State.SUCCEEDED: "✓",
+    State.FAILED: "✕",
+    State.CANCELED: "⊘",
+    State.UNKNOWN: "?",
+}
+
+# Tabs across the top of the job list, in UI.md's order.
+TABS = (
+    ("", "All"),
+    (State.QUEUED, "Queued"),
+    (State.RUNNING, "Running"),
+    (State.FAILED, "Failed"),
+    (State.SUCCEEDED, "Succeeded"),
+    ("other", "Canceled / paused"),
+)
+OTHER_STATES = (State.CANCELED, State.PAUSED, State.UNKNOWN)
+
+
+def explain(job: Job) -> Explanation | None:
+    if job.state != State.FAILED or not job.failure_code:
+        return None
+    return job.account.adapter_class.explain_failure(job.failure_code, job.failure_message)
+
+
+@dataclass
+class JobRow:
+    job: Job
+
+    @cached_property
+    def explanation(self) -> Explanation | None:
+        explanation = explain(self.job)
+        return None if explanation is UNKNOWN_FAILURE else explanation
+
+    @property
+    def icon(self) -> str:
+        return STATE_ICONS.get(self.job.state, "?")
+
+    @property
+    def created(self) -> datetime:
+        return self.job.created_at or self.job.tracked_at
+
+
+def state_tabs(counts: dict[str, int], form: Any, params: dict[str, str]) -> list[dict[str, Any]]:
+    current = form.cleaned_data.get("state", "") if form.is_valid() else ""
+    tabs = []
+    for state, label in TABS:
+        if state == "other":
+            count = sum(counts.get(s, 0) for s in OTHER_STATES)
+            # "other" is not a state filter of its own: it links to canceled, the common one.
+            query_state, selected = State.CANCELED, current in OTHER_STATES
+        elif state:
+            count, query_state, selected = counts.get(state, 0), state, current == state
+        else:
+            count, query_state, selected = sum(counts.values()), "", not current
+        query = {k: v for k, v in params.items() if k != "state"}
+        if query_state:
+            query["state"] = query_state
+        tabs.append(
+            {
+                "state": state,
+                "label": label,
+                "count": count,
+                "selected": selected,
+                "url": "?" + urlencode(query) if query else ".",
+            }
+        )
+    return tabs
+
+
+# --- subtitles and words --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cue:
+    start_ms: int
+    end_ms: int
+    text: str
+
+    @property
+    def label(self) -> str:
+        seconds = self.start_ms / 1000
+        return f"{int(seconds // 60):02}:{seconds % 60:04.1f}"
+
+
+def subtitle_cues(job: Job) -> list[Cue]:
+    """The stored SRT as cues; empty when there is none or it does not parse."""
+    if not job.subtitles or job.subtitles_error:
+        return []
+    try:
+        return [
+            Cue(
+                int(item.start.total_seconds() * 1000),
+                int(item.end.total_seconds() * 1000),
+                item.content,
+            )
+            for item in srt.parse(job.subtitles)
+        ]
+    except (srt.SRTParseError, ValueError):
+        return []
+
+
+@dataclass(frozen=True)
+class WordChip:
+    text: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass
+class SentenceView:
+    text: str
+    words: list[WordChip] = field(default_factory=list)
+
+
+def sentences(job: Job) -> list[SentenceView]:
+    """Word timings as stored (ms); malformed entries are skipped, never fatal."""
+    result = []
+    for sentence in job.words or []:
+        if not isinstance(sentence, dict):
+            continue
+        view = SentenceView(str(sentence.get("text", "")))
+        for word in sentence.get("words") or []:
+            if isinstance(word, list | tuple) and len(word) == 3:
+                text, start, end = word
+                if isinstance(start, int) and isinstance(end, int):
+                    view.words.append(WordChip(str(text), start, end))
+        if view.words:
+            result.append(view)
+    return result
+
+
+def word_cues(job: Job) -> list[Cue]:
+    """One cue per sentence, timed by its first and last word."""
+    return [
+        Cue(
+            s.words[0].start_ms,
+            max(w.end_ms for w in s.words),
+            s.text or " ".join(w.text for w in s.words),
+        )
+        for s in sentences(job)
+    ]
+
+
+def webvtt(cues: list[Cue]) -> str:
+    def stamp(ms: int) -> str:
+        ms = max(0, ms)
+        return f"{ms // 3600000:02}:{ms // 60000 % 60:02}:{ms // 1000 % 60:02}.{ms % 1000:03}"
+
+    blocks = ["WEBVTT", ""]
+    for number, cue in enumerate(cues, 1):
+        # A blank line would end the cue early; "-->" inside text would confuse parsers.
+        text = "\n".join(line for line in cue.text.splitlines() if line.strip()).replace("-->", "→")
+        blocks += [
+            str(number),
+            f"{stamp(cue.start_ms)} --> {stamp(max(cue.end_ms, cue.start_ms + 1))}",
+            text,
+            "",
+        ]
+    return "\n".join(blocks)
+
+
+# --- detail ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Estimate:
+    text: str
+    remaining: timedelta | None = None
+
+
+def estimate(job: Job, events: list[JobEvent], now: datetime) -> Estimate:
+    """ETA from the job's own history: progress rate while running, queue movement while
+    queued. Says so when there is not enough history."""
+    if job.is_terminal:
+        return Estimate("finished")
+    if job.state == State.RUNNING:
+        points = [
+            scheduling.ProgressPoint(e.at, e.progress)
+            for e in events
+            if e.state == State.RUNNING and e.progress is not None
+        ]
+        remaining = scheduling.eta(points, now)
+        if remaining is None:
+            return Estimate("not enough progress history yet")
+        return Estimate("finishes in about " + human_duration(remaining), remaining)
+    if job.state == State.QUEUED:
+        points = [(e.at, e.queue_position) for e in events if e.queue_position is not None]
+        if len(points) >= 2 and points[0][1] > points[-1][1]:
+            (t0, p0), (t1, p1) = points[0], points[-1]
+            rate = (p0 - p1) / max(1.0, (t1 - t0).total_seconds())  # places per second
+            remaining = timedelta(seconds=p1 / rate) if rate > 0 else None
+            if remaining is not None:
+                return Estimate("starts in about " + human_duration(remaining), remaining)
+        return Estimate("not enough queue history yet")
+    return Estimate("no estimate while " + job.get_state_display().lower())
+
+
+def human_duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 1)} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+@dataclass
+class JobDetail:
+    job: Job
+    events: list[JobEvent]
+
+    @cached_property
+    def estimate(self) -> Estimate:
+        return estimate(self.job, self.events, timezone.now())
+
+    @cached_property
+    def explanation(self) -> Explanation | None:
+        return explain(self.job)
+
+    @cached_property
+    def queue_history(self) -> list[JobEvent]:
+        return [e for e in self.events if e.queue_position is not None]
+
+    @cached_property
+    def timeline(self) -> list[JobEvent]:
+        return list(reversed(self.events))
+
+    @cached_property
+    def cues(self) -> list[Cue]:
+        return subtitle_cues(self.job)
+
+    @cached_property
+    def sentences(self) -> list[SentenceView]:
+        return sentences(self.job)
+
+    @cached_property
+    def word_duration(self) -> int:
+        ends = [w.end_ms for s in self.sentences for w in s.words]
+        return max([*ends, self.job.duration_ms or 0, 1])
+
+    @property
+    def icon(self) -> str:
+        return STATE_ICONS.get(self.job.state, "?")
+
+    @property
+    def media_is_audio(self) -> bool:
+        path = self.job.media_url.split("?", 1)[0].lower()
+        return path.endswith((".mp3", ".wav", ".m4a", ".aac", ".ogg", ".flac"))
+
+    @property
+    def retention_note(self) -> str:
+        retention = self.job.account.adapter_class.retention
+        if not retention or not self.job.media_url:
+            return ""
+        return f"{self.job.account.provider_label} keeps results for {retention.days} days."
+
+
+@dataclass
+class AccountHealth:
+    account: Account
+    by_state: dict[str, int]
+    usage: tuple[int, int] | None
+
+    @property
+    def requests_last_hour(self) -> int:
+        return self.usage[0] if self.usage else 0
+
+    @property
+    def errors_last_hour(self) -> int:
+        return self.usage[1] if self.usage else 0
+
+    @property
+    def budget_last_hour(self) -> int:
+        return int(self.account.effective_rate_limit * 3600)
+
+    @property
+    def budget_used_percent(self) -> float:
+        return min(100.0, 100 * self.requests_last_hour / max(1, self.budget_last_hour))
+
+    @property
+    def poll_lag(self) -> timedelta | None:
+        oldest = getattr(self.account, "oldest_poll", None)
+        return timezone.now() - oldest if oldest else None
+
+    @property
+    def discovery(self) -> str:
+        return "lists tasks" if self.account.adapter_class.lists_states else ""

@@ -1,0 +1,135 @@
+"""Share links: the operator's panel on a job page, and the public read-only job page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_not_required, permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_htmx.middleware import HtmxDetails
+
+from dashboard import presenters
+from jobs import sharing
+from jobs.models import Job, ShareLink
+from jobs.services import InvalidInput
+
+PANEL_TEMPLATE = "share/links.html"
+PANEL_LINKS = 20
+PUBLIC_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+    "Cache-Control": "private, no-store",
+}
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+class ShareLinkForm(forms.Form):
+    days = forms.TypedChoiceField(
+        label="Expires after",
+        choices=[
+            (days, f"{days} day{'s' if days > 1 else ''}") for days in sharing.SHARE_EXPIRY_DAYS
+        ],
+        coerce=int,
+        initial=sharing.SHARE_DEFAULT_DAYS,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "share_%s")
+        super().__init__(*args, **kwargs)
+
+
+def _job_for_operator(request: HttpRequest, code: str) -> Job:
+    """The job behind `code` if this user may see it; 404 otherwise."""
+    return get_object_or_404(Job, code=code)
+
+
+def share_panel_context(job: Job, *, form: ShareLinkForm | None = None, url: str = "") -> dict:
+    """The context of the share-panel partial (templates/share/links.html)."""
+    links = job.share_links.select_related("created_by").order_by("-created_at")[:PANEL_LINKS]
+    return {
+        "job": job,
+        "share_form": form or ShareLinkForm(),
+        "share_links": links,
+        "share_url": url,
+    }
+
+
+def _panel(request: HtmxHttpRequest, job: Job, **context: Any) -> HttpResponse:
+    template = PANEL_TEMPLATE + ("#share-panel" if request.htmx else "")
+    response = render(request, template, share_panel_context(job, **context))
+    if context.get("url"):
+        # The one response that carries the token: keep it out of every cache.
+        patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@permission_required("jobs.operate_job", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def share_links(request: HtmxHttpRequest, code: str) -> HttpResponse:
+    job = _job_for_operator(request, code)
+    if request.method != "POST":
+        return _panel(request, job)
+    form = ShareLinkForm(request.POST)
+    if not form.is_valid():
+        return _panel(request, job, form=form)
+    try:
+        _, token = sharing.share_create(job=job, user=request.user, days=form.cleaned_data["days"])
+    except InvalidInput as exc:
+        form.add_error("days", str(exc))
+        return _panel(request, job, form=form)
+    url = request.build_absolute_uri(reverse("shared-job", args=[token]))
+    return _panel(request, job, url=url)
+
+
+@permission_required("jobs.operate_job", raise_exception=True)
+@require_POST
+def share_revoke(request: HtmxHttpRequest, code: str, link: str) -> HttpResponse:
+    job = _job_for_operator(request, code)
+    sharing.share_revoke(link=get_object_or_404(ShareLink, code=link, job=job), user=request.user)
+    if request.htmx:
+        return _panel(request, job)
+    return redirect(reverse("job-detail", args=[job.code]) + "#share-panel")
+
+
+# --- the public page ------------------------------------------------------------------
+
+
+class PublicJob(presenters.JobDetail):
+    """The detail page's presenter minus what a link holder must not learn."""
+
+    retention_note = ""  # names the provider
+
+
+def _public(response: HttpResponse) -> HttpResponse:
+    for header, value in PUBLIC_HEADERS.items():
+        response[header] = value
+    return response
+
+
+@login_not_required
+@require_safe
+def shared_job(request: HttpRequest, token: str) -> HttpResponse:
+    client_ip = request.META.get("REMOTE_ADDR", "")
+    if sharing.share_is_throttled(client_ip):
+        response = render(request, "share/not_found.html", {"throttled": True}, status=429)
+        response["Retry-After"] = str(int(sharing.SHARE_FAILURE_WINDOW.total_seconds()))
+        return _public(response)
+    link = sharing.share_resolve(token)
+    if link is None:
+        sharing.share_record_failure(client_ip)
+        return _public(render(request, "share/not_found.html", status=404))
+    job = link.job
+    context = {
+        "job": job,
+        "view": PublicJob(job, events=[]),
+        "title": job.name or (f"{job.kind} job" if job.kind else "Shared job"),
+    }
+    return _public(render(request, "share/job.html", context))

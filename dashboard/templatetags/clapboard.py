@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from dashboard.presenters import human_duration
+
+register = template.Library()
+
+
+@register.filter
+def duration_ms(value: int | None) -> str:
+    """12345 → "12.3 s", 754000 → "12 min 34 s"."""
+    if value is None:
+        return "—"
+    seconds = value / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02} min"
+
+
+@register.filter
+def since(value: timedelta | None) -> str:
+    return "—" if value is None else human_duration(value)
+
+
+@register.simple_tag
+def moment(value: datetime | None, relative: bool = False) -> str:
+    """A <time> the page script shows in the viewer's zone (relative if asked), UTC on hover.
+
+    Without the script it reads as UTC, which is still true."""
+    if value is None:
+        return mark_safe('<span class="muted">—</span>')  # noqa: S308 - a constant
+    text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return format_html(
+        '<time datetime="{}" title="{}"{}>{}</time>',
+        value.isoformat(),
+        text,
+        " data-relative" if relative else " data-local",
+        text,
+    )

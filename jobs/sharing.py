@@ -1,0 +1,119 @@
+"""Share links: read-only access to one job for people without an account.
+
+A token is 256 random bits, shown once; only its SHA-256 is stored. Failed lookups are
+counted per client IP so guessing tokens is throttled long before it could succeed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.cache import cache
+from django.db.models import F
+from django.utils import timezone
+
+from jobs.models import Job, ShareLink
+from jobs.services import InvalidInput
+
+logger = logging.getLogger(__name__)
+
+SHARE_EXPIRY_DAYS = (1, 7, 30)
+SHARE_DEFAULT_DAYS = 7
+# token_urlsafe(32) is 43 characters; anything far from that shape is not worth hashing.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,100}")
+
+SHARE_FAILURE_LIMIT = 20
+SHARE_FAILURE_WINDOW = timedelta(minutes=5)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def share_create(
+    *, job: Job, user: AbstractBaseUser | None, days: int = SHARE_DEFAULT_DAYS
+) -> tuple[ShareLink, str]:
+    """Create a share link for `job` valid for `days` days.
+
+    Returns the link and the raw token; the token is not stored anywhere and cannot be
+    recovered. Raises InvalidInput for an expiry outside SHARE_EXPIRY_DAYS.
+    """
+    if days not in SHARE_EXPIRY_DAYS:
+        choices = ", ".join(str(choice) for choice in SHARE_EXPIRY_DAYS)
+        raise InvalidInput(f"a share link expires after {choices} days, not {days!r}")
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    link = ShareLink.objects.create(
+        job=job,
+        token_hash=_token_hash(token),
+        created_by=user,
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    logger.info("share link %s created for job %s by %s", link.code, job.code, user)
+    return link, token
+
+
+def share_revoke(*, link: ShareLink, user: AbstractBaseUser | None) -> bool:
+    """Revoke `link` from now on. Returns False if it was already revoked (a no-op)."""
+    now = timezone.now()
+    revoked = ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=now)
+    if revoked:
+        link.revoked_at = now
+        logger.info("share link %s revoked by %s", link.code, user)
+    return bool(revoked)
+
+
+def share_resolve(token: str, now: datetime | None = None) -> ShareLink | None:
+    """The usable link behind `token` (with its job loaded), or None.
+
+    Unknown, malformed, expired and revoked tokens all give None, so callers cannot tell
+    them apart. A hit counts one use and records its time.
+    """
+    now = now or timezone.now()
+    if not _TOKEN_SHAPE.fullmatch(token):
+        return None
+    digest = _token_hash(token)
+    # The lookup is by hash, so its timing says nothing about the token itself.
+    link = ShareLink.objects.select_related("job").filter(token_hash=digest).first()
+    if link is None or not hmac.compare_digest(link.token_hash, digest):
+        return None
+    if not link.is_usable(now):
+        return None
+    ShareLink.objects.filter(pk=link.pk).update(use_count=F("use_count") + 1, last_used_at=now)
+    link.use_count += 1
+    link.last_used_at = now
+    return link
+
+
+# --- throttling failed lookups per client IP ---------------------------------------------
+# A fixed window that starts with an IP's first failure. Successful lookups neither count
+# nor reset it, so holding one valid link does not buy more guesses. The IP is
+# REMOTE_ADDR: behind a reverse proxy the deployment must set it to the real client
+# address (e.g. gunicorn's forwarded-allow-ips), or all visitors share one budget.
+
+
+def _failure_key(client_ip: str) -> str:
+    return f"share-failures:{client_ip}"
+
+
+def share_is_throttled(client_ip: str) -> bool:
+    """True while `client_ip` has used up its failed lookups for the current window."""
+    return cache.get(_failure_key(client_ip), 0) >= SHARE_FAILURE_LIMIT
+
+
+def share_record_failure(client_ip: str) -> None:
+    """Count one failed lookup from `client_ip`."""
+    key = _failure_key(client_ip)
+    window = int(SHARE_FAILURE_WINDOW.total_seconds())
+    cache.add(key, 0, timeout=window)
+    try:
+        cache.incr(key)
+    except ValueError:  # the window ran out between add() and incr()
+        cache.set(key, 1, timeout=window)

@@ -1,0 +1,145 @@
+/* Clapboard page behaviour: live regions, local times, copy buttons, form focus.
+ *
+ * Everything works without this script (plain links and forms, UTC times); it only makes
+ * pages live. No inline handlers: the pages run under a CSP without 'unsafe-inline'. */
+(function () {
+  "use strict";
+
+  var lastOk = Date.now();
+  var failing = false;
+  var lastPoll = new WeakMap();
+
+  /* --- live regions: poll while the tab is visible, never pile up ------------------ */
+
+  function tick() {
+    if (document.visibilityState !== "visible" || !window.htmx) return;
+    document.querySelectorAll("[data-poll]").forEach(function (el) {
+      var every = (parseFloat(el.getAttribute("data-poll")) || 5) * 1000;
+      if (!lastPoll.has(el)) lastPoll.set(el, Date.now()); // fresh content: wait a full period
+      if (Date.now() - lastPoll.get(el) >= every) {
+        lastPoll.set(el, Date.now());
+        window.htmx.trigger(el, "poll"); // hx-sync="this:drop" drops it if one is in flight
+      }
+    });
+    renderFreshness();
+  }
+
+  function renderFreshness() {
+    var el = document.querySelector("[data-freshness]");
+    if (!el || !document.querySelector("[data-poll]")) return;
+    var seconds = Math.max(0, Math.round((Date.now() - lastOk) / 1000));
+    el.textContent = (failing ? "update failed · data from " : "updated ") + relative(seconds * -1000);
+    el.classList.toggle("stale", failing);
+  }
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr || !event.detail.elt.hasAttribute("data-poll")) return;
+    if (xhr.status === 286) event.detail.elt.removeAttribute("data-poll");
+    if (event.detail.successful || xhr.status === 204 || xhr.status === 286) {
+      lastOk = Date.now();
+      failing = false;
+    } else {
+      failing = true;
+    }
+    renderFreshness();
+  });
+  document.addEventListener("htmx:sendError", function () {
+    failing = true;
+    renderFreshness();
+  });
+
+  /* A refreshed row flashes softly once. */
+  var versions = {};
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    versions = {};
+    event.detail.target.querySelectorAll("tr[data-version]").forEach(function (row) {
+      versions[row.id] = row.getAttribute("data-version");
+    });
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var root = event.detail.elt && event.detail.elt.isConnected ? event.detail.elt : document;
+    (root.querySelectorAll ? root : document).querySelectorAll("tr[data-version]").forEach(function (row) {
+      var before = versions[row.id];
+      if (before !== undefined && before !== row.getAttribute("data-version")) {
+        row.classList.add("flash");
+      }
+    });
+    renderTimes(document);
+  });
+
+  /* --- times in the viewer's zone, UTC on hover -------------------------------------- */
+
+  var thisYear = new Intl.DateTimeFormat(undefined, {
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
+  var otherYear = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+  });
+  var clock = {
+    format: function (when) {
+      return (when.getFullYear() === new Date().getFullYear() ? thisYear : otherYear).format(when);
+    },
+  };
+
+  function relative(deltaMs) {
+    var past = deltaMs < 0;
+    var s = Math.round(Math.abs(deltaMs) / 1000);
+    var text;
+    if (s < 5 && past) return "just now";
+    if (s < 90) text = s + " s";
+    else if (s < 5400) text = Math.round(s / 60) + " min";
+    else if (s < 172800) text = Math.round(s / 3600) + " h";
+    else text = Math.round(s / 86400) + " days";
+    return past ? text + " ago" : "in " + text;
+  }
+
+  function renderTimes(root) {
+    root.querySelectorAll("time[datetime][data-local], time[datetime][data-relative]").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      var utc = el.getAttribute("data-utc") || el.getAttribute("title") || "";
+      el.setAttribute("data-utc", utc);
+      el.title = clock.format(when) + " (your time) · " + utc;
+      el.textContent = el.hasAttribute("data-relative") ? relative(when - Date.now()) : clock.format(when);
+    });
+  }
+
+  /* --- copy buttons -------------------------------------------------------------------- */
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) return;
+    var text = button.getAttribute("data-copy");
+    var done = function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () {});
+    } else {
+      var area = document.createElement("textarea");
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      try { document.execCommand("copy"); done(); } catch (e) { /* nothing to do */ }
+      area.remove();
+    }
+  });
+
+  /* --- forms: focus the first error ------------------------------------------------------ */
+
+  function focusFirstError(root) {
+    var field = root.querySelector(".invalid input, .invalid select, .invalid textarea");
+    if (field) field.focus();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    renderTimes(document);
+    focusFirstError(document);
+    setInterval(tick, 1000);
+    setInterval(function () { renderTimes(document); }, 1000);
+  });
+  document.addEventListener("visibilitychange", tick);
+})();

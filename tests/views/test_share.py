@@ -1,0 +1,380 @@
+"""Share links: the operator's panel, the public page, and what neither may leak."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+
+from jobs.models import Account, Job, ShareLink
+from jobs.sharing import SHARE_FAILURE_LIMIT, share_create, share_resolve, share_revoke
+
+PUBLIC_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+    "Cache-Control": "private, no-store",
+}
+CSRF_SECRET = "Csrf0Secret1For2Tests3Only4abcde"  # 32 allowed characters
+URL_TOKEN = re.compile(r"http://testserver/s/([A-Za-z0-9_-]+)/")
+RAW_MARKER = "raw-payload-marker-7731"
+T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def ivh(accounts) -> Account:
+    return accounts["tencent_ivh"]
+
+
+@pytest.fixture
+def job(ivh) -> Job:
+    return Job.objects.create(
+        account=ivh,
+        external_id="ivh-task-0042-internal",
+        kind="videomaker",
+        name="Evening news promo",
+        state="succeeded",
+        provider_state="COMMIT",
+        progress=100,
+        media_url="https://cdn.example.com/out/promo.mp4",
+        created_at=T0,
+        started_at=T0 + timedelta(minutes=1),
+        finished_at=T0 + timedelta(minutes=4),
+        words=[{"text": "welcome back", "words": [["welcome", 0, 360], ["back", 400, 700]]}],
+        subtitles="1\n00:00:01,200 --> 00:00:03,400\nhello there\n",
+        raw={"Payload": {"Marker": RAW_MARKER}},
+    )
+
+
+def _post(client: Client, url: str, data: dict | None = None, *, htmx: bool = False, csrf=True):
+    headers = {"HX-Request": "true"} if htmx else {}
+    if csrf:
+        client.cookies[settings.CSRF_COOKIE_NAME] = CSRF_SECRET
+        headers["X-CSRFToken"] = CSRF_SECRET
+    return client.post(url, data or {}, headers=headers)
+
+
+def _create(client: Client, job: Job, days: int = 7) -> str:
+    response = _post(client, reverse("share-links", args=[job.code]), {"days": days}, htmx=True)
+    assert response.status_code == 200
+    return URL_TOKEN.search(response.content.decode()).group(1)
+
+
+def _open(token: str, ip: str = "192.0.2.10"):
+    return Client().get(reverse("shared-job", args=[token]), REMOTE_ADDR=ip)
+
+
+# --- the operator's panel --------------------------------------------------------------
+
+
+def test_panel_offers_one_seven_and_thirty_days_with_seven_preselected(job, operator_client):
+    response = operator_client.get(
+        reverse("share-links", args=[job.code]), headers={"HX-Request": "true"}
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in page  # the partial
+    assert re.search(r'<option value="7" selected>', page)
+    assert {"1", "7", "30"} == set(re.findall(r'<option value="(\d+)"', page))
+    assert "No share links yet" in page
+
+
+@pytest.mark.parametrize("days", [1, 7, 30])
+def test_operator_creates_a_link_with_the_chosen_expiry(job, operator, operator_client, days):
+    before = datetime.now(UTC)
+    token = _create(operator_client, job, days)
+    link = ShareLink.objects.get()
+    assert link.job == job and link.created_by == operator
+    assert before <= link.created_at <= datetime.now(UTC)
+    assert link.expires_at - link.created_at == timedelta(days=days)
+    assert _open(token).status_code == 200
+
+
+def test_service_default_is_seven_days_and_tokens_carry_256_bits(job, operator):
+    link, token = share_create(job=job, user=operator)
+    assert link.expires_at - link.created_at == timedelta(days=7)
+    assert len(token) == 43  # token_urlsafe(32): 32 random bytes
+    assert link.token_hash == hashlib.sha256(token.encode()).hexdigest()
+
+
+def test_an_expiry_outside_the_choices_is_refused(job, operator_client):
+    response = _post(
+        operator_client, reverse("share-links", args=[job.code]), {"days": 3}, htmx=True
+    )
+    assert response.status_code == 200
+    assert 'class="error"' in response.content.decode()
+    assert not ShareLink.objects.exists()
+
+
+def test_the_url_is_shown_once_and_never_stored(job, operator_client):
+    url = reverse("share-links", args=[job.code])
+    response = _post(operator_client, url, {"days": 7}, htmx=True)
+    page = response.content.decode()
+    token = URL_TOKEN.search(page).group(1)
+    assert f'data-copy="http://testserver/s/{token}/"' in page
+    assert "no-store" in response["Cache-Control"]
+
+    for later in (
+        operator_client.get(url),
+        operator_client.get(url, headers={"HX-Request": "true"}),
+        operator_client.get(reverse("job-detail", args=[job.code])),
+    ):
+        assert token not in later.content.decode()
+    stored = ShareLink.objects.values().get()
+    assert token not in repr(stored)
+    assert stored["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
+
+
+def test_a_full_page_post_renders_the_panel_inside_the_dashboard(job, operator_client):
+    response = _post(operator_client, reverse("share-links", args=[job.code]), {"days": 1})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" in page and "Log out" in page
+    assert URL_TOKEN.search(page)
+
+
+def test_panel_lists_links_with_creator_and_use(job, operator_client):
+    token = _create(operator_client, job)
+    _open(token)
+    _open(token)
+    page = operator_client.get(reverse("share-links", args=[job.code])).content.decode()
+    assert "olivia" in page
+    assert '<td class="num">2</td>' in page
+    assert "active" in page and "Revoke" in page
+
+
+def test_operator_revokes_a_link(job, operator_client):
+    token = _create(operator_client, job)
+    link = ShareLink.objects.get()
+    revoke = reverse("share-revoke", args=[job.code, link.code])
+
+    response = _post(operator_client, revoke, htmx=True)
+    assert response.status_code == 200
+    assert "revoked" in response.content.decode()
+    link.refresh_from_db()
+    assert link.revoked_at is not None
+    assert _open(token).status_code == 404
+
+    # Without HTMX the browser goes back to the job page; a second revoke is harmless.
+    response = _post(operator_client, revoke)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("job-detail", args=[job.code]) + "#share-panel"
+
+
+def test_revoking_a_link_through_another_job_is_404(job, ivh, operator, operator_client):
+    other = Job.objects.create(account=ivh, external_id="other-task")
+    link, _ = share_create(job=other, user=operator)
+    response = _post(operator_client, reverse("share-revoke", args=[job.code, link.code]))
+    assert response.status_code == 404
+    link.refresh_from_db()
+    assert link.revoked_at is None
+
+
+def test_unknown_job_is_404(db, operator_client):
+    import uuid
+
+    assert operator_client.get(reverse("share-links", args=[uuid.uuid4()])).status_code == 404
+
+
+# --- who may do it ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("client_fixture", ["viewer_client", "outsider_client"])
+def test_viewers_and_outsiders_can_neither_see_nor_use_the_panel(
+    request, job, operator, client_fixture
+):
+    client = request.getfixturevalue(client_fixture)
+    link, _ = share_create(job=job, user=operator)
+    panel = reverse("share-links", args=[job.code])
+    assert client.get(panel).status_code == 403
+    assert client.get(panel, headers={"HX-Request": "true"}).status_code == 403
+    assert _post(client, panel, {"days": 7}).status_code == 403
+    assert _post(client, panel, {"days": 7}, htmx=True).status_code == 403
+    assert _post(client, reverse("share-revoke", args=[job.code, link.code])).status_code == 403
+    assert ShareLink.objects.count() == 1
+    link.refresh_from_db()
+    assert link.revoked_at is None
+
+
+def test_viewers_see_no_share_button_on_the_job_page(job, viewer_client):
+    page = viewer_client.get(reverse("job-detail", args=[job.code])).content.decode()
+    assert reverse("share-links", args=[job.code]) not in page
+
+
+def test_anonymous_is_sent_to_login_for_the_panel(job):
+    panel = reverse("share-links", args=[job.code])
+    response = Client().get(panel)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={panel}"
+
+
+def test_posts_without_a_csrf_token_are_refused(job, operator, operator_client):
+    link, _ = share_create(job=job, user=operator)
+    panel = reverse("share-links", args=[job.code])
+    revoke = reverse("share-revoke", args=[job.code, link.code])
+    assert _post(operator_client, panel, {"days": 7}, csrf=False).status_code == 403
+    assert _post(operator_client, revoke, csrf=False, htmx=True).status_code == 403
+    assert ShareLink.objects.count() == 1
+    link.refresh_from_db()
+    assert link.revoked_at is None
+
+
+# --- the public page -------------------------------------------------------------------
+
+
+def test_public_page_shows_the_public_facts(job, operator):
+    _, token = share_create(job=job, user=operator)
+    response = _open(token)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Evening news promo" in page
+    assert "Succeeded" in page and "state-succeeded" in page
+    assert 'value="100"' in page  # progress
+    assert 'datetime="2030-01-01T12:00:00+00:00"' in page
+    assert "2030-01-01 12:04:00 UTC" in page
+    assert (
+        '<video id="job-media" controls preload="metadata" src="https://cdn.example.com/out/promo.mp4"'
+        in page
+    )
+    assert (
+        '<button type="button" class="cue" data-start="1200" data-end="3400">'
+        "<time>00:01.2</time> hello there</button>"
+    ) in page
+    assert (
+        '<button type="button" class="word" data-start="0" data-end="360" title="0–360 ms">'
+        "welcome</button>"
+    ) in page
+    assert '<span class="bar" data-start="400" data-end="700"></span>' in page
+    assert 'name="viewport"' in page
+
+
+def test_public_page_leaks_no_account_credentials_payload_or_dashboard_links(job, ivh, operator):
+    assert ivh.credentials["access_token"]  # the simulator's demo secret is planted
+    _, token = share_create(job=job, user=operator)
+    page = _open(token).content.decode()
+    for secret in (
+        ivh.credentials["access_token"],
+        ivh.credentials["appkey"],
+        ivh.masked_id,
+        ivh.name,
+        ivh.provider_label,
+        job.external_id,
+        job.provider_state,
+        RAW_MARKER,
+        "olivia",
+    ):
+        assert secret not in page
+    for prefix in ("/jobs/", "/admin/", "/accounts/", "/track/", "/login/"):
+        assert prefix not in page
+    assert "<form" not in page
+    hrefs = re.findall(r'href="([^"]*)"', page)
+    assert hrefs and all(
+        href.startswith(settings.STATIC_URL) or href.startswith("/" + settings.STATIC_URL)
+        for href in hrefs
+    )
+
+
+def test_public_page_shows_a_failure_as_escaped_text(job, operator):
+    Job.objects.filter(pk=job.pk).update(
+        state="failed",
+        failure_code="900001",
+        failure_message="<script>alert(1)</script> rendering failed",
+        media_url="",
+        name="",
+    )
+    _, token = share_create(job=job, user=operator)
+    page = _open(token).content.decode()
+    assert "Failed" in page and "900001" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; rendering failed" in page
+    assert "<script>alert" not in page
+    assert "videomaker job" in page  # no name: the kind stands in
+    assert "<video" not in page
+
+
+def test_headers_on_found_not_found_and_throttled(job, operator):
+    _, token = share_create(job=job, user=operator)
+    responses = [_open(token), _open("no-such-token-at-all-000000")]
+    for _ in range(SHARE_FAILURE_LIMIT):
+        _open("wrong-token-xxxxxxxxxxxxxxxxxxxx", ip="198.51.100.1")
+    responses.append(_open(token, ip="198.51.100.1"))
+    assert [r.status_code for r in responses] == [200, 404, 429]
+    for response in responses:
+        for header, value in PUBLIC_HEADERS.items():
+            assert response[header] == value
+
+
+def test_use_count_and_last_use_are_recorded(job, operator, time_machine):
+    time_machine.move_to(T0, tick=False)
+    link, token = share_create(job=job, user=operator)
+    time_machine.move_to(T0 + timedelta(hours=2), tick=False)
+    assert _open(token).status_code == 200
+    assert _open(token).status_code == 200
+    link.refresh_from_db()
+    assert link.use_count == 2
+    assert link.last_used_at == T0 + timedelta(hours=2)
+
+
+def test_unknown_malformed_expired_and_revoked_tokens_get_the_same_404(job, operator, time_machine):
+    time_machine.move_to(T0, tick=False)
+    _, expiring = share_create(job=job, user=operator, days=1)
+    revoked_link, revoked = share_create(job=job, user=operator)
+    share_revoke(link=revoked_link, user=operator)
+
+    time_machine.move_to(T0 + timedelta(days=1) - timedelta(seconds=1), tick=False)
+    assert _open(expiring).status_code == 200
+    time_machine.move_to(T0 + timedelta(days=1), tick=False)
+
+    responses = [
+        _open(secrets.token_urlsafe(32)),
+        _open("x"),
+        _open("a" * 500),
+        _open(expiring),
+        _open(revoked),
+    ]
+    assert {r.status_code for r in responses} == {404}
+    assert len({r.content for r in responses}) == 1
+    assert "Link not found" in responses[0].content.decode()
+    assert share_resolve(expiring, now=T0) is not None  # the clock alone made it expire
+
+
+def test_a_burst_of_wrong_tokens_is_throttled_per_ip(job, operator, time_machine):
+    time_machine.move_to(T0, tick=False)
+    _, token = share_create(job=job, user=operator)
+    attacker, bystander = "203.0.113.5", "198.51.100.7"
+
+    statuses = [_open(secrets.token_urlsafe(32), ip=attacker).status_code for _ in range(25)]
+    assert statuses == [404] * SHARE_FAILURE_LIMIT + [429] * (25 - SHARE_FAILURE_LIMIT)
+    # Throttled means throttled: even a right guess is not confirmed.
+    assert _open(token, ip=attacker).status_code == 429
+    assert _open(secrets.token_urlsafe(32), ip=bystander).status_code == 404
+    assert _open(token, ip=bystander).status_code == 200
+
+    time_machine.move_to(T0 + timedelta(minutes=5, seconds=1), tick=False)
+    assert _open(token, ip=attacker).status_code == 200
+
+
+def test_successful_opens_do_not_count_against_the_ip(job, operator):
+    _, token = share_create(job=job, user=operator)
+    for _ in range(SHARE_FAILURE_LIMIT + 5):
+        assert _open(token).status_code == 200
+    assert _open(secrets.token_urlsafe(32)).status_code == 404
+
+
+def test_public_page_is_read_only(job, operator):
+    _, token = share_create(job=job, user=operator)
+    client = Client()
+    assert client.post(reverse("shared-job", args=[token])).status_code == 405
+    assert client.head(reverse("shared-job", args=[token])).status_code == 200
