@@ -80,3 +80,79 @@ class TrackForm(forms.Form):
         help_text="One per line, or separated by commas or spaces.",
         max_length=100_000,
     )
+
+
+class VoiceSeparationForm(forms.Form):
+    """Tencent CI VoiceSeparate: a template, or an audio mode with optional audio config."""
+
+    AUDIO_MODES = [
+        ("", "—"),
+        ("IsAudio", "Voice only (IsAudio)"),
+        ("IsBackground", "Background only (IsBackground)"),
+        ("AudioAndBackground", "Voice and background (AudioAndBackground)"),
+        ("MusicMode", "Music mode (MusicMode)"),
+    ]
+    CODECS = [
+        ("", "Template / default"),
+        ("mp3", "mp3"),
+        ("aac", "aac"),
+        ("flac", "flac"),
+        ("wav", "wav"),
+        ("m4a", "m4a"),
+        ("amr", "amr"),
+    ]
+
+    account = forms.ModelChoiceField(
+        queryset=Account.objects.none(), to_field_name="code", empty_label="Choose an account"
+    )
+    input_object = forms.CharField(
+        max_length=850, help_text="Object key in the account's bucket, e.g. input/demo.mp4"
+    )
+    template_id = forms.CharField(required=False, max_length=64, label="Template ID")
+    audio_mode = forms.ChoiceField(required=False, choices=AUDIO_MODES)
+    codec = forms.ChoiceField(required=False, choices=CODECS)
+    samplerate = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        label="Sample rate",
+        choices=[("", "—")]
+        + [(str(r), f"{r} Hz") for r in (8000, 11025, 16000, 22050, 32000, 44100, 48000)],
+    )
+    bitrate = forms.IntegerField(
+        required=False, min_value=8, max_value=1000, label="Bitrate (kbps)"
+    )
+    channels = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, choices=[("", "—"), ("1", "1"), ("2", "2")]
+    )
+    output_bucket = forms.CharField(max_length=64, help_text="name-APPID")
+    output_region = forms.CharField(max_length=32, help_text="e.g. ap-guangzhou")
+    background_object = forms.CharField(required=False, max_length=850)
+    voice_object = forms.CharField(required=False, max_length=850)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from jobs.providers import PROVIDERS, provider_class
+
+        codes = [code for code in PROVIDERS if provider_class(code).can_submit]
+        self.fields["account"].queryset = Account.objects.filter(
+            provider__in=codes, enabled=True
+        ).order_by("name")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        inline = any(
+            data.get(name) for name in ("audio_mode", "codec", "samplerate", "bitrate", "channels")
+        )
+        if data.get("template_id") and inline:
+            self.add_error("template_id", "Give a template ID or the audio settings, not both.")
+        elif not data.get("template_id") and not data.get("audio_mode"):
+            self.add_error("audio_mode", "Choose an audio mode, or give a template ID.")
+        if not data.get("background_object") and not data.get("voice_object"):
+            self.add_error("voice_object", "Name at least one output: voice, background or both.")
+        return data
+
+    def submit_params(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data.pop("account")
+        return {key: ("" if value is None else value) for key, value in data.items()}

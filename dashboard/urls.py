@@ -25,6 +25,7 @@ urlpatterns = [
     ),
     path("s/<str:token>/", share_views.shared_job, name="shared-job"),
     path("track/", views.track, name="track"),
+    path("submit/voice-separation/", views.submit_voice_separation, name="submit-voice-separation"),
     path("accounts/", views.account_health, name="account-health"),
     path(
         "login/",

@@ -19,10 +19,10 @@ from django.views.decorators.http import require_POST
 from django_q.tasks import async_task
 
 from dashboard import presenters
-from dashboard.forms import JobFilterForm, TrackForm
+from dashboard.forms import JobFilterForm, TrackForm, VoiceSeparationForm
 from jobs import services
 from jobs.models import STATE_CHOICES, Account, Job, JobEvent
-from jobs.providers.base import State
+from jobs.providers.base import ProviderError, State
 from jobs.usage import usage_last_hour
 
 PAGE_SIZE = 50
@@ -190,6 +190,23 @@ def track(request: HttpRequest) -> HttpResponse:
     if request.htmx and not request.htmx.boosted:
         template += "#results"
     return render(request, template, {"form": form, "results": results})
+
+
+@permission_required("jobs.operate_job", raise_exception=True)
+def submit_voice_separation(request: HttpRequest) -> HttpResponse:
+    form = VoiceSeparationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        account = form.cleaned_data["account"]
+        try:
+            job = services.job_submit(account=account, params=form.submit_params())
+        except services.InvalidInput as exc:
+            form.add_error(None, f"Not sent: {exc}")
+        except ProviderError as exc:
+            form.add_error(None, f"{account.provider_label} refused the job: {exc}")
+        else:
+            messages.success(request, "Job submitted and tracked.")
+            return redirect("job-detail", code=job.code)
+    return render(request, "jobs/submit.html", {"form": form})
 
 
 # --- accounts health ------------------------------------------------------------------

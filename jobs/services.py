@@ -148,6 +148,25 @@ def job_track(
     return sorted(results.values(), key=lambda r: order.get(r.external_id, 0))
 
 
+def job_submit(*, account: Account, params: Mapping[str, Any]) -> Job:
+    """Create a provider job and start tracking it, with its first status fetched.
+
+    Raises InvalidInput for parameters the adapter refuses before sending anything, and
+    ProviderError when the provider refuses the request.
+    """
+    adapter = account.adapter()
+    if not adapter.can_submit:
+        raise InvalidInput(f"{account.provider_label} jobs cannot be submitted from Clapboard")
+    try:
+        external_id = adapter.submit(**params)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    (result,) = job_track(account=account, external_ids=[external_id], verify=True)
+    if result.job is None:  # the provider accepted it but cannot show it yet: poll it
+        result = job_track(account=account, external_ids=[external_id])[0]
+    return result.job
+
+
 def job_stop_watching(*, job: Job, user: Any) -> None:
     """Stop polling a job on an operator's request (it stays listed)."""
     note = f"Stopped watching by {user}"

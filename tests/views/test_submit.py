@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from jobs.models import Job
+
+pytestmark = pytest.mark.django_db
+
+URL = "/submit/voice-separation/"
+
+
+def _form(account, **extra):
+    data = {
+        "account": str(account.code),
+        "input_object": "input/demo.mp4",
+        "audio_mode": "IsAudio",
+        "codec": "mp3",
+        "samplerate": "44100",
+        "bitrate": "128",
+        "channels": "2",
+        "output_bucket": "out-1250000000",
+        "output_region": "ap-guangzhou",
+        "voice_object": "output/voice.mp3",
+        "background_object": "output/background.mp3",
+    }
+    data.update(extra)
+    return data
+
+
+def _post(client, data):
+    client.get(URL)
+    return client.post(URL, data, HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+
+
+def test_submit_creates_tracks_and_opens_the_job(operator_client, simulator, accounts):
+    account = accounts["tencent_ci"]
+    response = _post(operator_client, _form(account))
+    assert response.status_code == 302
+    job = Job.objects.get(account=account)
+    assert response["Location"] == reverse("job-detail", args=[job.code])
+    assert job.kind == "VoiceSeparate" and job.version == 1  # its first status is stored
+    assert ("tencent_ci", job.external_id) in simulator.jobs  # the fake cloud has it
+
+
+def test_template_instead_of_inline_settings(operator_client, simulator, accounts):
+    data = _form(
+        accounts["tencent_ci"],
+        template_id="t1460606b9752148c4ab182f55163ba7cd",
+        audio_mode="",
+        codec="",
+        samplerate="",
+        bitrate="",
+        channels="",
+    )
+    assert _post(operator_client, data).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "message"),
+    [
+        ({"voice_object": "", "background_object": ""}, "voice_object", "at least one output"),
+        ({"template_id": "t1"}, "template_id", "not both"),
+        ({"audio_mode": ""}, "audio_mode", "Choose an audio mode"),
+        ({"input_object": ""}, "input_object", "required"),
+    ],
+)
+def test_validation_errors_show_in_place_and_keep_the_input(
+    operator_client, accounts, extra, field, message
+):
+    response = _post(operator_client, _form(accounts["tencent_ci"], **extra))
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors[field])
+    html = response.content.decode()
+    assert "out-1250000000" in html and 'class="field invalid"' in html
+    assert not Job.objects.exists()
+
+
+def test_adapter_refusal_is_a_clear_form_error(operator_client, simulator, accounts):
+    response = _post(operator_client, _form(accounts["tencent_ci"], output_bucket="NoAppId"))
+    assert "Not sent: output_bucket" in response.content.decode()
+    simulator.inject("http_500", "tencent_ci")
+    response = _post(operator_client, _form(accounts["tencent_ci"]))
+    assert "refused the job" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_only_submit_capable_accounts_are_offered(operator_client, accounts):
+    choices = _post(operator_client, {}).context["form"].fields["account"].queryset
+    assert list(choices) == [accounts["tencent_ci"]]
+
+
+def test_viewers_cannot_submit(viewer_client):
+    assert viewer_client.get(URL).status_code == 403
