@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from django.utils import timezone
@@ -15,6 +16,15 @@ from jobs.services import job_apply_status
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def wait_until(page, expression: str, arg=None, timeout: float = 10.0) -> None:
+    """Poll a condition from Python: page.wait_for_function evaluates strings inside the
+    page, which the dashboard's CSP (no 'unsafe-eval') rightly refuses."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression, arg):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.05)
 
 
 def _job(account, external_id, state="running", **fields) -> Job:
@@ -104,15 +114,16 @@ def test_playing_moves_the_highlighted_word_and_clicking_a_word_seeks(
     page.goto(page.url + f"jobs/{job.code}/")
     media = page.locator("#job-media")
     expect(media).to_be_attached()
-    page.wait_for_function("document.querySelector('#job-media').readyState >= 1")
+    wait_until(page, "document.querySelector('#job-media').readyState >= 1")
 
     page.evaluate("document.querySelector('#job-media').play()")
-    page.wait_for_function("document.querySelector('#job-media').currentTime > 0.3")
+    wait_until(page, "document.querySelector('#job-media').currentTime > 0.3")
     first = page.locator(".word.current").first.get_attribute("data-start")
-    page.wait_for_function(
+    wait_until(
+        page,
         "(start) => { const w = document.querySelector('.word.current');"
-        " return w && w.dataset.start !== start; }",
-        arg=first,
+        " return !!w && w.dataset.start !== start; }",
+        first,
     )
     page.evaluate("document.querySelector('#job-media').pause()")
 
