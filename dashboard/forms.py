@@ -4,10 +4,10 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from jobs.models import STATE_CHOICES, Account, Job
+from jobs.models import STATE_CHOICES, Account, Job, JobStateCount
 from jobs.providers import provider_choices
 
 ANY = [("", "Any")]
@@ -53,6 +53,23 @@ class JobFilterForm(forms.Form):
                 Q(external_id=term) | Q(external_id__startswith=term) | Q(name__icontains=term)
             )
         return jobs
+
+    def state_counts(self) -> dict[str, int]:
+        """Jobs per state under every filter but the state one.
+
+        Filters by provider or account read the trigger-kept JobStateCount table (a
+        handful of rows, whatever the number of jobs); only text, kind and date filters
+        count the matching jobs themselves."""
+        data = self.cleaned_data if self.is_valid() else {}
+        if any(data.get(name) for name in ("q", "kind", "created_from", "created_to")):
+            jobs = self.filter(Job.objects.all(), with_state=False).order_by()
+            return dict(jobs.values_list("state").annotate(n=Count("id")))
+        counts = JobStateCount.objects.filter(count__gt=0)
+        if data.get("provider"):
+            counts = counts.filter(account__provider=data["provider"])
+        if data.get("account"):
+            counts = counts.filter(account=data["account"])
+        return dict(counts.order_by().values_list("state").annotate(n=Sum("count")))
 
     @property
     def active(self) -> bool:

@@ -59,8 +59,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.GET.get("v") == token:
         return HttpResponse(status=204)
     form = JobFilterForm(request.GET)
-    base = form.filter(Job.objects.all(), with_state=False)
-    counts = dict(base.order_by().values_list("state").annotate(n=Count("id")))
+    counts = form.state_counts()
     jobs = form.filter(Job.objects.select_related("account")).order_by("-tracked_at", "-id")
     cursor = _cursor(request.GET.get("after", ""))
     if cursor:

@@ -216,3 +216,23 @@ class AccountUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.minute:%H:%M} {self.requests}"
+
+
+class JobStateCount(models.Model):
+    """How many jobs each account has in each state, for the list's tabs.
+
+    Database triggers (migration 0003) keep it exact on every insert, update and delete of
+    a job — whatever code path, bulk or raw — so the tabs never count the jobs table.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="state_counts")
+    state = models.CharField(max_length=16, choices=STATE_CHOICES)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "state"], name="statecount_account_state")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.state}: {self.count}"

@@ -366,7 +366,7 @@ class RefreshLoop:
                 run.requests_in_flight += 1
             workers.submit(lambda: self.scan(run))
         if run.scanning or not fresh:
-            if not run.listing_failed:
+            if not run.listing_failed or time.monotonic() < run.not_before:
                 return False
             # No listing this time: ask for every detail, and try listing again later.
             run.listing_failed = False
@@ -422,11 +422,12 @@ class RefreshLoop:
                     break
             run.listing, run.listing_at = states, started
         except ProviderError as error:
-            run.listing_failed = True
-            self._count("errors")
             log.warning("%s: state listing failed: %s", run.name, error)
             if error.retry_after is not None or error.permanent:
-                self._request_failed(run, [], error)
+                self._request_failed(run, [], error)  # sets not_before first
+            else:
+                self._count("errors")
+            run.listing_failed = True
         except Exception as exc:  # an adapter bug must not stop the account
             run.listing_failed = True
             log.error("%s: state listing error %s", run.name, type(exc).__name__)

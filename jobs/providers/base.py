@@ -103,7 +103,9 @@ class ProviderError(Exception):
         self.http_status = http_status
 
     def __str__(self) -> str:
-        return f"{self.code}: {self.message}" if self.code else self.message
+        if not self.code or self.message.startswith(self.code):
+            return self.message
+        return f"{self.code}: {self.message}"
 
     @property
     def is_not_found(self) -> bool:
