@@ -292,11 +292,21 @@ def job_apply_status(
             Job.objects.filter(pk=job.pk).update(last_polled_at=asked_at, next_poll_at=None)
             return Applied(changed=False)
         values = _status_values(status)
+        poll_note = ""
+        if status.state is State.UNKNOWN and job.state != State.UNKNOWN:
+            # A raw state we have no mapping for says nothing reliable: keep what we knew,
+            # show the raw value, and say so on the job.
+            for name in ("state", "progress", "queue_position"):
+                values[name] = getattr(job, name)
+            poll_note = (
+                f"Unknown provider state {status.provider_state!r}; "
+                f"still shown as {job.get_state_display().lower()}."
+            )
         changed = {name: value for name, value in values.items() if getattr(job, name) != value}
         update: dict[str, Any] = {
             "last_polled_at": asked_at,
             "poll_errors": 0,
-            "last_poll_error": "",
+            "last_poll_error": poll_note,
         }
         adapter = job.account.adapter_class
         reference = status.created_at or job.tracked_at
