@@ -37,7 +37,6 @@ from jobs.providers.base import JobStatus, Provider, ProviderError
 log = logging.getLogger(__name__)
 
 LOOP_SECONDS = 55.0
-LEASE_SECONDS = 30.0
 THREADS = 24
 # How old a state listing (VOD DescribeTasks) may be before it is taken again, and how
 # long a running job's detail may go unrefreshed when the listing says nothing changed.
@@ -161,7 +160,7 @@ class RefreshLoop:
         once: bool = False,
         account_names: list[str] | None = None,
         threads: int = THREADS,
-        lease_seconds: float = LEASE_SECONDS,
+        lease_seconds: float | None = None,
         loops: int | None = None,
     ) -> None:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -169,7 +168,7 @@ class RefreshLoop:
         self.once = once
         self.account_names = account_names
         self.threads = threads
-        self.lease_seconds = lease_seconds
+        self.lease_seconds = lease_seconds or settings.CLAPBOARD_LEASE_SECONDS
         self.loops = loops or settings.CLAPBOARD_REFRESH_LOOPS
         self.runs: dict[int, AccountRun] = {}
         self.lock = threading.Lock()
@@ -486,7 +485,7 @@ class RefreshLoop:
             while time.monotonic() < deadline:
                 if time.monotonic() >= next_claim:
                     self.claim()
-                    next_claim = time.monotonic() + 2.0
+                    next_claim = time.monotonic() + min(2.0, self.lease_seconds / 3)
                 busy = self.dispatch(workers)
                 if self.once and not busy:
                     self.claim()
@@ -527,7 +526,9 @@ def job_refresh_now(*, job_id: int) -> None:
         Account.objects.filter(pk=job.account_id, enabled=True)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
-        .update(lease_owner=owner, lease_until=now + timedelta(seconds=30))
+        .update(
+            lease_owner=owner, lease_until=now + timedelta(seconds=settings.CLAPBOARD_LEASE_SECONDS)
+        )
     )
     if not won:
         Job.objects.filter(pk=job_id, next_poll_at__isnull=False).update(next_poll_at=now)

@@ -1,0 +1,100 @@
+"""A refresher killed mid-pass (SIGKILL) loses no update and leaves no lease stuck, and
+rotating the encryption keys under a running refresh loop loses nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from jobs.models import Account, Job
+from jobs.refresh import RefreshLoop, refresh_once
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def test_killing_a_refresher_mid_pass_loses_no_update_and_frees_the_lease(simulator, accounts):
+    simulator.latency = 0.05
+    account = accounts["tencent_ivh"]
+    Account.objects.filter(pk=account.pk).update(rate_limit=10)
+    ids = [f"ivh-k{n}" for n in range(60)]
+    for external_id in ids:
+        simulator.add_job("tencent_ivh", external_id, pinned="running", pinned_progress=40)
+    Job.objects.bulk_create(Job(account=account, external_id=i) for i in ids)
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CLAPBOARD_LEASE_SECONDS": "3",
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings_test",
+    }
+    refresher = subprocess.Popen(
+        [sys.executable, "manage.py", "refreshjobs", "--once", "--account", account.name],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while Job.objects.filter(version__gt=0).count() < 5:  # mid-pass: some jobs done
+        assert time.monotonic() < deadline and refresher.poll() is None
+        time.sleep(0.05)
+    refresher.send_signal(signal.SIGKILL)
+    refresher.wait(10)
+
+    account.refresh_from_db()
+    assert account.lease_owner and account.lease_until <= timezone.now() + timezone.timedelta(
+        seconds=3
+    )
+    done = Job.objects.filter(version__gt=0).count()
+    assert 5 <= done < len(ids)
+    for job in Job.objects.all():  # every update applied whole, or not at all
+        assert job.events.count() == job.version
+        assert (job.state, job.progress) in (("unknown", None), ("running", 40))
+
+    # Nothing is stuck: once the dead process's lease expires, another refresher takes over.
+    assert refresh_once(account_names=[account.name])["requests"] == 0  # still leased
+    time.sleep(max(0.0, (account.lease_until - timezone.now()).total_seconds()) + 0.2)
+    stats = refresh_once(account_names=[account.name])
+    assert stats["jobs"] == len(ids) - done  # the rest, and nobody twice
+    assert set(Job.objects.values_list("version", flat=True)) == {1}
+    assert all(job.events.count() == 1 for job in Job.objects.all())
+
+
+def test_rotating_keys_under_a_running_loop_loses_nothing(simulator, accounts, settings):
+    simulator.latency = 0.02
+    for code, account in accounts.items():
+        for n in range(8):
+            simulator.add_job(code, f"{code}-r{n}", pinned="running")
+            Job.objects.create(account=account, external_id=f"{code}-r{n}")
+    old_key = settings.CLAPBOARD_ENCRYPTION_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    results = []
+    loop = threading.Thread(target=lambda: results.append(RefreshLoop(seconds=4).run()))
+    loop.start()
+    time.sleep(0.5)
+    settings.CLAPBOARD_ENCRYPTION_KEYS = [new_key, old_key]
+    call_command("rotatekeys", stdout=open(os.devnull, "w"))
+    loop.join()
+
+    settings.CLAPBOARD_ENCRYPTION_KEYS = [new_key]  # the old key is gone
+    assert results[0]["errors"] == 0
+    assert not Job.objects.filter(version=0).exists()
+    assert not Account.objects.exclude(last_error="").exists()
+    for account in Account.objects.all():
+        assert account.credentials == accounts[account.provider].credentials
