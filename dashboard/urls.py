@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from dashboard import share_views, views
 
@@ -33,5 +33,7 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/", include("dashboard.api_urls")),
+    path("alerts/", include("dashboard.alert_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -200,24 +200,47 @@ def fetch_public(
     Redirects are refused rather than followed, so every hop is checked. Raises Refused,
     Timeout, ConnectionFailed or TooLarge; a non-2xx answer is a ConnectionFailed too.
     """
+    response = public_request(
+        "GET", url, max_bytes=max_bytes, timeout=timeout, allow_loopback=allow_loopback
+    )
+    if response.status >= 400:
+        raise ConnectionFailed(f"{_describe('GET', url)}: HTTP {response.status}")
+    return response
+
+
+def public_request(
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    body: bytes = b"",
+    max_bytes: int = 256 * 1024,
+    timeout: tuple[float, float] = (5.0, 15.0),
+    allow_loopback: bool = False,
+    secrets: Iterable[str] = (),
+) -> Response:
+    """Send a request to a URL someone configured or a provider handed us (webhooks,
+    subtitle files) through the SSRF guard: http(s) only, a public address checked at
+    connect time after DNS, no redirects. Any status comes back as a Response."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused(f"only http(s) URLs can be fetched, not {parts.scheme or 'a relative URL'}")
     _guard.allow_loopback = allow_loopback
     try:
         response = request(
-            "GET",
+            method,
             url,
+            headers=headers,
+            body=body,
             timeout=timeout,
             max_bytes=max_bytes,
+            secrets=secrets,
             session=_session(f"public_{allow_loopback}"),
         )
     finally:
         _guard.allow_loopback = None
     if 300 <= response.status < 400:
-        raise Refused(f"{_describe('GET', url)}: redirects are not followed")
-    if response.status >= 400:
-        raise ConnectionFailed(f"{_describe('GET', url)}: HTTP {response.status}")
+        raise Refused(f"{_describe(method, url)}: redirects are not followed")
     return response
 
 

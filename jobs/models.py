@@ -45,6 +45,13 @@ class Account(models.Model):
     # The refresh loop that currently polls this account; expires on its own.
     lease_owner = models.CharField(max_length=100, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Import jobs created outside Clapboard (where the provider can list them).
+    discover = models.BooleanField(
+        default=False, help_text="Import jobs created outside Clapboard (VOD, CI, MetaStudio)."
+    )
+    # Where the last import run stopped: provider-specific cursor (time window, page token).
+    discovery_cursor = models.JSONField(blank=True, default=dict)
+    discovered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -236,3 +243,108 @@ class JobStateCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.state}: {self.count}"
+
+
+# --- discovery, alerts and the API (issue: beyond watching) -------------------------------
+
+
+class AlertRule(models.Model):
+    """Who wants to hear about which jobs, and how: one channel per rule."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook (JSON, HMAC-signed)"
+        WECOM = "wecom", "WeCom robot"
+        DINGTALK = "dingtalk", "DingTalk robot"
+        FEISHU = "feishu", "Feishu robot"
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_rules"
+    )
+    name = models.CharField(max_length=100)
+    enabled = models.BooleanField(default=True)
+    # Empty lists mean "any".
+    providers = models.JSONField(blank=True, default=list)
+    accounts = models.ManyToManyField(Account, blank=True, related_name="alert_rules")
+    kinds = models.JSONField(blank=True, default=list)
+    # Any of "failed", "succeeded", "stuck".
+    events = models.JSONField(default=list)
+    stuck_minutes = models.PositiveIntegerField(default=30)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    # An email address or a webhook URL.
+    target = models.CharField(max_length=500)
+    # Webhook signing secret / robot signing secret, encrypted like account credentials.
+    secrets = EncryptedJSONField(blank=True, default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AlertNotice(models.Model):
+    """One alert per rule, job and event, ever: the unique constraint is the dedup that
+    holds across clusters and restarts."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="notices")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="alert_notices")
+    event = models.CharField(max_length=16)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivery = models.ForeignKey(
+        "AlertDelivery", null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "job", "event"], name="alertnotice_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.job_id} {self.event}"
+
+
+class AlertDelivery(models.Model):
+    """One message to one channel (a single alert, a digest or a test) and its fate."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="deliveries")
+    kind = models.CharField(max_length=16, default="single")  # single | digest | test
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    last_error = models.TextField(blank=True)
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # A delivery worker's claim, so two clusters never send the same message.
+    claimed_by = models.CharField(max_length=100, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.rule_id}: {self.status}"
+
+
+class ApiToken(models.Model):
+    """A personal API token; only its hash is stored and the token is shown once."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

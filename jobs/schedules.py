@@ -7,6 +7,12 @@ from typing import Any
 from django.conf import settings
 
 LOOP_PREFIX = "refresh-loop-"
+# Every-minute housekeeping next to the refresh loops: name → task.
+PERIODIC = {
+    "discover-jobs": "jobs.tasks.discover_jobs",
+    "alerts-scan": "jobs.tasks.alerts_scan",
+    "alerts-deliver": "jobs.tasks.alerts_deliver",
+}
 
 
 def ensure_schedules(**kwargs: Any) -> None:
@@ -26,3 +32,13 @@ def ensure_schedules(**kwargs: Any) -> None:
             },
         )
     Schedule.objects.filter(name__startswith=LOOP_PREFIX).exclude(name__in=wanted).delete()
+    for name, func in PERIODIC.items():
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": 1,
+                "repeats": -1,
+            },
+        )

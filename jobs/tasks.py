@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobs import refresh
+from jobs import alerts, discovery, refresh
 
 
 def refresh_loop() -> dict[str, int]:
@@ -11,3 +11,15 @@ def refresh_loop() -> dict[str, int]:
 
 def job_refresh(job_id: int) -> None:
     refresh.job_refresh_now(job_id=job_id)
+
+
+def discover_jobs() -> dict[str, int]:
+    return discovery.discovery_run()
+
+
+def alerts_scan() -> int:
+    return alerts.alerts_scan()
+
+
+def alerts_deliver() -> int:
+    return alerts.alerts_deliver()

@@ -1,0 +1,3 @@
+"""Alert rules and deliveries (being written)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The JSON API (being written)."""
+
+urlpatterns: list = []
