@@ -1,0 +1,124 @@
+"""Personal API tokens: created and revoked by their owner, resolved on every API call.
+
+A token is "cb_" plus 256 random bits, shown once; only its SHA-256 is stored, with the
+first characters kept as a prefix so a person can tell their tokens apart. Each token has
+its own request budget: a fixed one-minute window counted in the shared cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import re
+import secrets
+import time
+from datetime import datetime, timedelta
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
+
+from jobs.models import ApiToken
+from jobs.services import InvalidInput
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PREFIX = "cb_"
+PREFIX_LENGTH = 8
+# token_urlsafe(32) is 43 characters; anything far from that shape is not worth hashing.
+_TOKEN_SHAPE = re.compile(r"cb_[A-Za-z0-9_-]{20,100}")
+ACTIVE_TOKENS_PER_USER = 20
+# Writing last_used_at on every call would turn each read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+API_RATE_LIMIT = 600  # requests per token per window
+API_RATE_WINDOW = 60  # seconds
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+    """Create a token for `user`. Returns the stored row and the raw token, which is not
+    kept anywhere and cannot be recovered.
+
+    Raises InvalidInput for an empty or overlong name, or when the user already has
+    ACTIVE_TOKENS_PER_USER unrevoked tokens.
+    """
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("a token needs a name of 1 to 100 characters")
+    active = ApiToken.objects.filter(user=user, revoked_at__isnull=True).count()
+    if active >= ACTIVE_TOKENS_PER_USER:
+        raise InvalidInput(
+            f"you already have {active} active tokens; revoke one you no longer use first"
+        )
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    api_token = ApiToken.objects.create(
+        user=user, name=name, token_hash=_token_hash(token), prefix=token[:PREFIX_LENGTH]
+    )
+    logger.info("API token %s (%s) created by %s", api_token.code, api_token.prefix, user)
+    return api_token, token
+
+
+def api_token_revoke(*, api_token: ApiToken, user: AbstractBaseUser | None) -> bool:
+    """Revoke `api_token` from now on. Returns False if it was already revoked (a no-op)."""
+    now = timezone.now()
+    revoked = ApiToken.objects.filter(pk=api_token.pk, revoked_at__isnull=True).update(
+        revoked_at=now
+    )
+    if revoked:
+        api_token.revoked_at = now
+        logger.info("API token %s revoked by %s", api_token.code, user)
+    return bool(revoked)
+
+
+def api_token_resolve(token: str, now: datetime | None = None) -> ApiToken | None:
+    """The live token behind `token` (with its user loaded), or None.
+
+    Unknown, malformed and revoked tokens, and tokens of deactivated users, all give None.
+    A hit records its time, at most once per LAST_USED_RESOLUTION.
+    """
+    now = now or timezone.now()
+    if not _TOKEN_SHAPE.fullmatch(token):
+        return None
+    digest = _token_hash(token)
+    # The lookup is by hash, so its timing says nothing about the token itself.
+    api_token = ApiToken.objects.select_related("user").filter(token_hash=digest).first()
+    if api_token is None or not hmac.compare_digest(api_token.token_hash, digest):
+        return None
+    if api_token.revoked_at is not None or not api_token.user.is_active:
+        return None
+    stale = now - LAST_USED_RESOLUTION
+    if api_token.last_used_at is None or api_token.last_used_at < stale:
+        ApiToken.objects.filter(pk=api_token.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
+        ).update(last_used_at=now)
+        api_token.last_used_at = now
+    return api_token
+
+
+def api_rate_limit_hit(api_token: ApiToken, now: float | None = None) -> int | None:
+    """Count one request against `api_token`'s budget.
+
+    Returns None while within API_RATE_LIMIT requests for the current window, otherwise
+    the seconds until the window ends (for Retry-After). The window is fixed: it starts
+    on the minute, the same for every web process sharing the cache.
+    """
+    now = time.time() if now is None else now
+    window = int(now // API_RATE_WINDOW)
+    # The token's code, not its pk: a pk may be reused after a delete, a code never.
+    key = f"api-rate:{api_token.code}:{window}"
+    cache.add(key, 0, timeout=API_RATE_WINDOW + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add() and incr()
+        cache.set(key, 1, timeout=API_RATE_WINDOW + 5)
+        count = 1
+    if count <= API_RATE_LIMIT:
+        return None
+    return max(1, math.ceil((window + 1) * API_RATE_WINDOW - now))
