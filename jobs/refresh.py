@@ -36,7 +36,9 @@ from jobs.providers.base import JobStatus, Provider, ProviderError
 
 log = logging.getLogger(__name__)
 
-LOOP_SECONDS = 55.0
+# A loop lives a little over the schedule's minute, so the next one (which waits for the
+# leases to be released) starts before this one ends and polling never pauses.
+LOOP_SECONDS = 62.0
 THREADS = 24
 # How old a state listing (VOD DescribeTasks) may be before it is taken again, and how
 # long a running job's detail may go unrefreshed when the listing says nothing changed.
@@ -45,19 +47,34 @@ DETAIL_MAX_AGE = timedelta(seconds=60)
 
 
 class RateBudget:
-    """A token bucket: `rate` requests per second with a burst of one second's worth."""
+    """A token bucket that keeps an account under its provider's rate limit.
+
+    It spends only HEADROOM of the limit, with bursts of a tenth of a second: requests
+    wait in a shared queue after their token is taken, so they can reach the provider in
+    clumps, and a budget run at exactly the limit gets throttled. A throttling answer
+    halves the rate (at most once a second, however many requests were in flight), and
+    the rate recovers after a quiet while.
+    """
+
+    HEADROOM = 0.9
+    RECOVER_AFTER = 30.0  # seconds without a throttling answer
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = max(rate, 0.1)
+        self.limit = max(rate * self.HEADROOM, 0.1)
+        self.rate = self.limit
         self.clock = clock
-        self.tokens = min(self.rate, 1.0)
+        self.tokens = 1.0
         self.stamp = clock()
+        self.slowed_at = -1e9
         self.lock = threading.Lock()
 
     def try_take(self) -> bool:
         with self.lock:
             now = self.clock()
-            self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+            if self.rate < self.limit and now - self.slowed_at > self.RECOVER_AFTER:
+                self.rate = self.limit
+            burst = max(1.0, self.rate / 10)
+            self.tokens = min(burst, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
             if self.tokens >= 1:
                 self.tokens -= 1
@@ -65,8 +82,11 @@ class RateBudget:
             return False
 
     def slow_down(self) -> None:
-        """After a throttling answer: halve the rate for the rest of this loop."""
         with self.lock:
+            now = self.clock()
+            if now - self.slowed_at < 1.0:
+                return  # the other requests of the same burst: one halving is enough
+            self.slowed_at = now
             self.rate = max(0.1, self.rate / 2)
             self.tokens = 0
 
@@ -94,6 +114,10 @@ class AccountRun:
     listing_failed: bool = False
     scanning: bool = False
     sorted_due: bool = False
+    # Import jobs created outside Clapboard while this loop holds the account.
+    discover: bool = False
+    discover_checked: float = 0.0
+    discovering: bool = False
     # Requests and failures not yet written to AccountUsage.
     unflushed: list[int] = field(default_factory=lambda: [0, 0])
     flushed_at: float = field(default_factory=time.monotonic)
@@ -224,13 +248,15 @@ class RefreshLoop:
             if won:
                 account = Account.objects.get(pk=pk)
                 rate = account.effective_rate_limit
+                adapter = account.adapter()
                 self.runs[pk] = AccountRun(
                     account_id=pk,
                     name=account.name,
-                    adapter=account.adapter(),
+                    adapter=adapter,
                     budget=RateBudget(rate),
                     # Enough requests in flight to use the budget at ~0.5 s latency.
                     max_in_flight=max(2, min(16, math.ceil(rate * 0.5))),
+                    discover=account.discover and adapter.can_discover and not self.once,
                 )
 
     def release(self) -> None:
@@ -271,6 +297,18 @@ class RefreshLoop:
             # is polled about 7 s later.
             if not run.due and time.monotonic() - run.last_refill > (1.0 if run.exhausted else 0.2):
                 self._refill(run)
+            if (
+                run.discover
+                and not run.discovering
+                and time.monotonic() - run.discover_checked > 60
+            ):
+                # Discovery shares the lease and the budget: the loop holds busy accounts
+                # for most of every minute, so a separate task would rarely get a turn.
+                run.discovering = True
+                run.discover_checked = time.monotonic()
+                with self.lock:
+                    run.requests_in_flight += 1
+                workers.submit(lambda run=run: self._discover(run))
             if run.due and run.adapter.lists_states and not run.sorted_due:
                 if not self._sort_by_listing(run, workers):
                     busy = True
@@ -294,9 +332,9 @@ class RefreshLoop:
         """One request for a batch of jobs, and everything it means for them.
 
         The jobs count as in flight until their results are stored, so no refill and no
-        other loop can pick them up again in between.
+        other loop can pick them up again in between. Worker threads keep their database
+        connection for the loop's life and close it at the end.
         """
-        close_old_connections()
         ids = {due.external_id: due.pk for due in batch}
         try:
             self._poll(run, ids)
@@ -432,6 +470,25 @@ class RefreshLoop:
             log.error("%s: state listing error %s", run.name, type(exc).__name__)
         finally:
             run.scanning = False
+            with self.lock:
+                run.requests_in_flight -= 1
+
+    def _discover(self, run: AccountRun) -> None:
+        from jobs import discovery
+
+        try:
+            account = Account.objects.get(pk=run.account_id)
+            stale = account.discovered_at is None or (
+                timezone.now() - account.discovered_at > timedelta(seconds=55)
+            )
+            if stale:
+                discovery.discover_pages(
+                    account=account, adapter=run.adapter, budget=run.budget, owner=self.owner
+                )
+        except Exception:  # discovery must never stop the polling of the account
+            log.exception("%s: discovery failed", run.name)
+        finally:
+            run.discovering = False
             with self.lock:
                 run.requests_in_flight -= 1
 

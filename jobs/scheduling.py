@@ -20,6 +20,8 @@ QUEUED_MAX = 120.0
 RUNNING_MIN = 2.0
 RUNNING_MAX = 60.0
 RUNNING_NO_HISTORY = 10.0
+# Providers that report no progress at all (CI, MetaStudio, ICE): nothing to estimate from.
+RUNNING_NO_PROGRESS = 30.0
 PAUSED = 60.0
 UNKNOWN = 30.0
 ERROR_BASE = 5.0
@@ -55,6 +57,7 @@ def next_interval(
     *,
     queue_position: int | None = None,
     remaining: timedelta | None = None,
+    progress: int | None = None,
 ) -> float | None:
     """Seconds until the next poll after a successful fetch; None means stop polling."""
     if state.is_terminal:
@@ -65,7 +68,7 @@ def next_interval(
         return min(QUEUED_MAX, QUEUED_BASE + QUEUED_PER_POSITION * queue_position)
     if state is State.RUNNING:
         if remaining is None:
-            return RUNNING_NO_HISTORY
+            return RUNNING_NO_PROGRESS if progress is None else RUNNING_NO_HISTORY
         # Look again at about a quarter of the remaining time, so the finish is seen
         # soon after it happens without hammering long jobs.
         return min(RUNNING_MAX, max(RUNNING_MIN, remaining.total_seconds() / 4))

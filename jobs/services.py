@@ -285,7 +285,9 @@ def job_apply_status(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        job = Job.objects.select_for_update().select_related("account").get(pk=job_id)
+        # Lock the job row only: locking the account too would serialise every update of
+        # an account's jobs behind one another (and behind the loop's lease renewals).
+        job = Job.objects.select_for_update(of=("self",)).select_related("account").get(pk=job_id)
         if job.last_polled_at and asked_at < job.last_polled_at:
             return Applied(changed=False, stale=True)
         if job.is_terminal:
@@ -321,6 +323,7 @@ def job_apply_status(
                 status.state,
                 queue_position=status.queue_position,
                 remaining=_remaining(job, status, now),
+                progress=status.progress,
             )
             update["next_poll_at"] = None if interval is None else now + timedelta(seconds=interval)
         if changed:

@@ -30,7 +30,8 @@ def test_running_jobs_poll_more_often_near_the_end():
     assert long_way == scheduling.RUNNING_MAX
     assert almost == 3.0
     assert done == scheduling.RUNNING_MIN
-    assert scheduling.next_interval(State.RUNNING) == scheduling.RUNNING_NO_HISTORY
+    assert scheduling.next_interval(State.RUNNING, progress=40) == scheduling.RUNNING_NO_HISTORY
+    assert scheduling.next_interval(State.RUNNING) == scheduling.RUNNING_NO_PROGRESS
 
 
 def test_eta_from_progress_history():
@@ -66,3 +67,41 @@ def test_retention():
     assert scheduling.past_retention(three_days, started=T0 - timedelta(days=4), now=T0)
     assert not scheduling.past_retention(three_days, started=T0 - timedelta(days=2), now=T0)
     assert not scheduling.past_retention(None, started=T0 - timedelta(days=400), now=T0)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_budget_spends_under_the_limit_in_small_bursts():
+    from jobs.refresh import RateBudget
+
+    clock = FakeClock()
+    budget = RateBudget(50, clock=clock)
+    taken = 0
+    for _ in range(1000):  # ten simulated seconds in 10 ms steps
+        clock.now += 0.01
+        taken += budget.try_take()
+    assert 440 <= taken <= 451  # 90 % of 50/s
+    clock.now += 10  # a long quiet spell does not bank a big burst
+    assert sum(budget.try_take() for _ in range(20)) <= 5
+
+
+def test_a_burst_of_throttles_halves_once_and_the_rate_recovers():
+    from jobs.refresh import RateBudget
+
+    clock = FakeClock()
+    budget = RateBudget(100, clock=clock)
+    for _ in range(16):  # sixteen in-flight requests all come back throttled
+        budget.slow_down()
+    assert budget.rate == 45
+    clock.now += 1.5
+    budget.slow_down()
+    assert budget.rate == 22.5
+    clock.now += budget.RECOVER_AFTER + 1
+    budget.try_take()
+    assert budget.rate == 90

@@ -10,7 +10,7 @@ import enum
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -178,6 +178,11 @@ class Provider:
     can_submit: ClassVar[bool] = False
     # Whether `list_states` can say cheaply, for many tasks at once, which ones changed.
     lists_states: ClassVar[bool] = False
+    # Whether `discover` can list the account's jobs, including those created elsewhere.
+    can_discover: ClassVar[bool] = False
+    # Templates read `account.adapter_class.can_discover`; a class is callable, and
+    # Django would otherwise call it (and fail) instead of reading its attribute.
+    do_not_call_in_templates: ClassVar[bool] = True
     # (connect, read) seconds; a provider that hangs must not hold a poller thread.
     request_timeout: ClassVar[tuple[float, float]] = (5.0, 20.0)
     max_response_bytes: ClassVar[int] = 4 * 1024 * 1024
@@ -318,6 +323,20 @@ class Provider:
         and the next page token ("" when done). Only where `lists_states` is True."""
         raise NotImplementedError
 
+    def discover(
+        self, *, cursor: Mapping[str, Any], limit: int
+    ) -> tuple[list[JobStatus], dict[str, Any]]:
+        """One page (at most `limit` jobs) of the account's jobs, wherever they were
+        created, and the cursor to resume from. Only where `can_discover` is True.
+
+        `cursor` is what the previous call returned; `{}` starts afresh. Its content is
+        the adapter's (see `ListingPass`), except that `"more": True` means the listing
+        has further pages right now; without it the run is done, and the next run from
+        that cursor lists only jobs created since. Listed jobs may be summaries: the
+        refresh engine fills in the rest. Raises ProviderError like `fetch`.
+        """
+        raise NotImplementedError
+
     # Job-level failure codes this provider reports, explained (see `explain_failure`).
     failure_catalogue: ClassVar[Mapping[str, Explanation]] = {}
 
@@ -331,6 +350,71 @@ class Provider:
     def submit(self, **params: Any) -> str:
         """Create a provider job; returns its external id."""
         raise NotImplementedError(f"{self.code} does not support submitting jobs")
+
+
+@dataclass(frozen=True)
+class ListingPass:
+    """Where a `discover` cursor stands in a provider's job list (in any order).
+
+    A pass lists the jobs created at or after `since`, page by page: `page` is the
+    provider's token (or offset) for the next page of that same query, `newest` the
+    latest creation time seen in the pass. When a pass ends, the next one starts at
+    `newest`: only jobs created since are listed again, plus the few created in that
+    same second, which the importer finds already tracked.
+    """
+
+    since: datetime
+    page: str | int | None = None
+    newest: datetime | None = None
+
+    @classmethod
+    def resume(
+        cls,
+        cursor: Mapping[str, Any],
+        *,
+        now: datetime,
+        first_window: timedelta,
+        retention: timedelta | None = None,
+    ) -> ListingPass:
+        """The pass a cursor describes; `{}` (or garbage) starts one `first_window` back.
+
+        A new pass never reaches further back than `retention`; a pass under way keeps
+        its `since`, because its page token belongs to that exact query.
+        """
+        since = parse_time(cursor.get("since"))
+        page = cursor.get("page") if isinstance(cursor.get("page"), str | int) else None
+        newest = parse_time(cursor.get("newest"))
+        if since is None:
+            since, page, newest = now - first_window, None, None
+        if not page and retention is not None:
+            since = max(since, now - retention)
+        return cls(since, page or None, newest)
+
+    def after(self, jobs: Sequence[JobStatus], page: str | int | None) -> dict[str, Any]:
+        """The cursor after one page of `jobs`: this pass with `page` next (and
+        `"more": True`), or, when `page` is empty, the next pass from the newest job."""
+        seen = [job.created_at for job in jobs if job.created_at is not None]
+        newest = max([*seen, *([self.newest] if self.newest else [])], default=None)
+        if not page:
+            return {"since": iso_utc(max(newest, self.since) if newest else self.since)}
+        cursor: dict[str, Any] = {"since": iso_utc(self.since), "page": page, "more": True}
+        if newest is not None:
+            cursor["newest"] = iso_utc(newest)
+        return cursor
+
+    def restart(self) -> dict[str, Any]:
+        """The cursor that asks this pass again from its first page (an expired token)."""
+        cursor: dict[str, Any] = {"since": iso_utc(self.since), "more": True}
+        if self.newest is not None:
+            cursor["newest"] = iso_utc(self.newest)
+        return cursor
+
+
+def iso_utc(moment: datetime) -> str:
+    """`2019-07-16T06:21:27Z`: whole seconds, UTC (naive times are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -16,7 +16,7 @@ import math
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -28,10 +28,13 @@ from jobs.providers.base import (
     FailureCategory,
     FetchResult,
     JobStatus,
+    ListingPass,
     Provider,
     ProviderError,
     SchemaField,
     State,
+    as_int,
+    iso_utc,
     parse_time,
 )
 
@@ -44,6 +47,8 @@ DEFAULT_REGION = "cn-north-4"
 LIST_PATH = "/v1/{project_id}/digital-human-videos"
 # The list endpoint takes 1-100 per page; a batch of job_ids fits in one page.
 PAGE_LIMIT = 100
+# Without create_since the list shows "task records of the past month" (§4.2).
+LIST_WINDOW = timedelta(days=30)
 # The gateway rejects an X-Sdk-Date more than 15 minutes from its own clock.
 SDK_DATE_TOLERANCE_SECONDS = 15 * 60
 
@@ -458,6 +463,7 @@ class HuaweiMetaStudio(Provider):
     # The list only looks back one month unless create_since says otherwise.
     retention = timedelta(days=30)
     can_submit = False
+    can_discover = True
     failure_catalogue = FAILURE_CATALOGUE
 
     def default_base_url(self) -> str:
@@ -520,3 +526,32 @@ class HuaweiMetaStudio(Provider):
 
     def check_credentials(self) -> None:
         parse_list(self._list([("limit", 1), ("offset", 0)]))
+
+    def discover(
+        self, *, cursor: Mapping[str, Any], limit: int
+    ) -> tuple[list[JobStatus], dict[str, Any]]:
+        """One page of the list, oldest first from the cursor's `create_since` (a month
+        back at first, the list's own default window); paged with offset/limit. A job
+        created during a pass can only push rows back (one is listed twice), never make
+        one be skipped."""
+        listing = ListingPass.resume(
+            cursor,
+            now=datetime.fromtimestamp(self.clock(), UTC),
+            first_window=LIST_WINDOW,
+            retention=self.retention,
+        )
+        offset = as_int(listing.page) or 0
+        size = max(1, min(PAGE_LIMIT, limit))
+        payload = self._list(
+            [
+                ("create_since", iso_utc(listing.since)),
+                ("limit", size),
+                ("offset", offset),
+                ("sort_dir", "asc"),
+                ("sort_key", "create_time"),
+            ]
+        )
+        jobs = parse_list(payload)
+        total = as_int(payload.get("count"))
+        more = len(jobs) >= size and (total is None or offset + len(jobs) < total)
+        return jobs, listing.after(jobs, offset + len(jobs) if more else None)

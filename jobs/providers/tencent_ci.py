@@ -15,7 +15,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +27,7 @@ from jobs.providers.base import (
     FailureCategory,
     FetchResult,
     JobStatus,
+    ListingPass,
     Provider,
     ProviderError,
     SchemaField,
@@ -50,6 +51,8 @@ KEY_TIME_AFTER = 600
 # The batch maximum is undocumented (Appendix C.3): stay well inside common URL limits.
 MAX_BATCH_PATH_CHARS = 2000
 MAX_LIST_SIZE = 100
+# How far back the first import looks: CI documents no job-record retention (§3.5).
+DISCOVERY_WINDOW = timedelta(days=30)
 
 # Seconds to wait after a 429 SlowDown that did not carry Retry-After.
 DEFAULT_RETRY_AFTER = 1.0
@@ -580,6 +583,7 @@ class TencentCi(Provider):
     batch_size = 50
     retention = None
     can_submit = True
+    can_discover = True
     failure_catalogue = FAILURE_CATALOGUE
 
     # --- URLs and signing ------------------------------------------------------------
@@ -712,10 +716,14 @@ class TencentCi(Provider):
         next_token: str = "",
         size: int = MAX_LIST_SIZE,
         tag: str = VOICE_SEPARATE,
+        created_after: datetime | None = None,
+        oldest_first: bool = False,
     ) -> tuple[list[JobStatus], str]:
-        """One page of `GET /jobs?tag=…`, newest first; returns (jobs, next token or "").
+        """One page of `GET /jobs?tag=…`, newest first unless `oldest_first`; returns
+        (jobs, next token or "").
 
-        `states` are normalised `State`s or raw CI state names (empty: all states).
+        `states` are normalised `State`s or raw CI state names (empty: all states);
+        `created_after` sends `startCreationTime` (inclusive, whole seconds).
         Raises ValueError for bad arguments, ProviderError for a failed request.
         """
         if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_LIST_SIZE:
@@ -736,12 +744,37 @@ class TencentCi(Provider):
         if raw_states:
             params["states"] = ",".join(dict.fromkeys(raw_states))
         params["size"] = str(size)
+        if oldest_first:
+            params["orderByTime"] = "Asc"
+        if created_after is not None:
+            start = created_after.replace(tzinfo=created_after.tzinfo or UTC).astimezone(UTC)
+            params["startCreationTime"] = start.strftime("%Y-%m-%dT%H:%M:%S%z")
         if next_token:
             params["nextToken"] = next_token
         page = self._send_signed("GET", JOBS_PATH, params)
         object_base_url = self._object_base_url()
         jobs = [parse_status(d, object_base_url=object_base_url) for d in page.details]
         return jobs, page.next_token
+
+    def discover(
+        self, *, cursor: Mapping[str, Any], limit: int
+    ) -> tuple[list[JobStatus], dict[str, Any]]:
+        """One page of the bucket's VoiceSeparate jobs (in the account's queue, if it
+        names one), all states, oldest first from the cursor's creation time; paged
+        with NextToken. The first run looks back DISCOVERY_WINDOW."""
+        listing = ListingPass.resume(
+            cursor,
+            now=datetime.fromtimestamp(self.clock(), UTC),
+            first_window=DISCOVERY_WINDOW,
+            retention=self.retention,
+        )
+        jobs, token = self.list_jobs(
+            next_token=str(listing.page or ""),
+            size=max(1, min(MAX_LIST_SIZE, limit)),
+            created_after=listing.since,
+            oldest_first=True,
+        )
+        return jobs, listing.after(jobs, token)
 
     def submit(  # type: ignore[override]
         self,

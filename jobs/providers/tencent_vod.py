@@ -28,6 +28,7 @@ from jobs.providers.base import (
     FailureCategory,
     FetchResult,
     JobStatus,
+    ListingPass,
     Provider,
     ProviderError,
     SchemaField,
@@ -535,6 +536,29 @@ def parse_task_list(payload: Any) -> tuple[list[TaskSummary], str]:
     return summaries, token if isinstance(token, str) else ""
 
 
+_SUMMARY_STATES = {"WAITING": State.QUEUED, "PROCESSING": State.RUNNING}
+
+
+def _summary_status(task: TaskSummary) -> JobStatus:
+    return JobStatus(
+        external_id=task.task_id,
+        state=_SUMMARY_STATES.get(task.status, State.UNKNOWN),
+        provider_state="",
+        created_at=task.create_time,
+        finished_at=task.finish_time,
+        kind=task.task_type,
+        raw={
+            "TaskSummary": {
+                "TaskId": task.task_id,
+                "Status": task.status,
+                "TaskType": task.task_type,
+                "CreateTime": _iso(task.create_time) if task.create_time else "",
+                "FinishTime": _iso(task.finish_time) if task.finish_time else "",
+            }
+        },
+    )
+
+
 def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -700,6 +724,7 @@ class TencentVod(Provider):
     batch_size: ClassVar[int] = 1  # DescribeTaskDetail answers one TaskId per call
     retention: ClassVar[timedelta | None] = timedelta(days=3)
     lists_states: ClassVar[bool] = True  # DescribeTasks shows which tasks changed
+    can_discover: ClassVar[bool] = True  # DescribeTasks lists them, 72 hours back
     can_submit: ClassVar[bool] = False
     failure_catalogue: ClassVar[Mapping[str, Explanation]] = FAILURE_CATALOGUE
 
@@ -842,6 +867,34 @@ class TencentVod(Provider):
         # provider_state holds: a difference means DescribeTaskDetail is worth a request.
         tasks, token = self.describe_tasks(created_after=since, scroll_token=page_token)
         return {task.task_id: task.status for task in tasks}, token
+
+    def discover(
+        self, *, cursor: Mapping[str, Any], limit: int
+    ) -> tuple[list[JobStatus], dict[str, Any]]:
+        """One page of DescribeTasks, newest first, for tasks created since the cursor's
+        time (never more than 72 hours back); paged with ScrollToken.
+
+        A summary has no sub-tasks, so FINISH (succeeded or failed?) and ABORTED (why?)
+        come back UNKNOWN, and every summary with an empty provider_state: the refresh
+        engine asks DescribeTaskDetail only when a listing differs from the stored
+        provider_state, so this makes it fetch each imported task's detail once.
+        """
+        listing = ListingPass.resume(
+            cursor,
+            now=datetime.fromtimestamp(self.clock(), UTC),
+            first_window=self.retention or timedelta(days=3),
+            retention=self.retention,
+        )
+        try:
+            tasks, token = self.describe_tasks(
+                created_after=listing.since, scroll_token=str(listing.page or ""), limit=limit
+            )
+        except ProviderError as exc:
+            if listing.page and exc.code.startswith("InvalidParameterValue.ScrollToken"):
+                return [], listing.restart()  # an expired token: list this pass again
+            raise
+        jobs = [_summary_status(task) for task in tasks]
+        return jobs, listing.after(jobs, token)
 
     def describe_tasks(
         self,

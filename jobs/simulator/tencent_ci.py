@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 from jobs.providers import signing
 from jobs.providers import tencent_ci as ci
-from jobs.providers.base import ProviderError
+from jobs.providers.base import ProviderError, parse_time
 from jobs.simulator.core import (
     Phase,
     ProviderSimulator,
@@ -223,6 +223,14 @@ class CiSimulator(ProviderSimulator):
             return error_xml(400, "InvalidArgument", "size and nextToken must be valid.")
         if not 1 <= size <= 100 or offset < 0:
             return error_xml(400, "InvalidArgument", "size must be between 1 and 100.")
+        bounds = []
+        for name in ("startCreationTime", "endCreationTime"):
+            value = params.get(name, "")
+            moment = parse_time(value) if value else None
+            if value and moment is None:
+                return error_xml(400, "InvalidArgument", f"{name} is not a valid time.")
+            bounds.append(moment.timestamp() if moment else None)
+        start, end = bounds
         now = self.sim.now()
         queue = params.get("queueId", "")
         matching = []
@@ -231,6 +239,10 @@ class CiSimulator(ProviderSimulator):
             if self._kind(job) != tag or (states and state not in states):
                 continue
             if queue and self._queue_id(job, tenant) != queue:
+                continue
+            # CI times are whole seconds: compare as the answer's CreationTime shows it.
+            created = int(job.created)
+            if (start is not None and created < start) or (end is not None and created > end):
                 continue
             matching.append(job)
         matching.sort(key=lambda j: j.created, reverse=params.get("orderByTime") != "Asc")

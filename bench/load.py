@@ -1,0 +1,368 @@
+"""Load test: operators polling the pages while the refresh engine works, on the embedded
+default (SQLite, the ORM broker, one cluster). Loopback only, bounded in time.
+
+    .venv/bin/python bench/load.py [--clients 50] [--seconds 60] [--jobs 10000]
+
+1. A fresh SQLite database, the simulator as a separate process (20 ms per request),
+   one account per provider and N synthetic jobs that move from queued through running
+   to success or failure within the run.
+2. The web app under gunicorn (production settings, DEBUG off) and one `qcluster`
+   (two workers) running the refresh loop.
+3. `--clients` concurrent clients (threads in several processes, each with its own
+   logged-in session) poll for `--seconds`: the job list, its HTMX poll, and job details
+   with their HTMX polls, as an open browser tab would.
+4. It reports requests served, p50/p95/p99 latency, errors by status, "database is
+   locked" lines in any log, and after the engine finishes, whether every job's stored
+   final state matches what the simulator says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.refresh import (  # noqa: E402 - after the path fix above
+    free_port,
+    prepare_environment,
+    start,
+    stop,
+    tail,
+    wait_for_simulator,
+)
+
+LATENCY = 0.02
+CLIENT_PROCESSES = 5
+
+
+def build_world(jobs: int, simulator_url: str) -> tuple[list[str], str]:
+    """Accounts, jobs and an operator; returns job codes and a session cookie value."""
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from jobs.models import Job
+    from jobs.services import account_create
+    from jobs.simulator.core import Simulator
+
+    rng = random.Random(7)
+    now = int(time.time())
+    batch = []
+    for code, sim in Simulator().providers.items():
+        account = account_create(
+            name=f"load-{code}",
+            provider=code,
+            credentials=sim.demo_credentials,
+            options=sim.demo_options,
+            region=sim.demo_region,
+            endpoint=simulator_url,
+        )
+        for n in range(jobs // len(Simulator().providers)):
+            outcome = "fail" if rng.random() < 0.15 else "ok"
+            # Everything finishes within the run: queued up to 20 s, running 10–40 s.
+            external_id = f"sim-{now}-{rng.randint(0, 20)}-{rng.randint(10, 40)}-{outcome}-l{n:x}"
+            batch.append(Job(account=account, external_id=external_id))
+    Job.objects.bulk_create(batch, batch_size=2000)
+    user = get_user_model().objects.create_superuser("load", password="load-password-1")
+    session = SessionStore()
+    session["_auth_user_id"] = str(user.pk)
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_hash"] = user.get_session_auth_hash()
+    session.create()
+    codes = [str(code) for code in Job.objects.values_list("code", flat=True)]
+    return codes, session.session_key
+
+
+def client_process(
+    base: str,
+    cookie: str,
+    codes: list[str],
+    threads: int,
+    seconds: float,
+    queue: multiprocessing.Queue,
+) -> None:
+    """One process of clients; puts (latencies by page, statuses) on the queue."""
+    import threading
+
+    import requests
+
+    results: list[tuple[str, int, float]] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        session = requests.Session()
+        session.cookies.set("sessionid", cookie)
+        list_token = detail = detail_token = None
+
+        def get(kind: str, url: str, htmx: bool = False) -> requests.Response | None:
+            started = time.perf_counter()
+            try:
+                response = session.get(
+                    url,
+                    headers={"HX-Request": "true"} if htmx else {},
+                    timeout=30,
+                    allow_redirects=False,
+                )
+            except requests.RequestException:
+                with lock:
+                    results.append((kind, 0, time.perf_counter() - started))
+                return None
+            with lock:
+                results.append((kind, response.status_code, time.perf_counter() - started))
+            return response
+
+        while time.monotonic() < deadline:
+            choice = rng.random()
+            if list_token is None or choice < 0.15:
+                response = get("list", f"{base}/")
+                list_token = _token(response, "job-live")
+            elif choice < 0.6:
+                response = get("list poll", f"{base}/{list_token}", htmx=True)
+                if response is not None and response.status_code == 200:
+                    list_token = _token(response, "job-live") or list_token
+            elif detail is None or choice < 0.7:
+                detail = rng.choice(codes)
+                response = get("detail", f"{base}/jobs/{detail}/")
+                detail_token = _token(response, "job-live")
+            else:
+                response = get(
+                    "detail poll", f"{base}/jobs/{detail}/{detail_token or ''}", htmx=True
+                )
+                if response is not None and response.status_code == 200:
+                    detail_token = _token(response, "job-live") or detail_token
+            time.sleep(rng.uniform(0.05, 0.3))  # a person's browser, not a flood
+
+    workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    queue.put(results)
+
+
+def _token(response, element_id: str) -> str | None:
+    """The live region's poll URL (`?...v=...`) from a page or partial."""
+    if response is None or response.status_code != 200:
+        return None
+    text = response.text
+    marker = f'id="{element_id}"'
+    at = text.find(marker)
+    if at < 0:
+        return None
+    start = text.find('hx-get="', at)
+    end = text.find('"', start + 8)
+    return text[start + 8 : end].replace("&amp;", "&") if start > 0 else None
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def final_states_match(timeout: float) -> tuple[int, int, list[str]]:
+    """Wait for the engine to finish, then compare every job with the simulator's truth."""
+    from jobs.models import Job
+    from jobs.simulator.core import Phase, Simulator
+
+    truth_source = Simulator()
+    deadline = time.monotonic() + timeout
+    while Job.objects.exclude(state__in=["succeeded", "failed", "canceled"]).exists():
+        if time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    mismatches, checked = [], 0
+    for job in Job.objects.select_related("account").iterator():
+        truth = truth_source.truth(job.account.provider, job.external_id)
+        checked += 1
+        expected = {Phase.SUCCEEDED: "succeeded", Phase.FAILED: "failed"}.get(
+            truth.phase, truth.phase
+        )
+        if job.state != expected:
+            mismatches.append(f"{job.external_id}: stored {job.state}, simulator {expected}")
+    return checked, len(mismatches), mismatches[:10]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--finish-timeout", type=float, default=240)
+    parser.add_argument("--keep", action="store_true", help="keep the data dir and logs")
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="clapboard-load-"))
+    env = prepare_environment("sqlite", data_dir, debug=False)
+    env.update(ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="false", SECURE_HSTS_SECONDS="0")
+    os.environ.update(env)
+    logs = {name: data_dir / f"{name}.log" for name in ("simulator", "web", "cluster", "migrate")}
+    simulator_port, web_port = free_port(), free_port()
+    simulator_url = f"http://127.0.0.1:{simulator_port}"
+    processes = []
+    try:
+        for step in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+            start(step, env, logs["migrate"]).wait()  # as a deployment would
+        processes.append(
+            start(
+                ["simulate", "--port", str(simulator_port), "--latency", str(LATENCY)],
+                env,
+                logs["simulator"],
+            )
+        )
+        wait_for_simulator(simulator_url, processes[-1], logs["simulator"])
+        codes, cookie = build_world(args.jobs, simulator_url)
+        web = start_gunicorn(env, web_port, logs["web"])
+        processes.append(web)
+        wait_for_web(f"http://127.0.0.1:{web_port}", web, logs["web"])
+        processes.append(start(["qcluster"], env, logs["cluster"]))
+        from django_q.tasks import async_task
+
+        async_task("jobs.tasks.refresh_loop")  # don't wait for the first schedule tick
+
+        queue: multiprocessing.Queue = multiprocessing.Queue()
+        per_process = max(1, args.clients // CLIENT_PROCESSES)
+        clients = [
+            multiprocessing.Process(
+                target=client_process,
+                args=(
+                    f"http://127.0.0.1:{web_port}",
+                    cookie,
+                    codes,
+                    per_process,
+                    args.seconds,
+                    queue,
+                ),
+            )
+            for _ in range(min(CLIENT_PROCESSES, args.clients))
+        ]
+        started = time.monotonic()
+        for process in clients:
+            process.start()
+        results = [row for _ in clients for row in queue.get()]
+        for process in clients:
+            process.join()
+        elapsed = time.monotonic() - started
+
+        checked, mismatched, examples = final_states_match(args.finish_timeout)
+    finally:
+        for process in reversed(processes):
+            stop(process)
+    locked = sum(
+        log.read_text(errors="replace").count("database is locked")
+        for log in logs.values()
+        if log.exists()
+    )
+    report(results, elapsed, args, checked, mismatched, examples, locked, logs)
+    if args.keep:
+        print(f"data and logs kept in {data_dir}")
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def start_gunicorn(env: dict[str, str], port: int, log: Path):
+    import subprocess
+
+    out = log.open("ab")
+    return subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "dashboard.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "3",
+            "-k",
+            "gthread",
+            "--threads",
+            "8",
+            "--access-logfile",
+            "-",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_for_web(url: str, process, log: Path) -> None:
+    import requests
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn exited:\n{tail(log)}")
+        try:
+            requests.get(f"{url}/login/", timeout=2)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise SystemExit(f"gunicorn did not answer:\n{tail(log)}")
+
+
+def report(results, elapsed, args, checked, mismatched, examples, locked, logs) -> None:
+    by_kind: dict[str, list[float]] = {}
+    statuses: dict[int, int] = {}
+    for kind, status, seconds in results:
+        by_kind.setdefault(kind, []).append(seconds * 1000)
+        statuses[status] = statuses.get(status, 0) + 1
+    every = [ms for values in by_kind.values() for ms in values]
+    print(
+        f"\nLoad: {args.clients} clients for {elapsed:.0f} s, {args.jobs} jobs, SQLite + ORM broker"
+    )
+    print(f"{'page':<14}{'requests':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
+    for kind, values in sorted(by_kind.items()):
+        print(
+            f"{kind:<14}{len(values):>10}{statistics.median(values):>10.1f}"
+            f"{percentile(values, 95):>10.1f}{percentile(values, 99):>10.1f}"
+        )
+    print(
+        f"{'all':<14}{len(every):>10}{statistics.median(every):>10.1f}"
+        f"{percentile(every, 95):>10.1f}{percentile(every, 99):>10.1f}"
+    )
+    print(
+        f"throughput: {len(every) / elapsed:.0f} requests/s; statuses: {dict(sorted(statuses.items()))}"
+    )
+    server_errors = sum(n for status, n in statuses.items() if status >= 500 or status == 0)
+    print(f"5xx or failed requests: {server_errors}; 'database is locked' in logs: {locked}")
+    print(f"final states: {checked - mismatched}/{checked} match the simulator")
+    for line in examples:
+        print("  mismatch:", line)
+    print(
+        json.dumps(
+            {
+                "clients": args.clients,
+                "seconds": round(elapsed, 1),
+                "jobs": args.jobs,
+                "requests": len(every),
+                "p50_ms": round(statistics.median(every), 1),
+                "p95_ms": round(percentile(every, 95), 1),
+                "p99_ms": round(percentile(every, 99), 1),
+                "statuses": statuses,
+                "server_errors": server_errors,
+                "database_locked": locked,
+                "jobs_checked": checked,
+                "jobs_mismatched": mismatched,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
