@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
+
+from jobs.alerts import EVENTS
+from jobs.http import address_allowed
+from jobs.models import Account, AlertRule
+from jobs.providers import provider_choices
+
+webhook_url = URLValidator(schemes=["http", "https"])
+
+
+class AlertRuleForm(forms.ModelForm):
+    """An alert rule. The signing secret is write-only: never rendered back, and a blank
+    field keeps the stored one (like account credentials in the admin)."""
+
+    providers = forms.MultipleChoiceField(
+        required=False,
+        choices=provider_choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None checked: every provider.",
+    )
+    accounts = forms.ModelMultipleChoiceField(
+        required=False,
+        queryset=Account.objects.none(),
+        to_field_name="code",
+        help_text="None selected: every account.",
+    )
+    kinds = forms.CharField(
+        required=False,
+        max_length=1000,
+        help_text="Job kinds, separated by commas. Empty: every kind.",
+    )
+    events = forms.MultipleChoiceField(
+        choices=list(EVENTS.items()), widget=forms.CheckboxSelectMultiple
+    )
+    stuck_minutes = forms.IntegerField(
+        min_value=1,
+        max_value=7 * 24 * 60,
+        initial=30,
+        label="Stuck after (minutes)",
+        help_text="A queued or running job with no progress or queue movement for this long.",
+    )
+    target = forms.CharField(
+        max_length=500,
+        widget=forms.TextInput(attrs={"size": 70, "spellcheck": "false"}),
+        help_text="Email addresses (comma-separated), or the webhook / robot URL.",
+    )
+    secret = forms.CharField(
+        required=False,
+        max_length=200,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Webhook: the HMAC key (required). DingTalk: the SEC… signing secret. "
+        "Feishu: the signature verification secret. Optional for robots.",
+    )
+    clear_secret = forms.BooleanField(required=False, label="Remove the stored secret")
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "name",
+            "enabled",
+            "providers",
+            "accounts",
+            "kinds",
+            "events",
+            "stuck_minutes",
+            "channel",
+            "target",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["accounts"].queryset = Account.objects.only("code", "name").order_by("name")
+        self.fields["accounts"].widget.attrs["size"] = 6
+        self.fields["channel"].choices = [("", "Choose a channel")] + AlertRule.Channel.choices
+        self.has_secret = bool(self.instance.pk and (self.instance.secrets or {}).get("secret"))
+        if self.has_secret:
+            self.fields[
+                "secret"
+            ].help_text = (
+                "A secret is stored. Leave blank to keep it; type a new one to replace it."
+            )
+        else:
+            del self.fields["clear_secret"]
+        if self.instance.pk and not self.is_bound:
+            self.initial["kinds"] = ", ".join(self.instance.kinds)
+
+    def clean_kinds(self) -> list[str]:
+        kinds = [k.strip() for k in self.cleaned_data["kinds"].split(",") if k.strip()]
+        if any(len(k) > 100 for k in kinds):
+            raise ValidationError("A kind is at most 100 characters.")
+        return list(dict.fromkeys(kinds))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        channel, target = data.get("channel"), data.get("target", "")
+        if channel and target:
+            try:
+                if channel == AlertRule.Channel.EMAIL:
+                    _check_addresses(target)
+                else:
+                    _check_url(target)
+            except ValidationError as exc:
+                self.add_error("target", exc)
+        keeps_secret = self.has_secret and not data.get("clear_secret")
+        if channel == AlertRule.Channel.WEBHOOK and not (data.get("secret") or keeps_secret):
+            self.add_error("secret", "A webhook needs a secret: receivers check the signature.")
+        return data
+
+    def save(self, commit: bool = True) -> AlertRule:
+        rule = super().save(commit=False)
+        if self.cleaned_data.get("secret"):
+            rule.secrets = {"secret": self.cleaned_data["secret"]}
+        elif self.cleaned_data.get("clear_secret"):
+            rule.secrets = {}
+        if commit:
+            rule.save()
+            self.save_m2m()
+        return rule
+
+
+def _check_addresses(target: str) -> None:
+    addresses = [a.strip() for a in target.split(",") if a.strip()]
+    if not addresses:
+        raise ValidationError("Give at least one email address.")
+    for address in addresses:
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ValidationError(f"{address!r} is not an email address.") from None
+
+
+def _check_url(target: str) -> None:
+    try:
+        webhook_url(target)
+    except ValidationError:
+        raise ValidationError("Give the full http(s) URL of the webhook.") from None
+    host = (urlsplit(target).hostname or "").strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return  # a name: checked after DNS, when the message is sent
+    if not address_allowed(host, allow_loopback=settings.CLAPBOARD_ALLOW_LOOPBACK_FETCH):
+        raise ValidationError(
+            f"{host} is a private, loopback or metadata address; alerts only go to public ones."
+        )
