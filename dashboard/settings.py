@@ -215,7 +215,9 @@ CONTENT_SECURITY_POLICY = {
 REDIS_URL = env_str("REDIS_URL")
 
 # Loops and clusters: see DESIGN.md §Refresh engine.
-CLAPBOARD_REFRESH_LOOPS = env_int("CLAPBOARD_REFRESH_LOOPS", 1, minimum=1)
+# One loop per default worker: a loop is one process, and its Python work (parsing,
+# signing, applying statuses) is what bounds a pass once the rate limits are met.
+CLAPBOARD_REFRESH_LOOPS = env_int("CLAPBOARD_REFRESH_LOOPS", 2, minimum=1)
 # How long an account stays leased to a loop that stopped renewing it (e.g. was killed).
 CLAPBOARD_LEASE_SECONDS = env_int("CLAPBOARD_LEASE_SECONDS", 30, minimum=2)
 # Let the SSRF guard fetch from loopback (the simulator); never in production.

@@ -335,14 +335,17 @@ def test_refreshjobs_command(simulator, accounts, capsys):
     assert Job.objects.get(external_id="ice-cmd").state == State.UNKNOWN
 
 
-def test_refresh_loop_schedule_exists_once():
+def test_refresh_loop_schedules_exist_once_per_loop(settings):
     from jobs.schedules import ensure_schedules
 
     ensure_schedules()
     ensure_schedules()
     schedules = Schedule.objects.filter(func="jobs.tasks.refresh_loop")
-    assert schedules.count() == 1
-    assert schedules.get().schedule_type == Schedule.MINUTES
+    assert schedules.count() == settings.CLAPBOARD_REFRESH_LOOPS == 2
+    assert {s.schedule_type for s in schedules} == {Schedule.MINUTES}
+    settings.CLAPBOARD_REFRESH_LOOPS = 1  # fewer loops configured: the extra one goes
+    ensure_schedules()
+    assert Schedule.objects.filter(func="jobs.tasks.refresh_loop").count() == 1
 
 
 def test_vod_asks_for_details_only_where_the_state_listing_shows_a_change(simulator, accounts):
