@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Exists, Min, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -44,6 +44,8 @@ THREADS = 24
 # long a running job's detail may go unrefreshed when the listing says nothing changed.
 LISTING_SECONDS = 5.0
 DETAIL_MAX_AGE = timedelta(seconds=60)
+# How long an account with due work may sit unleased before a loop takes it beyond its share.
+UNCLAIMED_GRACE = 3.0
 
 
 class RateBudget:
@@ -195,6 +197,7 @@ class RefreshLoop:
         self.lease_seconds = lease_seconds or settings.CLAPBOARD_LEASE_SECONDS
         self.loops = loops or settings.CLAPBOARD_REFRESH_LOOPS
         self.runs: dict[int, AccountRun] = {}
+        self.unclaimed_since: dict[int, float] = {}
         self.lock = threading.Lock()
         self.started = timezone.now()
         self.stats: dict[str, int] = {"requests": 0, "jobs": 0, "errors": 0, "changed": 0}
@@ -239,13 +242,18 @@ class RefreshLoop:
         )
         for pk in candidates:
             if len(self.runs) >= share:
-                break
+                # Beyond our share, but nobody has taken it for a while (fewer loops are
+                # running than configured, or one died): take it rather than let it wait.
+                first_seen = self.unclaimed_since.setdefault(pk, time.monotonic())
+                if time.monotonic() - first_seen < UNCLAIMED_GRACE:
+                    continue
             won = (
                 Account.objects.filter(pk=pk)
                 .filter(self._claimable(now))
                 .update(lease_owner=self.owner, lease_until=until)
             )
             if won:
+                self.unclaimed_since.pop(pk, None)
                 account = Account.objects.get(pk=pk)
                 rate = account.effective_rate_limit
                 adapter = account.adapter()
@@ -254,8 +262,9 @@ class RefreshLoop:
                     name=account.name,
                     adapter=adapter,
                     budget=RateBudget(rate),
-                    # Enough requests in flight to use the budget at ~0.5 s latency.
-                    max_in_flight=max(2, min(16, math.ceil(rate * 0.5))),
+                    # Enough requests in flight to use the budget at ~0.5 s latency; a
+                    # batch answer is already 50–100 jobs to store, so two at a time do.
+                    max_in_flight=max(2, min(16, math.ceil(rate * 0.5 / adapter.batch_size))),
                     discover=account.discover and adapter.can_discover and not self.once,
                 )
 
@@ -369,18 +378,24 @@ class RefreshLoop:
             error = ProviderError("internal adapter error", "AdapterError")
             self._request_failed(run, list(ids.values()), error)
             return
-        for external_id, result in results.items():
-            pk = ids.get(external_id)
-            if pk is None:
-                continue
-            if isinstance(result, JobStatus):
-                applied = services.job_apply_status(job_id=pk, status=result, asked_at=asked_at)
-                self._count("changed", applied.changed)
-                if applied.became_terminal and result.subtitles_url:
-                    services.job_fetch_subtitles(job_id=pk)
-            else:
-                services.jobs_record_error(job_ids=[pk], error=result)
-            self._count("jobs")
+        # One transaction per answer, not per job: a batch of 50 is one write for SQLite's
+        # single writer. Each job is still applied in its own savepoint.
+        subtitles = []
+        with transaction.atomic():
+            for external_id, result in results.items():
+                pk = ids.get(external_id)
+                if pk is None:
+                    continue
+                if isinstance(result, JobStatus):
+                    applied = services.job_apply_status(job_id=pk, status=result, asked_at=asked_at)
+                    self._count("changed", applied.changed)
+                    if applied.became_terminal and result.subtitles_url:
+                        subtitles.append(pk)
+                else:
+                    services.jobs_record_error(job_ids=[pk], error=result)
+                self._count("jobs")
+        for pk in subtitles:  # outbound fetches never run inside a transaction
+            services.job_fetch_subtitles(job_id=pk)
         missing = [pk for external_id, pk in ids.items() if external_id not in results]
         if missing:  # an adapter that forgot an id: retry later rather than lose it
             services.jobs_record_error(

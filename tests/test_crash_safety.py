@@ -101,7 +101,7 @@ def test_rotating_keys_under_a_running_loop_loses_nothing(simulator, accounts, s
     old_key = settings.CLAPBOARD_ENCRYPTION_KEYS[0]
     new_key = Fernet.generate_key().decode()
     results = []
-    loop = threading.Thread(target=lambda: results.append(RefreshLoop(seconds=4).run()))
+    loop = threading.Thread(target=lambda: results.append(RefreshLoop(seconds=4, loops=1).run()))
     loop.start()
     time.sleep(0.5)
     settings.CLAPBOARD_ENCRYPTION_KEYS = [new_key, old_key]

@@ -366,3 +366,15 @@ def test_vod_asks_for_details_only_where_the_state_listing_shows_a_change(simula
     untouched = Job.objects.exclude(external_id="vod-l7")
     assert set(untouched.values_list("state", flat=True)) == {State.QUEUED}
     assert not untouched.filter(last_polled_at__lt=timezone.now() - timedelta(seconds=3)).exists()
+
+
+def test_a_lone_loop_takes_accounts_beyond_its_share_when_no_other_loop_does(
+    simulator, accounts, settings
+):
+    assert settings.CLAPBOARD_REFRESH_LOOPS == 2  # one of the two configured loops is missing
+    for code, account in accounts.items():
+        simulator.add_job(code, f"{code}-lone", pinned="running")
+        track(account, f"{code}-lone")
+    stats = RefreshLoop(seconds=7).run()
+    assert stats["jobs"] >= len(accounts)
+    assert not Job.objects.filter(last_polled_at__isnull=True).exists()
