@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, time
 from typing import Any
 
 from django import forms
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from jobs.models import STATE_CHOICES, Account, Job, JobStateCount
 from jobs.providers import provider_choices
 
 ANY = [("", "Any")]
+# Searches count at most this many matching jobs for the tabs (then show "1000+").
+COUNT_CAP = 1000
 
 
 class JobFilterForm(forms.Form):
@@ -54,22 +57,27 @@ class JobFilterForm(forms.Form):
             )
         return jobs
 
-    def state_counts(self) -> dict[str, int]:
-        """Jobs per state under every filter but the state one.
+    def state_counts(self) -> tuple[dict[str, int], bool]:
+        """Jobs per state under every filter but the state one, and whether they are
+        lower bounds.
 
         Filters by provider or account read the trigger-kept JobStateCount table (a
-        handful of rows, whatever the number of jobs); only text, kind and date filters
-        count the matching jobs themselves."""
+        handful of rows, whatever the number of jobs). Text, kind and date filters count
+        the matching jobs themselves, but stop at COUNT_CAP matches: an exact count of a
+        broad search would read most of the table on every poll.
+        """
         data = self.cleaned_data if self.is_valid() else {}
         if any(data.get(name) for name in ("q", "kind", "created_from", "created_to")):
             jobs = self.filter(Job.objects.all(), with_state=False).order_by()
-            return dict(jobs.values_list("state").annotate(n=Count("id")))
+            states = list(jobs.values_list("state", flat=True)[: COUNT_CAP + 1])
+            capped = len(states) > COUNT_CAP
+            return dict(Counter(states[:COUNT_CAP])), capped
         counts = JobStateCount.objects.filter(count__gt=0)
         if data.get("provider"):
             counts = counts.filter(account__provider=data["provider"])
         if data.get("account"):
             counts = counts.filter(account=data["account"])
-        return dict(counts.order_by().values_list("state").annotate(n=Sum("count")))
+        return dict(counts.order_by().values_list("state").annotate(n=Sum("count"))), False
 
     @property
     def active(self) -> bool:

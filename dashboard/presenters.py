@@ -64,7 +64,10 @@ class JobRow:
         return self.job.created_at or self.job.tracked_at
 
 
-def state_tabs(counts: dict[str, int], form: Any, params: dict[str, str]) -> list[dict[str, Any]]:
+def state_tabs(
+    counts: dict[str, int], form: Any, params: dict[str, str], *, capped: bool = False
+) -> list[dict[str, Any]]:
+    """The state tabs; with `capped` counts (a broad search) each is shown as "n+"."""
     current = form.cleaned_data.get("state", "") if form.is_valid() else ""
     tabs = []
     for state, label in TABS:
@@ -83,7 +86,7 @@ def state_tabs(counts: dict[str, int], form: Any, params: dict[str, str]) -> lis
             {
                 "state": state,
                 "label": label,
-                "count": count,
+                "count": f"{count}+" if capped and count else count,
                 "selected": selected,
                 "url": "?" + urlencode(query) if query else ".",
             }

@@ -121,3 +121,16 @@ def test_empty_states_say_what_to_do(operator_client, accounts):
     make(accounts["tencent_ivh"], "one")
     html = operator_client.get(reverse("job-list"), {"q": "nothing-like-this"}).content.decode()
     assert "No jobs match these filters" in html
+
+
+def test_search_counts_stop_at_a_cap_and_say_so(viewer_client, accounts, monkeypatch):
+    monkeypatch.setattr("dashboard.forms.COUNT_CAP", 3)
+    for n in range(5):
+        make(accounts["tencent_vod"], f"vod-news-{n}", "failed", name=f"news {n}")
+    tabs = {
+        t["label"]: t["count"]
+        for t in viewer_client.get(reverse("job-list"), {"q": "news"}).context["tabs"]
+    }
+    assert tabs["All"] == "3+" and tabs["Failed"] == "3+" and tabs["Running"] == 0
+    tabs = {t["label"]: t["count"] for t in viewer_client.get(reverse("job-list")).context["tabs"]}
+    assert tabs["Failed"] == 5  # without a search the kept counts are exact
