@@ -194,25 +194,8 @@ def job_resume_watching(*, job: Job, user: Any) -> None:
 
 # --- applying what a provider said ------------------------------------------------
 
-# What a person sees; a change in any of these bumps `version` and appends an event.
-VISIBLE_FIELDS = (
-    "state",
-    "provider_state",
-    "progress",
-    "queue_position",
-    "failure_code",
-    "failure_message",
-    "media_url",
-    "subtitles_url",
-    "cover_url",
-    "duration_ms",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "kind",
-    "name",
-    "words",
-)
+# Every field of `_status_values` is visible: a change in any bumps `version`; these
+# also go into the JobEvent that records the change.
 EVENT_FIELDS = (
     "state",
     "provider_state",
