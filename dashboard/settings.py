@@ -220,6 +220,8 @@ REDIS_URL = env_str("REDIS_URL")
 CLAPBOARD_REFRESH_LOOPS = env_int("CLAPBOARD_REFRESH_LOOPS", 2, minimum=1)
 # How long an account stays leased to a loop that stopped renewing it (e.g. was killed).
 CLAPBOARD_LEASE_SECONDS = env_int("CLAPBOARD_LEASE_SECONDS", 30, minimum=2)
+# Where the dashboard is reached, for absolute links in alert messages.
+CLAPBOARD_BASE_URL = env_str("CLAPBOARD_BASE_URL").rstrip("/")
 # Let the SSRF guard fetch from loopback (the simulator); never in production.
 CLAPBOARD_ALLOW_LOOPBACK_FETCH = env_bool("CLAPBOARD_ALLOW_LOOPBACK_FETCH", DEBUG)
 
