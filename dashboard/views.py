@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db import connection
-from django.db.models import Count, Min, Q
+from django.db.models import Min, Q
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,7 +22,7 @@ from django_q.tasks import async_task
 from dashboard import presenters
 from dashboard.forms import JobFilterForm, TrackForm, VoiceSeparationForm
 from jobs import services
-from jobs.models import STATE_CHOICES, Account, Job, JobEvent
+from jobs.models import STATE_CHOICES, Account, Job, JobEvent, JobStateCount
 from jobs.providers.base import ProviderError, State
 from jobs.usage import usage_last_hour
 
@@ -233,8 +233,9 @@ def account_health(request: HttpRequest) -> HttpResponse:
         )
     )
     by_state: dict[int, dict[str, int]] = {}
-    for account_id, state, n in (
-        Job.objects.order_by().values_list("account_id", "state").annotate(n=Count("id"))
+    # The trigger-kept counters, not a count over every job.
+    for account_id, state, n in JobStateCount.objects.filter(count__gt=0).values_list(
+        "account_id", "state", "count"
     ):
         by_state.setdefault(account_id, {})[state] = n
     used = usage_last_hour()
