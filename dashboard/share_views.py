@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.middleware import HtmxDetails
 
 from dashboard import presenters
+from dashboard.views import job_for_user
 from jobs import sharing
 from jobs.models import Job, ShareLink
 from jobs.services import InvalidInput
@@ -46,11 +47,6 @@ class ShareLinkForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-def _job_for_operator(request: HttpRequest, code: str) -> Job:
-    """The job behind `code` if this user may see it; 404 otherwise."""
-    return get_object_or_404(Job, code=code)
-
-
 def share_panel_context(job: Job, *, form: ShareLinkForm | None = None, url: str = "") -> dict:
     """The context of the share-panel partial (templates/share/links.html)."""
     links = job.share_links.select_related("created_by").order_by("-created_at")[:PANEL_LINKS]
@@ -74,7 +70,7 @@ def _panel(request: HtmxHttpRequest, job: Job, **context: Any) -> HttpResponse:
 @permission_required("jobs.operate_job", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def share_links(request: HtmxHttpRequest, code: str) -> HttpResponse:
-    job = _job_for_operator(request, code)
+    job = job_for_user(request, code)
     if request.method != "POST":
         return _panel(request, job)
     form = ShareLinkForm(request.POST)
@@ -92,7 +88,7 @@ def share_links(request: HtmxHttpRequest, code: str) -> HttpResponse:
 @permission_required("jobs.operate_job", raise_exception=True)
 @require_POST
 def share_revoke(request: HtmxHttpRequest, code: str, link: str) -> HttpResponse:
-    job = _job_for_operator(request, code)
+    job = job_for_user(request, code)
     sharing.share_revoke(link=get_object_or_404(ShareLink, code=link, job=job), user=request.user)
     if request.htmx:
         return _panel(request, job)

@@ -30,7 +30,7 @@ PAGE_SIZE = 50
 STOP_POLLING = 286  # htmx stops an `every` poll on this status
 
 
-def _job_for_user(request: HttpRequest, code: str) -> Job:
+def job_for_user(request: HttpRequest, code: str) -> Job:
     """The job behind `code` if this user may see it; 404 otherwise."""
     return get_object_or_404(Job.objects.select_related("account"), code=code)
 
@@ -107,7 +107,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required("jobs.view_job", raise_exception=True)
 def job_detail(request: HttpRequest, code: str) -> HttpResponse:
-    job = _job_for_user(request, code)
+    job = job_for_user(request, code)
     polled = request.htmx and not request.htmx.boosted and "v" in request.GET
     if polled and request.GET["v"] == str(job.version):
         return HttpResponse(status=STOP_POLLING if job.is_terminal else 204)
@@ -142,7 +142,7 @@ def _subtitle_file(body: str, filename: str, content_type: str) -> HttpResponse:
 
 @permission_required("jobs.view_job", raise_exception=True)
 def job_srt(request: HttpRequest, code: str) -> HttpResponse:
-    job = _job_for_user(request, code)
+    job = job_for_user(request, code)
     if not job.subtitles:
         raise Http404("no subtitles")
     return _subtitle_file(job.subtitles, f"{job.external_id}.srt", "application/x-subrip")
@@ -151,7 +151,7 @@ def job_srt(request: HttpRequest, code: str) -> HttpResponse:
 @permission_required("jobs.view_job", raise_exception=True)
 def job_vtt(request: HttpRequest, code: str, source: str) -> HttpResponse:
     """WebVTT from the stored SRT (for the player's <track>) or from the word timings."""
-    job = _job_for_user(request, code)
+    job = job_for_user(request, code)
     cues = presenters.subtitle_cues(job) if source == "subtitles" else presenters.word_cues(job)
     if not cues:
         raise Http404("no timings")
@@ -166,7 +166,7 @@ def job_vtt(request: HttpRequest, code: str, source: str) -> HttpResponse:
 @require_POST
 @permission_required("jobs.operate_job", raise_exception=True)
 def job_refresh(request: HttpRequest, code: str) -> HttpResponse:
-    job = _job_for_user(request, code)
+    job = job_for_user(request, code)
     async_task("jobs.tasks.job_refresh", job.pk, task_name=f"refresh job {job.pk}")
     messages.info(request, "Refresh requested; the page updates when the answer arrives.")
     return redirect("job-detail", code=job.code)
@@ -175,7 +175,7 @@ def job_refresh(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 @permission_required("jobs.operate_job", raise_exception=True)
 def job_watch(request: HttpRequest, code: str) -> HttpResponse:
-    job = _job_for_user(request, code)
+    job = job_for_user(request, code)
     if request.POST.get("watch") == "stop":
         services.job_stop_watching(job=job, user=request.user)
     else:
