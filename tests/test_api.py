@@ -582,9 +582,10 @@ def test_openapi_document_is_public_and_describes_every_route(client):
     assert set(job["properties"]["provider"]["enum"]) == set(PROVIDERS)
 
 
-def test_openapi_document_validates_when_the_validator_is_installed():
-    validator = pytest.importorskip("openapi_spec_validator")
-    validator.validate(api.openapi_document())
+def test_openapi_document_validates_against_the_openapi_schema():
+    from openapi_spec_validator import validate
+
+    validate(api.openapi_document())
 
 
 def test_responses_match_the_documented_fields(viewer_token, accounts):
