@@ -93,8 +93,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
-    "django_q",
+    # Before django_q: jobs' `qcluster` (prompt stop on SIGTERM) overrides django-q2's.
     "jobs.apps.JobsConfig",
+    "django_q",
     "dashboard",
 ]
 
