@@ -245,7 +245,8 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-# Rate limits (share links) must be shared by every web process once there are several.
+# Rate limits count in Redis when there is one, else in the database (jobs/ratelimit.py):
+# never in one process's memory, which would multiply them by the number of workers.
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}

@@ -348,3 +348,16 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class RateCounter(models.Model):
+    """Events counted in one fixed window for one key (an API token, a client address):
+    the rate limits' shared store when there is no Redis, so every web process counts
+    into the same row."""
+
+    key = models.CharField(max_length=200, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"
