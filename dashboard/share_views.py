@@ -15,7 +15,7 @@ from django_htmx.middleware import HtmxDetails
 
 from dashboard import presenters
 from dashboard.views import job_for_user
-from jobs import sharing
+from jobs import ratelimit, sharing
 from jobs.models import Job, ShareLink
 from jobs.services import InvalidInput
 
@@ -116,7 +116,7 @@ def shared_job(request: HttpRequest, token: str) -> HttpResponse:
     link = sharing.share_resolve(token)
     if link is None:
         # Only failures are throttled: a valid link never waits for others' guesses.
-        retry_after = sharing.share_failure_hit(request.META.get("REMOTE_ADDR", ""))
+        retry_after = sharing.share_failure_hit(ratelimit.client_ip(request))
         if retry_after is not None:
             response = render(request, "share/not_found.html", {"throttled": True}, status=429)
             response["Retry-After"] = str(retry_after)

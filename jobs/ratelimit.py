@@ -8,6 +8,7 @@ process agrees which one is current.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.http import HttpRequest
 
 from jobs.models import RateCounter
 
@@ -73,3 +75,17 @@ def rate_hit(
     if count <= limit:
         return None
     return max(1, math.ceil(ends - now))
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address as the throttles see it: REMOTE_ADDR, or the header a
+    reverse proxy sets (CLAPBOARD_CLIENT_IP_HEADER), when it holds an IP address."""
+    header = settings.CLAPBOARD_CLIENT_IP_HEADER
+    if header:
+        # A proxy appending to X-Forwarded-For puts the address it saw last.
+        value = request.META.get(header, "").split(",")[-1].strip()
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            pass
+    return request.META.get("REMOTE_ADDR", "")

@@ -96,8 +96,8 @@ def share_resolve(token: str, now: datetime | None = None) -> ShareLink | None:
 # Only failures count, and only after the lookup: a valid token always opens, so nobody's
 # guessing (or a proxy that gives every visitor one address) can lock a real link out.
 # Windows are fixed on the clock and counted in the store every web process shares. The
-# IP is REMOTE_ADDR: behind a reverse proxy the deployment must set it to the real
-# client address (e.g. gunicorn's forwarded-allow-ips), or all visitors share one budget.
+# IP is REMOTE_ADDR, or the proxy's header named by CLAPBOARD_CLIENT_IP_HEADER; otherwise
+# all visitors behind a proxy share one budget (for bad tokens only).
 
 
 def share_failure_hit(client_ip: str) -> int | None:
