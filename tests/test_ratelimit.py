@@ -9,10 +9,11 @@ import threading
 
 import pytest
 from django.core.cache import cache
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 
 from jobs.models import RateCounter
 from jobs.ratelimit import rate_hit
+from tests.test_crash_safety import _database_url as database_url
 
 NOW = 1_900_001_000.0  # a fixed instant, 200 s into an hour: 3400 s to its end
 
@@ -30,7 +31,7 @@ def test_two_processes_share_one_count():
     )
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
         "DEBUG": "true",
         "REDIS_URL": "",

@@ -119,13 +119,13 @@ def _group_alive(pgid: int) -> bool:
 
 @pytest.mark.django_db(transaction=True)
 def test_run_serves_the_demo_world_on_its_own_simulator_port_and_stops_on_sigterm():
-    from django.db import connection
+    from tests.test_crash_safety import _database_url
 
     call_command("demo", stdout=io.StringIO())  # built once for the default port
     port, simulator_port = _free_port(), _free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": _database_url(),
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
         "DEBUG": "true",
         "REDIS_URL": "",
