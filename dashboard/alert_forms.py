@@ -50,7 +50,7 @@ class AlertRuleForm(forms.ModelForm):
     )
     target = forms.CharField(
         max_length=500,
-        widget=forms.TextInput(attrs={"size": 70, "spellcheck": "false"}),
+        widget=forms.TextInput(attrs={"size": 70, "spellcheck": "false", "autocomplete": "off"}),
         help_text="Email addresses (comma-separated), or the webhook / robot URL.",
     )
     secret = forms.CharField(
@@ -93,6 +93,17 @@ class AlertRuleForm(forms.ModelForm):
             del self.fields["clear_secret"]
         if self.instance.pk and not self.is_bound:
             self.initial["kinds"] = ", ".join(self.instance.kinds)
+        # The target is write-only like the secret: robot URLs carry their access token.
+        self.stored_target = self.instance.target if self.instance.pk else ""
+        if self.stored_target:
+            from dashboard.alert_views import target_display
+
+            self.initial["target"] = ""
+            self.fields["target"].required = False
+            self.fields["target"].help_text = (
+                f"Now: {target_display(self.instance)}. Leave blank to keep it; "
+                "type the full address or URL to replace it."
+            )
 
     def clean_kinds(self) -> list[str]:
         kinds = [k.strip() for k in self.cleaned_data["kinds"].split(",") if k.strip()]
@@ -102,6 +113,8 @@ class AlertRuleForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if not data.get("target") and "target" not in self.errors and self.stored_target:
+            data["target"] = self.stored_target
         channel, target = data.get("channel"), data.get("target", "")
         if channel and target:
             try:

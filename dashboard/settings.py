@@ -7,6 +7,7 @@ the variables; the defaults are the embedded single-machine setup (SQLite, ORM b
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -93,8 +94,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
-    "django_q",
+    # Before django_q: jobs' `qcluster` (prompt stop on SIGTERM) overrides django-q2's.
     "jobs.apps.JobsConfig",
+    "django_q",
+    "axes",
     "dashboard",
 ]
 
@@ -112,6 +115,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.middleware.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# Axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -214,6 +225,22 @@ CONTENT_SECURITY_POLICY = {
 
 REDIS_URL = env_str("REDIS_URL")
 
+# Login throttling (django-axes): failures are stored in the database, so every web
+# process counts them. A username, and separately a client address, is locked out after
+# CLAPBOARD_LOGIN_FAILURES failures for CLAPBOARD_LOGIN_LOCKOUT_MINUTES; an admin unlocks
+# it in the admin (Axes › Access attempts) or with `manage.py axes_reset_username NAME`.
+AXES_FAILURE_LIMIT = env_int("CLAPBOARD_LOGIN_FAILURES", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CLAPBOARD_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dashboard.lockout.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # failures only: successful logins need no row each
+AXES_CLIENT_IP_CALLABLE = "jobs.ratelimit.client_ip"
+# The request header that carries the client address behind a reverse proxy that sets
+# it (overwriting what the client sent), as a META key, e.g. HTTP_X_REAL_IP. Empty: the
+# connection's address, REMOTE_ADDR. Used by the login and share-link throttles.
+CLAPBOARD_CLIENT_IP_HEADER = env_str("CLAPBOARD_CLIENT_IP_HEADER")
+
 # Loops and clusters: see DESIGN.md §Refresh engine.
 # One loop per default worker: a loop is one process, and its Python work (parsing,
 # signing, applying statuses) is what bounds a pass once the rate limits are met.
@@ -244,7 +271,8 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-# Rate limits (share links) must be shared by every web process once there are several.
+# Rate limits count in Redis when there is one, else in the database (jobs/ratelimit.py):
+# never in one process's memory, which would multiply them by the number of workers.
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
@@ -259,5 +287,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django_q": {"level": "WARNING"}},
+    "loggers": {"django_q": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

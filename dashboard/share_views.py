@@ -15,7 +15,7 @@ from django_htmx.middleware import HtmxDetails
 
 from dashboard import presenters
 from dashboard.views import job_for_user
-from jobs import sharing
+from jobs import ratelimit, sharing
 from jobs.models import Job, ShareLink
 from jobs.services import InvalidInput
 
@@ -113,14 +113,14 @@ def _public(response: HttpResponse) -> HttpResponse:
 @login_not_required
 @require_safe
 def shared_job(request: HttpRequest, token: str) -> HttpResponse:
-    client_ip = request.META.get("REMOTE_ADDR", "")
-    if sharing.share_is_throttled(client_ip):
-        response = render(request, "share/not_found.html", {"throttled": True}, status=429)
-        response["Retry-After"] = str(int(sharing.SHARE_FAILURE_WINDOW.total_seconds()))
-        return _public(response)
     link = sharing.share_resolve(token)
     if link is None:
-        sharing.share_record_failure(client_ip)
+        # Only failures are throttled: a valid link never waits for others' guesses.
+        retry_after = sharing.share_failure_hit(ratelimit.client_ip(request))
+        if retry_after is not None:
+            response = render(request, "share/not_found.html", {"throttled": True}, status=429)
+            response["Retry-After"] = str(retry_after)
+            return _public(response)
         return _public(render(request, "share/not_found.html", status=404))
     job = link.job
     context = {

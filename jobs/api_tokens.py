@@ -2,7 +2,8 @@
 
 A token is "cb_" plus 256 random bits, shown once; only its SHA-256 is stored, with the
 first characters kept as a prefix so a person can tell their tokens apart. Each token has
-its own request budget: a fixed one-minute window counted in the shared cache.
+its own request budget: a fixed one-minute window counted in a store every web process
+shares.
 """
 
 from __future__ import annotations
@@ -10,17 +11,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import math
 import re
 import secrets
-import time
 from datetime import datetime, timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
+from jobs import ratelimit
 from jobs.models import ApiToken
 from jobs.services import InvalidInput
 
@@ -107,18 +106,9 @@ def api_rate_limit_hit(api_token: ApiToken, now: float | None = None) -> int | N
 
     Returns None while within API_RATE_LIMIT requests for the current window, otherwise
     the seconds until the window ends (for Retry-After). The window is fixed: it starts
-    on the minute, the same for every web process sharing the cache.
+    on the minute, and every web process counts into the same store (jobs/ratelimit.py).
     """
-    now = time.time() if now is None else now
-    window = int(now // API_RATE_WINDOW)
     # The token's code, not its pk: a pk may be reused after a delete, a code never.
-    key = f"api-rate:{api_token.code}:{window}"
-    cache.add(key, 0, timeout=API_RATE_WINDOW + 5)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add() and incr()
-        cache.set(key, 1, timeout=API_RATE_WINDOW + 5)
-        count = 1
-    if count <= API_RATE_LIMIT:
-        return None
-    return max(1, math.ceil((window + 1) * API_RATE_WINDOW - now))
+    return ratelimit.rate_hit(
+        "api", str(api_token.code), limit=API_RATE_LIMIT, window=API_RATE_WINDOW, now=now
+    )

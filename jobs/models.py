@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from jobs.crypto import EncryptedJSONField
+from jobs.crypto import EncryptedJSONField, EncryptedTextField
 from jobs.providers import PROVIDERS, provider_choices, provider_class
 from jobs.providers.base import TERMINAL_STATES, Provider, State
 
@@ -272,8 +272,8 @@ class AlertRule(models.Model):
     events = models.JSONField(default=list)
     stuck_minutes = models.PositiveIntegerField(default=30)
     channel = models.CharField(max_length=16, choices=Channel.choices)
-    # An email address or a webhook URL.
-    target = models.CharField(max_length=500)
+    # Email addresses or a webhook URL; encrypted, as robot URLs carry their token.
+    target = EncryptedTextField()
     # Webhook signing secret / robot signing secret, encrypted like account credentials.
     secrets = EncryptedJSONField(blank=True, default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -348,3 +348,16 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class RateCounter(models.Model):
+    """Events counted in one fixed window for one key (an API token, a client address):
+    the rate limits' shared store when there is no Redis, so every web process counts
+    into the same row."""
+
+    key = models.CharField(max_length=200, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

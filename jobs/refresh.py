@@ -10,8 +10,10 @@ account spends from its own token bucket; a throttling answer slows it down.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import multiprocessing
 import os
 import queue
 import socket
@@ -46,6 +48,27 @@ LISTING_SECONDS = 5.0
 DETAIL_MAX_AGE = timedelta(seconds=60)
 # How long an account with due work may sit unleased before a loop takes it beyond its share.
 UNCLAIMED_GRACE = 3.0
+
+
+# Set when the cluster is told to stop (SIGTERM/SIGINT to `manage.py qcluster`). Made
+# before the cluster forks, so its workers share it: a running loop ends within a second
+# instead of polling out its minute while the supervisor waits.
+_shutdown: multiprocessing.synchronize.Event | None = None
+
+
+def shutdown_prepare() -> None:
+    """Create the shared shutdown flag; call in the cluster's parent before it forks."""
+    global _shutdown
+    _shutdown = multiprocessing.get_context("fork").Event()
+
+
+def shutdown_request() -> None:
+    if _shutdown is not None:
+        _shutdown.set()
+
+
+def shutting_down() -> bool:
+    return _shutdown is not None and _shutdown.is_set()
 
 
 class RateBudget:
@@ -149,6 +172,12 @@ class _Workers:
 
     def submit(self, task: Callable[[], None]) -> None:
         self.tasks.put(task)
+
+    def drain(self) -> None:
+        """Drop the tasks no thread has started yet (their jobs simply stay due)."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self.tasks.get_nowait()
 
     def join(self) -> None:
         for _ in self.threads:
@@ -555,6 +584,9 @@ class RefreshLoop:
         next_claim = 0.0
         try:
             while time.monotonic() < deadline:
+                if shutting_down():
+                    workers.drain()
+                    break
                 if time.monotonic() >= next_claim:
                     self.claim()
                     next_claim = time.monotonic() + min(2.0, self.lease_seconds / 3)

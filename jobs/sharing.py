@@ -14,10 +14,10 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
 
+from jobs import ratelimit
 from jobs.models import Job, ShareLink
 from jobs.services import InvalidInput
 
@@ -93,27 +93,19 @@ def share_resolve(token: str, now: datetime | None = None) -> ShareLink | None:
 
 
 # --- throttling failed lookups per client IP ---------------------------------------------
-# A fixed window that starts with an IP's first failure. Successful lookups neither count
-# nor reset it, so holding one valid link does not buy more guesses. The IP is
-# REMOTE_ADDR: behind a reverse proxy the deployment must set it to the real client
-# address (e.g. gunicorn's forwarded-allow-ips), or all visitors share one budget.
+# Only failures count, and only after the lookup: a valid token always opens, so nobody's
+# guessing (or a proxy that gives every visitor one address) can lock a real link out.
+# Windows are fixed on the clock and counted in the store every web process shares. The
+# IP is REMOTE_ADDR, or the proxy's header named by CLAPBOARD_CLIENT_IP_HEADER; otherwise
+# all visitors behind a proxy share one budget (for bad tokens only).
 
 
-def _failure_key(client_ip: str) -> str:
-    return f"share-failures:{client_ip}"
-
-
-def share_is_throttled(client_ip: str) -> bool:
-    """True while `client_ip` has used up its failed lookups for the current window."""
-    return cache.get(_failure_key(client_ip), 0) >= SHARE_FAILURE_LIMIT
-
-
-def share_record_failure(client_ip: str) -> None:
-    """Count one failed lookup from `client_ip`."""
-    key = _failure_key(client_ip)
-    window = int(SHARE_FAILURE_WINDOW.total_seconds())
-    cache.add(key, 0, timeout=window)
-    try:
-        cache.incr(key)
-    except ValueError:  # the window ran out between add() and incr()
-        cache.set(key, 1, timeout=window)
+def share_failure_hit(client_ip: str) -> int | None:
+    """Count one failed lookup from `client_ip`. Returns None while within
+    SHARE_FAILURE_LIMIT for the window, else the seconds until it ends."""
+    return ratelimit.rate_hit(
+        "share-failures",
+        client_ip,
+        limit=SHARE_FAILURE_LIMIT,
+        window=int(SHARE_FAILURE_WINDOW.total_seconds()),
+    )

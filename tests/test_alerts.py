@@ -716,3 +716,63 @@ def test_send_test_makes_one_attempt_and_records_it(operator, receiver):
     assert alerts.alert_send_test(rule=rule).status == AlertDelivery.Status.SENT
     assert "test message" in receiver.requests[-1].json()["markdown"]["content"]
     assert alerts_deliver() == 0  # tests are never retried in the background
+
+
+# --- targets at rest -------------------------------------------------------------------
+
+
+def _stored_target(rule: AlertRule) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT target FROM jobs_alertrule WHERE id = %s", [rule.pk])
+        return cursor.fetchone()[0]
+
+
+def test_robot_tokens_are_ciphertext_in_the_database_and_still_delivered(
+    operator, account, receiver
+):
+    tokens = {
+        "dingtalk": "dingAccessToken0001beef",
+        "wecom": "wecomKey-3f9a1c7e-0002",
+        "feishu": "feishuHookId5d2e8b40003",
+    }
+    targets = {
+        "dingtalk": f"{receiver.url}/robot/send?access_token={tokens['dingtalk']}",
+        "wecom": f"{receiver.url}/cgi-bin/webhook/send?key={tokens['wecom']}",
+        "feishu": f"{receiver.url}/open-apis/bot/v2/hook/{tokens['feishu']}",
+    }
+    rules = [make_rule(operator, channel, target) for channel, target in targets.items()]
+    for rule in rules:
+        stored = _stored_target(rule)
+        assert tokens[rule.channel] not in stored and "127.0.0.1" not in stored
+        assert AlertRule.objects.get(pk=rule.pk).target == targets[rule.channel]
+
+    fail_job(account, "task-at-rest")
+    alerts_scan()
+    alerts_deliver()
+
+    # Decrypted at send time: each robot got its message at its own tokened URL.
+    paths = sorted(request.path for request in receiver.requests)
+    assert paths == sorted(
+        urlsplit(t).path + (f"?{urlsplit(t).query}" if urlsplit(t).query else "")
+        for t in targets.values()
+    )
+    assert set(AlertDelivery.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_the_migration_encrypts_existing_plain_targets(operator):
+    import importlib
+
+    from django.db.migrations.loader import MigrationLoader
+
+    migration = importlib.import_module("jobs.migrations.0006_throttles_encrypt_alert_targets")
+    rule = make_rule(operator, "wecom", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k1")
+    plain = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=plain-legacy-key-0004"
+    with connection.cursor() as cursor:  # a row as 0005 left it
+        cursor.execute("UPDATE jobs_alertrule SET target = %s WHERE id = %s", [plain, rule.pk])
+    before = MigrationLoader(connection).project_state(("jobs", "0005_search_indexes")).apps
+
+    migration.encrypt_targets(before, None)
+    migration.encrypt_targets(before, None)  # run twice: not encrypted twice
+
+    assert "plain-legacy-key-0004" not in _stored_target(rule)
+    assert AlertRule.objects.get(pk=rule.pk).target == plain

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dashboard import api, api_urls
-from jobs import api_tokens
+from jobs import api_tokens, ratelimit
 from jobs.api_tokens import api_token_create, api_token_resolve, api_token_revoke
-from jobs.models import ApiToken, Job, JobEvent
+from jobs.models import ApiToken, Job, JobEvent, RateCounter
 from jobs.providers import PROVIDERS
 
 pytestmark = pytest.mark.django_db
@@ -454,14 +454,23 @@ def test_refresh_polls_the_provider(operator_token, simulator, accounts):
 def test_rate_limit_per_token(viewer, viewer_token, accounts, monkeypatch):
     monkeypatch.setattr(api_tokens, "API_RATE_LIMIT", 3)
     other = api_token_create(user=viewer, name="other")[1]
-    monkeypatch.setattr(api_tokens.time, "time", lambda: 6000.0 + 15)  # 15 s into a window
+    monkeypatch.setattr(ratelimit.time, "time", lambda: 6000.0 + 15)  # 15 s into a window
     assert [get(JOBS, viewer_token).status_code for _ in range(3)] == [200] * 3
     response = get(JOBS, viewer_token)
     assert response.status_code == 429 and error_code(response) == "rate_limited"
     assert response["Retry-After"] == "45"
     assert get(JOBS, other).status_code == 200  # a budget per token
-    monkeypatch.setattr(api_tokens.time, "time", lambda: 6000.0 + 60)  # the next window
+    monkeypatch.setattr(ratelimit.time, "time", lambda: 6000.0 + 60)  # the next window
     assert get(JOBS, viewer_token).status_code == 200
+
+
+def test_the_token_budget_is_shared_by_every_process(viewer, viewer_token, accounts, monkeypatch):
+    monkeypatch.setattr(api_tokens, "API_RATE_LIMIT", 2)
+    monkeypatch.setattr(ratelimit.time, "time", lambda: 6000.0 + 15)
+    assert [get(JOBS, viewer_token).status_code for _ in range(2)] == [200] * 2
+    cache.clear()  # another web process has its own memory, not its own budget
+    assert get(JOBS, viewer_token).status_code == 429
+    assert RateCounter.objects.get(key__startswith="api:").count == 3
 
 
 # --- the token page -----------------------------------------------------------------------

@@ -85,3 +85,32 @@ def test_encryption_key_check_reports_a_bad_key(settings):
 
     settings.CLAPBOARD_ENCRYPTION_KEYS = ["nope"]
     assert [m.id for m in check_encryption_keys()] == ["clapboard.E001"]
+
+
+@pytest.mark.django_db
+def test_rotatekeys_moves_alert_targets_and_secrets_to_the_newest_key(settings, django_user_model):
+    from jobs.models import AlertRule
+
+    owner = django_user_model.objects.create_user("owner")
+    target = "https://oapi.dingtalk.com/robot/send?access_token=rotated-token-0001"
+    rule = AlertRule.objects.create(
+        owner=owner,
+        name="ding",
+        channel="dingtalk",
+        target=target,
+        events=["failed"],
+        secrets={"secret": SECRET},
+    )
+    old_key = settings.CLAPBOARD_ENCRYPTION_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    settings.CLAPBOARD_ENCRYPTION_KEYS = [new_key, old_key]
+    call_command("rotatekeys", stdout=open("/dev/null", "w"))
+
+    settings.CLAPBOARD_ENCRYPTION_KEYS = [new_key]  # the old key is gone now
+    rule = AlertRule.objects.get(pk=rule.pk)
+    assert (rule.target, rule.secrets) == (target, {"secret": SECRET})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT target, secrets FROM jobs_alertrule WHERE id = %s", [rule.pk])
+        for token in cursor.fetchone():
+            assert "rotated-token-0001" not in token and SECRET not in token
+            Fernet(new_key.encode()).decrypt(token.encode())

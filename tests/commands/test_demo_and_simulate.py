@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -77,3 +79,92 @@ def test_demo_keeps_a_few_jobs_active_per_account():
         assert account.jobs.active().count() == 3
     call_command("demo", keep_active=3, stdout=io.StringIO())
     assert Job.objects.exclude(state="succeeded").count() == 3 * len(PROVIDERS)
+
+
+@pytest.mark.django_db
+def test_demo_points_existing_demo_accounts_at_the_simulator_it_is_given():
+    call_command("demo", stdout=io.StringIO())
+    assert set(Account.objects.values_list("endpoint", flat=True)) == {"http://127.0.0.1:8001"}
+    jobs = Job.objects.count()
+
+    call_command("demo", simulator_url="http://127.0.0.1:8101/", stdout=io.StringIO())
+    assert set(Account.objects.values_list("endpoint", flat=True)) == {"http://127.0.0.1:8101"}
+    assert Job.objects.count() == jobs  # the same world, not a second one
+
+    call_command("demo", stdout=io.StringIO())  # no URL given: left where it is
+    assert set(Account.objects.values_list("endpoint", flat=True)) == {"http://127.0.0.1:8101"}
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_serves_the_demo_world_on_its_own_simulator_port_and_stops_on_sigterm():
+    from tests.test_crash_safety import _database_url
+
+    call_command("demo", stdout=io.StringIO())  # built once for the default port
+    port, simulator_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "DEBUG": "true",
+        "REDIS_URL": "",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run", "--port", str(port)]
+        + ["--simulator-port", str(simulator_port)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wanted = {f"http://127.0.0.1:{simulator_port}"}
+    try:
+        deadline = time.monotonic() + 60
+        while set(Account.objects.values_list("endpoint", flat=True)) != wanted:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.1)
+        for _ in range(100):
+            try:
+                page = requests.get(f"http://127.0.0.1:{port}/login/", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert page.status_code == 200
+        # The accounts' endpoint is this instance's simulator, and it answers.
+        health = requests.get(f"http://127.0.0.1:{simulator_port}/_sim/health", timeout=2)
+        assert health.json()["ok"] is True
+        children = _children(process.pid)
+        assert len(children) == 2  # the cluster and the web server
+
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+        for _ in range(30):
+            if not any(_group_alive(child) for child in children):
+                break
+            time.sleep(0.1)
+        assert not any(_group_alive(child) for child in children)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)

@@ -291,3 +291,48 @@ def test_hostile_job_text_is_escaped_on_the_deliveries_page(operator_client, rul
     page = operator_client.get(reverse("alert-deliveries", args=[rule.code])).content.decode()
     assert "<script>alert" not in page and "&lt;script&gt;" in page
     assert "<b>E</b>" not in page
+
+
+# --- the target is write-only ----------------------------------------------------------
+
+ROBOT_TOKEN = "dingWriteOnlyToken7c1e"
+
+
+def test_the_robot_target_is_shown_masked_and_a_blank_keeps_it(operator_client, operator, receiver):
+    target = f"{receiver.url}/robot/send?access_token={ROBOT_TOKEN}"
+    rule = make_rule(operator, "dingtalk", target, name="Ding")
+    url = reverse("alert-rule-edit", args=[rule.code])
+
+    for page_url in (reverse("alert-rules"), url, reverse("alert-deliveries", args=[rule.code])):
+        page = operator_client.get(page_url).content.decode()
+        assert ROBOT_TOKEN not in page, page_url
+    edit = operator_client.get(url).content.decode()
+    assert f"Now: {receiver.url}/…" in edit and "Leave blank to keep it" in edit
+
+    data = _form(receiver, name="Ding renamed", channel="dingtalk", target="", secret="")
+    assert _post(operator_client, url, data).status_code == 302
+    rule.refresh_from_db()
+    assert (rule.name, rule.target) == ("Ding renamed", target)
+
+    new_target = f"{receiver.url}/robot/send?access_token=dingReplacedToken0002"
+    data = _form(receiver, channel="dingtalk", target=new_target, secret="")
+    assert _post(operator_client, url, data).status_code == 302
+    rule.refresh_from_db()
+    assert rule.target == new_target
+
+
+def test_a_kept_target_is_still_checked_against_a_new_channel(operator_client, operator, receiver):
+    rule = make_rule(operator, "email", "ops@example.com", name="Mail")
+    url = reverse("alert-rule-edit", args=[rule.code])
+    response = _post(operator_client, url, _form(receiver, channel="webhook", target=""))
+    assert response.status_code == 200
+    assert "full http(s) URL" in " ".join(response.context["form"].errors["target"])
+    rule.refresh_from_db()
+    assert (rule.channel, rule.target) == ("email", "ops@example.com")
+
+
+def test_a_new_rule_needs_a_target(operator_client, receiver):
+    response = _post(operator_client, reverse("alert-rule-create"), _form(receiver, target=""))
+    assert response.status_code == 200
+    assert "This field is required" in " ".join(response.context["form"].errors["target"])
+    assert not AlertRule.objects.exists()

@@ -309,7 +309,7 @@ def test_headers_on_found_not_found_and_throttled(job, operator):
     responses = [_open(token), _open("no-such-token-at-all-000000")]
     for _ in range(SHARE_FAILURE_LIMIT):
         _open("wrong-token-xxxxxxxxxxxxxxxxxxxx", ip="198.51.100.1")
-    responses.append(_open(token, ip="198.51.100.1"))
+    responses.append(_open("wrong-token-xxxxxxxxxxxxxxxxxxxx", ip="198.51.100.1"))
     assert [r.status_code for r in responses] == [200, 404, 429]
     for response in responses:
         for header, value in PUBLIC_HEADERS.items():
@@ -357,13 +357,14 @@ def test_a_burst_of_wrong_tokens_is_throttled_per_ip(job, operator, time_machine
 
     statuses = [_open(secrets.token_urlsafe(32), ip=attacker).status_code for _ in range(25)]
     assert statuses == [404] * SHARE_FAILURE_LIMIT + [429] * (25 - SHARE_FAILURE_LIMIT)
-    # Throttled means throttled: even a right guess is not confirmed.
-    assert _open(token, ip=attacker).status_code == 429
+    # Only failures are throttled: a valid link opens even from the throttled address.
+    assert _open(token, ip=attacker).status_code == 200
+    assert _open(secrets.token_urlsafe(32), ip=attacker).status_code == 429
     assert _open(secrets.token_urlsafe(32), ip=bystander).status_code == 404
     assert _open(token, ip=bystander).status_code == 200
 
     time_machine.move_to(T0 + timedelta(minutes=5, seconds=1), tick=False)
-    assert _open(token, ip=attacker).status_code == 200
+    assert _open(secrets.token_urlsafe(32), ip=attacker).status_code == 404
 
 
 def test_successful_opens_do_not_count_against_the_ip(job, operator):
@@ -378,3 +379,30 @@ def test_public_page_is_read_only(job, operator):
     client = Client()
     assert client.post(reverse("shared-job", args=[token])).status_code == 405
     assert client.head(reverse("shared-job", args=[token])).status_code == 200
+
+
+def test_a_valid_link_is_never_refused_after_others_failures_behind_one_proxy_address(
+    job, operator
+):
+    # Behind a proxy that hides client addresses every visitor is the same REMOTE_ADDR:
+    # one visitor's guessing must not lock out everyone holding a real link.
+    _, token = share_create(job=job, user=operator)
+    other_job = Job.objects.create(account=job.account, external_id="ivh-other", name="Other")
+    _, other_token = share_create(job=other_job, user=operator)
+    proxy = "10.0.0.1"
+    wrong = [_open(secrets.token_urlsafe(32), ip=proxy).status_code for _ in range(40)]
+    assert wrong.count(429) == 40 - SHARE_FAILURE_LIMIT
+
+    for link_token in (token, other_token):
+        response = _open(link_token, ip=proxy)
+        assert response.status_code == 200 and "Retry-After" not in response
+    assert _open("x", ip=proxy).status_code == 429  # failures stay throttled
+
+
+def test_the_failure_count_is_not_kept_in_process_memory(job, operator):
+    # Every web process must see the same count: clearing this process's cache (as a
+    # second worker would have its own) does not hand out a fresh budget.
+    for _ in range(SHARE_FAILURE_LIMIT):
+        assert _open(secrets.token_urlsafe(32), ip="192.0.2.9").status_code == 404
+    cache.clear()
+    assert _open(secrets.token_urlsafe(32), ip="192.0.2.9").status_code == 429

@@ -18,6 +18,7 @@ from jobs.roles import OPERATORS, VIEWERS
 from jobs.services import account_create, job_track
 from jobs.simulator.core import Simulator
 
+DEFAULT_SIMULATOR_URL = "http://127.0.0.1:8001"
 DEMO_USERS = (("demo", True, None), ("operator", False, OPERATORS), ("viewer", False, VIEWERS))
 
 
@@ -34,7 +35,12 @@ class Command(BaseCommand):
     help = "Create (or top up) the demo world that `make run` shows."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--simulator-url", default="http://127.0.0.1:8001")
+        parser.add_argument(
+            "--simulator-url",
+            default="",
+            help=f"the simulator the demo accounts poll (default {DEFAULT_SIMULATOR_URL}); "
+            "given, existing demo accounts are pointed at it too",
+        )
         parser.add_argument("--jobs-per-account", type=int, default=8)
         parser.add_argument(
             "--keep-active",
@@ -55,6 +61,7 @@ class Command(BaseCommand):
             if group:
                 user.groups.add(Group.objects.get(name=group))
 
+        simulator_url = opts["simulator_url"].rstrip("/")
         rng = random.Random()
         now = time.time()
         for code, simulated in Simulator().providers.items():
@@ -67,8 +74,12 @@ class Command(BaseCommand):
                     credentials=simulated.demo_credentials,
                     options=simulated.demo_options,
                     region=simulated.demo_region,
-                    endpoint=opts["simulator_url"],
+                    endpoint=simulator_url or DEFAULT_SIMULATOR_URL,
                 )
+            elif simulator_url and account.endpoint != simulator_url:
+                # `run --simulator-port`: a second instance must poll its own simulator,
+                # not the one the world was first built for.
+                Account.objects.filter(pk=account.pk).update(endpoint=simulator_url)
             active = account.jobs.active().count()
             if opts["keep_active"]:
                 wanted = max(0, opts["keep_active"] - active)

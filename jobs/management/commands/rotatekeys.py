@@ -6,13 +6,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from jobs.crypto import EncryptionError
-from jobs.models import Account
+from jobs.models import Account, AlertRule
 
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every account's credentials with the newest key in "
-        "CLAPBOARD_ENCRYPTION_KEYS. Run it before removing an old key."
+        "Re-encrypt every account's credentials and every alert rule's target and secret "
+        "with the newest key in CLAPBOARD_ENCRYPTION_KEYS. Run it before removing an old key."
     )
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -27,4 +27,19 @@ class Command(BaseCommand):
             except EncryptionError as exc:
                 raise CommandError(f"account #{pk}: {exc}; nothing after it was rotated") from None
             rotated += 1
-        self.stdout.write(f"re-encrypted {rotated} account(s) with the newest key")
+        rules = 0
+        for pk in AlertRule.objects.values_list("pk", flat=True):
+            try:
+                with transaction.atomic():
+                    rule = (
+                        AlertRule.objects.select_for_update().only("target", "secrets").get(pk=pk)
+                    )
+                    AlertRule.objects.filter(pk=pk).update(target=rule.target, secrets=rule.secrets)
+            except EncryptionError as exc:
+                raise CommandError(
+                    f"alert rule #{pk}: {exc}; nothing after it was rotated"
+                ) from None
+            rules += 1
+        self.stdout.write(
+            f"re-encrypted {rotated} account(s) and {rules} alert rule(s) with the newest key"
+        )

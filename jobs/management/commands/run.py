@@ -3,8 +3,10 @@ process. Ctrl-C stops all three."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -19,12 +21,14 @@ from django.db import connection
 from jobs.simulator.core import Simulator
 
 log = logging.getLogger(__name__)
+# Within what supervisors wait before SIGKILL (systemd 90 s, Kubernetes 30 s).
+STOP_SECONDS = 18
 
 
-def _keep_demo_alive(stop: threading.Event) -> None:
+def _keep_demo_alive(stop: threading.Event, simulator_url: str) -> None:
     while not stop.wait(45):
         try:
-            call_command("demo", keep_active=3, stdout=io.StringIO())
+            call_command("demo", keep_active=3, simulator_url=simulator_url, stdout=io.StringIO())
         except Exception:  # the demo must never take the dashboard down
             log.exception("could not top up the demo world")
         finally:
@@ -52,13 +56,21 @@ class Command(BaseCommand):
             raise CommandError(
                 f"cannot start the simulator on port {opts['simulator_port']}: {exc.strerror}"
             ) from None
+        # The demo world polls the simulator this instance serves, whatever port that is.
+        call_command("demo", simulator_url=simulator.url, stdout=io.StringIO())
+        connection.close()
         # New demo jobs now and then, so the demo world keeps moving.
         stop = threading.Event()
-        threading.Thread(target=_keep_demo_alive, args=(stop,), daemon=True).start()
+        threading.Thread(target=_keep_demo_alive, args=(stop, simulator.url), daemon=True).start()
         manage = [sys.executable, "manage.py"]
+        # Each child leads its own process group, so a child that outstays the stop can
+        # be killed with everything it forked (the cluster's sentinel and workers).
         children = [
-            subprocess.Popen([*manage, "qcluster"]),
-            subprocess.Popen([*manage, "runserver", f"127.0.0.1:{opts['port']}", "--noreload"]),
+            subprocess.Popen([*manage, "qcluster"], start_new_session=True),
+            subprocess.Popen(
+                [*manage, "runserver", f"127.0.0.1:{opts['port']}", "--noreload"],
+                start_new_session=True,
+            ),
         ]
         self.stdout.write(
             f"\n  Clapboard: http://127.0.0.1:{opts['port']}/   (log in as demo / demo)\n"
@@ -74,12 +86,17 @@ class Command(BaseCommand):
             for child in children:
                 if child.poll() is None:
                     child.send_signal(signal.SIGINT)
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + STOP_SECONDS
             for child in children:
                 try:
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    child.kill()
+                    log.warning("pid %s did not stop in time; killing its group", child.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    # Also whatever it left behind: a killed or stopped parent's
+                    # orphans would otherwise keep the supervisor waiting.
+                    os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
             stop.set()
             simulator.stop()
         self.stdout.write("stopped")

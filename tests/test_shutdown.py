@@ -1,0 +1,92 @@
+"""SIGTERM stops a cluster promptly (systemd and Kubernetes stop with it), even while a
+refresh loop that would run for most of a minute is polling, and its leases are freed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from django.db import connection
+from django_q.brokers.orm import ORM
+from django_q.tasks import async_task
+
+from jobs.models import Account, Job
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_sigterm_stops_a_cluster_mid_loop_within_20_seconds(simulator, accounts):
+    simulator.latency = 0.05
+    account = accounts["tencent_ivh"]
+    # Slow enough that the loop has work for its whole minute.
+    Account.objects.filter(pk=account.pk).update(rate_limit=3)
+    ids = [f"ivh-t{n}" for n in range(300)]
+    for external_id in ids:
+        simulator.add_job("tencent_ivh", external_id, pinned="running", pinned_progress=10)
+    Job.objects.bulk_create(Job(account=account, external_id=i) for i in ids)
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "DEBUG": "true",
+        "REDIS_URL": "",
+    }
+    # As under a supervisor: its own session, and SIGTERM to the parent alone.
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        broker = ORM(list_key="clapboard")
+        async_task("jobs.tasks.refresh_loop", sync=False, broker=broker)
+        async_task("jobs.tasks.refresh_loop", sync=False, broker=broker)  # queued behind
+        deadline = time.monotonic() + 60
+        while Job.objects.filter(version__gt=0).count() < 3:  # the loop is polling
+            assert time.monotonic() < deadline and cluster.poll() is None
+            time.sleep(0.05)
+        assert Account.objects.get(pk=account.pk).lease_owner
+
+        cluster.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        cluster.wait(20)  # raises TimeoutExpired if the cluster lingers
+        stopped_after = time.monotonic() - sent
+        for _ in range(20):  # the sentinel and workers too, not only the parent
+            if not _group_alive(cluster.pid):
+                break
+            time.sleep(0.1)
+        assert not _group_alive(cluster.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(cluster.pid, signal.SIGKILL)
+        cluster.wait(10)
+
+    assert stopped_after < 20
+    account.refresh_from_db()
+    assert (account.lease_owner, account.lease_until) == ("", None)  # released, not expired
+    # Polled work was stored whole; the rest is still due, for the next cluster.
+    polled = Job.objects.filter(version__gt=0).count()
+    assert 3 <= polled < len(ids)
+    assert not Job.objects.filter(version=0, next_poll_at__isnull=True).exists()
