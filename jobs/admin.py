@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from jobs import services
 from jobs.models import Account, Job, JobEvent, ShareLink
 from jobs.providers import PROVIDERS, provider_class
 from jobs.providers.base import ProviderError, SchemaField
@@ -68,10 +69,10 @@ class AccountForm(forms.ModelForm):
             f.name: cleaned.get(OPTION_PREFIX + f.name, "") for f in self.schema.option_fields
         }
         try:
-            self.clean_credentials, self.clean_options = self.schema.validate_settings(
-                credentials, options
+            self.clean_credentials, self.clean_options = services.account_settings_clean(
+                provider=self.schema.code, credentials=credentials, options=options
             )
-        except ValueError as exc:
+        except services.InvalidInput as exc:
             raise forms.ValidationError(str(exc)) from None
         return cleaned
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from jobs import http, scheduling
 from jobs.models import Account, Job, JobEvent, http_url
 from jobs.providers import PROVIDERS, provider_class
-from jobs.providers.base import JobStatus, ProviderError, State
+from jobs.providers.base import JobStatus, ProviderError, SchemaField, State
 
 
 class InvalidInput(ValueError):
@@ -54,12 +54,9 @@ def account_create(
             raise InvalidInput(f"endpoint must be an http(s) URL, not {endpoint!r}") from None
     if rate_limit is not None and rate_limit <= 0:
         raise InvalidInput("rate limit must be a positive number of requests per second")
-    try:
-        clean_credentials, clean_options = provider_class(provider).validate_settings(
-            credentials, options or {}
-        )
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+    clean_credentials, clean_options = account_settings_clean(
+        provider=provider, credentials=credentials, options=options or {}
+    )
     try:
         with transaction.atomic():
             return Account.objects.create(
@@ -73,6 +70,46 @@ def account_create(
             )
     except IntegrityError:
         raise InvalidInput(f"an account named {name!r} already exists") from None
+
+
+def account_settings_clean(
+    *, provider: str, credentials: Mapping[str, Any], options: Mapping[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """An account's credentials and options under Clapboard's names, validated.
+
+    Each value may come under any name its provider documents for it (Huawei's `ak`,
+    Tencent's `SecretId`, Alibaba's `AccessKeyId`: `SchemaField.aliases`), in any case,
+    with or without separators. Raises InvalidInput naming the bad or repeated field,
+    never echoing a secret value.
+    """
+    schema = provider_class(provider)
+    try:
+        return schema.validate_settings(
+            _canonical_names(credentials, schema.credential_fields, "credential"),
+            _canonical_names(options, schema.option_fields, "option"),
+        )
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _fold(name: str) -> str:
+    return re.sub(r"[\s_-]+", "", name).lower()
+
+
+def _canonical_names(data: Any, fields: Iterable[SchemaField], kind: str) -> Any:
+    if not isinstance(data, Mapping):
+        return data  # validate_settings says what is wrong with it
+    names = {_fold(spelling): f.name for f in fields for spelling in (f.name, *f.aliases)}
+    given: dict[str, str] = {}
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        name = names.get(_fold(str(key)), key)
+        if name in result:
+            raise InvalidInput(
+                f"{kind} {name!r} is given twice (as {given[name]!r} and {str(key)!r})"
+            )
+        given[name], result[name] = str(key), value
+    return result
 
 
 _ID_SEPARATORS = re.compile(r"[\s,;]+")

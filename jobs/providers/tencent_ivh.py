@@ -417,8 +417,15 @@ class TencentIvh(Provider):
     code = "tencent_ivh"
     label = "Tencent IVH video maker"
     credential_fields = (
-        SchemaField("appkey", "AppKey", secret=False),
-        SchemaField("access_token", "AccessToken", secret=True),
+        SchemaField("appkey", "AppKey", secret=False, aliases=("AppKey", "appkey")),
+        SchemaField(
+            "access_token", "AccessToken", secret=True, aliases=("AccessToken", "accesstoken")
+        ),
+    )
+    credentials_help = (
+        "The project's appkey and accesstoken are shown in the digital human console "
+        "(xiaowei.cloud.tencent.com; international: xiaowei.tencentcloud.com), on the "
+        "project's API access details."
     )
     option_fields = ()
     default_rate_limit = 10.0
