@@ -5,6 +5,7 @@ Views, commands and tasks call these; they hold no request or CLI concerns.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from jobs import http, scheduling
 from jobs.models import Account, Job, JobEvent, http_url
 from jobs.providers import PROVIDERS, provider_class
 from jobs.providers.base import JobStatus, ProviderError, SchemaField, State
+
+logger = logging.getLogger(__name__)
 
 
 class InvalidInput(ValueError):
@@ -161,12 +164,25 @@ def job_track(
     statuses: dict[str, JobStatus | ProviderError] = {}
     if verify and new:
         adapter = account.adapter()
+        answered = False
         for start in range(0, len(new), adapter.batch_size):
             batch = new[start : start + adapter.batch_size]
             try:
                 statuses.update(adapter.fetch(batch))
             except ProviderError as error:
+                if error.is_not_found:
+                    statuses.update(dict.fromkeys(batch, error))
+                    continue
+                # The account's failure like a failed poll's, and (for credentials or
+                # throttling) no more requests: Huawei locks a key after five bad ones.
+                if _account_request_failed(account_id=account.pk, error=error):
+                    statuses.update(dict.fromkeys(new[start:], error))
+                    break
                 statuses.update(dict.fromkeys(batch, error))
+            else:
+                answered = True
+        if answered:
+            account_record_ok(account_id=account.pk)
     for external_id in new:
         outcome = statuses.get(external_id)
         if isinstance(outcome, ProviderError):
@@ -440,6 +456,35 @@ def account_record_ok(*, account_id: int, now: datetime | None = None) -> None:
     Account.objects.filter(pk=account_id).update(
         last_ok_at=now or timezone.now(), consecutive_failures=0, retry_at=None
     )
+
+
+def _account_request_failed(*, account_id: int, error: ProviderError) -> bool:
+    """Record a failed request made outside the refresh loop (Track, Test connection) as
+    the loop records one. Returns whether the account now waits (credentials, throttling)."""
+    back_off = error.permanent or error.retry_after is not None
+    account_record_error(account_id=account_id, error=error, back_off=back_off)
+    return back_off
+
+
+def account_check(*, account_id: int) -> ProviderError | None:
+    """Make the provider's cheapest signed call for this account ("Test connection").
+
+    The outcome is recorded like a poll's: success sets `last_ok_at` and lifts a pause,
+    failure counts as an account failure. Returns the error, or None when it works.
+    """
+    account = Account.objects.get(pk=account_id)
+    try:
+        account.adapter().check_credentials()
+    except ProviderError as error:
+        _account_request_failed(account_id=account_id, error=error)
+        return error
+    except Exception as exc:  # an adapter bug must not become a 500 on the admin page
+        logger.error("%s: adapter error %s in check_credentials", account.name, type(exc).__name__)
+        error = ProviderError("internal adapter error", "AdapterError")
+        _account_request_failed(account_id=account_id, error=error)
+        return error
+    account_record_ok(account_id=account_id)
+    return None
 
 
 def job_fetch_subtitles(*, job_id: int) -> None:
