@@ -142,7 +142,9 @@ def job_track(
 
     With `verify`, each new id is first asked of the provider (in batches where the API
     takes them): found ids are tracked with their current status, unknown ones reported as
-    not found, and a failed request reported as an error for its ids only.
+    not found, and a failed request reported as an error for its ids only. The account's
+    health records the outcome like a poll's; after a credential or throttling failure no
+    further requests are sent, and the remaining ids get that error.
     """
     results: dict[str, TrackResult] = {}
     wanted = []
