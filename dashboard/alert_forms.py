@@ -105,6 +105,15 @@ class AlertRuleForm(forms.ModelForm):
                 "type the full address or URL to replace it."
             )
 
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if self.instance.owner_id and name_taken(self.instance, name):
+            raise ValidationError(
+                f"There is already an alert rule named “{name}” (names are unique per owner, "
+                "ignoring case). Choose another name."
+            )
+        return name
+
     def clean_kinds(self) -> list[str]:
         kinds = [k.strip() for k in self.cleaned_data["kinds"].split(",") if k.strip()]
         if any(len(k) > 100 for k in kinds):
@@ -139,6 +148,15 @@ class AlertRuleForm(forms.ModelForm):
             rule.save()
             self.save_m2m()
         return rule
+
+
+def name_taken(rule: AlertRule, name: str) -> bool:
+    """Whether the rule's owner has another rule of this name (ignoring case)."""
+    others = AlertRule.objects.filter(owner_id=rule.owner_id, name__iexact=name)
+    return others.exclude(pk=rule.pk).exists() if rule.pk else others.exists()
+
+
+NAME_TAKEN = "There is already an alert rule with this name; choose another name."
 
 
 def _check_addresses(target: str) -> None:

@@ -8,12 +8,13 @@ from urllib.parse import urlsplit
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dashboard.alert_forms import AlertRuleForm
+from dashboard.alert_forms import NAME_TAKEN, AlertRuleForm
 from jobs.alerts import EVENTS, alert_send_test
 from jobs.models import AlertDelivery, AlertRule
 from jobs.providers import PROVIDERS
@@ -73,13 +74,17 @@ def alert_rules(request: HttpRequest) -> HttpResponse:
 
 
 def _edit(request: HttpRequest, rule: AlertRule | None) -> HttpResponse:
-    form = AlertRuleForm(request.POST or None, instance=rule)
+    # A new rule has its owner before validation: names are unique per owner.
+    form = AlertRuleForm(request.POST or None, instance=rule or AlertRule(owner=request.user))
     if request.method == "POST" and form.is_valid():
-        if rule is None:
-            form.instance.owner = request.user
-        saved = form.save()
-        messages.success(request, f"Alert rule “{saved.name}” saved.")
-        return redirect("alert-rules")
+        try:
+            with transaction.atomic():
+                saved = form.save()
+        except IntegrityError:  # the same name saved a moment ago (a double submit)
+            form.add_error("name", NAME_TAKEN)
+        else:
+            messages.success(request, f"Alert rule “{saved.name}” saved.")
+            return redirect("alert-rules")
     return render(request, "alerts/rule_form.html", {"form": form, "rule": rule})
 
 

@@ -312,3 +312,18 @@ class AccountHealth:
     @property
     def discovery(self) -> str:
         return "lists tasks" if self.account.adapter_class.lists_states else ""
+
+    @property
+    def status(self) -> str:
+        """disabled, paused (backing off after failures), failing, unverified (no call has
+        ever succeeded: a new account is not "OK" until one has) or ok."""
+        account = self.account
+        if not account.enabled:
+            return "disabled"
+        if account.retry_at and account.retry_at > timezone.now():
+            return "paused"
+        if account.consecutive_failures:
+            return "failing"
+        if account.last_ok_at is None:
+            return "unverified"
+        return "ok"

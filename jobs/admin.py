@@ -4,12 +4,19 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
-from jobs.models import Account, Job, JobEvent, ShareLink
+from jobs import services
+from jobs.models import Account, Job, JobEvent, ShareLink, mask
 from jobs.providers import PROVIDERS, provider_class
-from jobs.providers.base import ProviderError, SchemaField
+from jobs.providers.base import SchemaField
 
 CRED_PREFIX = "credential__"
 OPTION_PREFIX = "option__"
@@ -29,6 +36,10 @@ class AccountForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         code = self.data.get("provider") or self.initial.get("provider") or self.instance.provider
+        if not self.instance.pk and code in PROVIDERS and "provider" in self.fields:
+            # Step two of adding: the provider was chosen in step one, and the inputs
+            # below are that provider's; the page says which, with a way back.
+            self.fields["provider"].widget = forms.HiddenInput()
         self.schema = provider_class(code) if code in PROVIDERS else None
         if self.schema is None:
             return
@@ -68,10 +79,10 @@ class AccountForm(forms.ModelForm):
             f.name: cleaned.get(OPTION_PREFIX + f.name, "") for f in self.schema.option_fields
         }
         try:
-            self.clean_credentials, self.clean_options = self.schema.validate_settings(
-                credentials, options
+            self.clean_credentials, self.clean_options = services.account_settings_clean(
+                provider=self.schema.code, credentials=credentials, options=options
             )
-        except ValueError as exc:
+        except services.InvalidInput as exc:
             raise forms.ValidationError(str(exc)) from None
         return cleaned
 
@@ -89,9 +100,14 @@ def _credential_help(field: SchemaField, have: bool) -> str:
     return f"{hint} {field.help_text}".strip()
 
 
+GENERAL_FIELDS = ["name", "provider", "region", "endpoint", "enabled", "rate_limit"]
+HEALTH_FIELDS = ["masked_id", "last_ok_at", "last_error", "last_error_at"]
+
+
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     form = AccountForm
+    change_form_template = "admin/jobs/account/change_form.html"
     list_display = [
         "name",
         "provider",
@@ -104,51 +120,126 @@ class AccountAdmin(admin.ModelAdmin):
     ]
     list_filter = ["provider", "enabled"]
     search_fields = ["name"]
-    readonly_fields = ["masked_id", "last_ok_at", "last_error", "last_error_at"]
+    readonly_fields = [*HEALTH_FIELDS, "stored_settings"]
     actions = ["test_connection"]
 
     @admin.display(description="Identifier")
     def masked_id(self, account: Account) -> str:
         return account.masked_id if account.pk else "—"
 
+    @admin.display(description="Credentials and options")
+    def stored_settings(self, account: Account) -> str:
+        """What is stored, for view-only staff: identifiers masked, secrets only as "stored"."""
+        if account.provider not in PROVIDERS:
+            return "—"
+        schema = account.adapter_class
+        rows = []
+        for field in schema.credential_fields:
+            value = str(account.credentials.get(field.name, ""))
+            shown = "not set" if not value else "stored" if field.secret else mask(value)
+            rows.append((field.label, shown))
+        for field in schema.option_fields:
+            rows.append((field.label, str(account.options.get(field.name, "")) or "—"))
+        return format_html_join(mark_safe("<br>"), "{}: {}", rows)
+
     def get_fieldsets(self, request: HttpRequest, obj: Account | None = None) -> Any:
-        form = self.get_form(request, obj)(
-            data=request.POST or None, initial=request.GET.dict(), instance=obj
-        )
-        extra = [name for name in form.fields if name.startswith((CRED_PREFIX, OPTION_PREFIX))]
-        general = ["name", "provider", "region", "endpoint", "enabled", "rate_limit"]
-        sets: list[Any] = [(None, {"fields": general})]
-        if extra:
-            sets.append(("Credentials and options", {"fields": extra}))
+        sets: list[Any] = [(None, {"fields": GENERAL_FIELDS})]
+        if obj is not None and not self.has_change_permission(request, obj):
+            # View-only: a read-only page that describes the credentials, no inputs.
+            sets.append(("Credentials", {"fields": ["stored_settings"]}))
         else:
-            sets.append(
-                (
-                    "Credentials",
-                    {
-                        "fields": [],
-                        "description": "Choose a provider and save: its credential "
-                        "fields appear next.",
-                    },
-                )
+            form = self.get_form(request, obj)(
+                data=request.POST or None,
+                initial=self.get_changeform_initial_data(request),
+                instance=obj,
             )
+            extra = [n for n in form.fields if n.startswith((CRED_PREFIX, OPTION_PREFIX))]
+            if form.schema is not None:
+                sets.append(
+                    (
+                        "Credentials and options",
+                        {"fields": extra, "description": form.schema.credentials_help},
+                    )
+                )
         if obj is not None:
-            sets.append(("Health", {"fields": self.readonly_fields}))
+            sets.append(("Health", {"fields": HEALTH_FIELDS}))
         return sets
 
-    def get_form(self, request: HttpRequest, obj: Account | None = None, **kwargs: Any) -> Any:
-        # The dynamic credential fields are not model fields; let the form own them.
-        kwargs["fields"] = None
-        return super().get_form(request, obj, **kwargs)
+    def get_form(
+        self, request: HttpRequest, obj: Account | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        # The form adds the provider's credential inputs itself; they are not model fields.
+        kwargs["fields"] = GENERAL_FIELDS
+        return super().get_form(request, obj, change, **kwargs)
 
-    @admin.action(description="Test connection")
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        """Adding takes two steps: choose the provider, then fill in its credentials."""
+        if request.method == "GET" and request.GET.get("provider") not in PROVIDERS:
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            return TemplateResponse(
+                request,
+                "admin/jobs/account/choose_provider.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Add account",
+                    "subtitle": "Step 1 of 2: choose the provider",
+                    "opts": self.opts,
+                    "providers": [
+                        (code, label, provider_class(code).credentials_help)
+                        for code, (label, _) in PROVIDERS.items()
+                    ],
+                },
+            )
+        provider = request.POST.get("provider") or request.GET.get("provider", "")
+        context = dict(extra_context or {})
+        if provider in PROVIDERS:
+            context["chosen_provider"] = PROVIDERS[provider][0]
+            context["subtitle"] = f"Step 2 of 2: {PROVIDERS[provider][0]} credentials"
+        return super().add_view(request, form_url, context)
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        obj = kwargs.get("obj")
+        context["can_test_connection"] = obj is not None and self.has_change_permission(
+            request, obj
+        )
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def get_urls(self) -> list[Any]:
+        test = path(
+            "<path:object_id>/test-connection/",
+            self.admin_site.admin_view(self.test_connection_view),
+            name="jobs_account_test_connection",
+        )
+        return [test, *super().get_urls()]
+
+    def test_connection_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The change page's "Test connection" button (POST, CSRF-checked by the admin)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        account = self.get_object(request, object_id)
+        if account is None:
+            raise Http404("no such account")
+        if not self.has_change_permission(request, account):
+            raise PermissionDenied
+        self._report_check(request, account)
+        return redirect("admin:jobs_account_change", account.pk)
+
+    @admin.action(description="Test connection", permissions=["change"])
     def test_connection(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
         for account in queryset:
-            try:
-                account.adapter().check_credentials()
-            except ProviderError as exc:
-                self.message_user(request, f"{account.name}: {exc}", messages.ERROR)
-            else:
-                self.message_user(request, f"{account.name}: connection OK", messages.SUCCESS)
+            self._report_check(request, account)
+
+    def _report_check(self, request: HttpRequest, account: Account) -> None:
+        error = services.account_check(account_id=account.pk)
+        if error is None:
+            self.message_user(request, f"{account.name}: connection OK", messages.SUCCESS)
+        else:
+            self.message_user(request, f"{account.name}: {error}", messages.ERROR)
 
 
 class JobEventInline(admin.TabularInline):

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from jobs.crypto import EncryptedJSONField, EncryptedTextField
@@ -277,6 +278,12 @@ class AlertRule(models.Model):
     # Webhook signing secret / robot signing secret, encrypted like account credentials.
     secrets = EncryptedJSONField(blank=True, default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Unique per owner, ignoring case: "Failures" and "failures" read as one rule.
+            models.UniqueConstraint("owner", Lower("name"), name="alertrule_owner_name")
+        ]
 
     def __str__(self) -> str:
         return self.name

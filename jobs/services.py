@@ -5,6 +5,7 @@ Views, commands and tasks call these; they hold no request or CLI concerns.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,9 @@ from django.utils import timezone
 from jobs import http, scheduling
 from jobs.models import Account, Job, JobEvent, http_url
 from jobs.providers import PROVIDERS, provider_class
-from jobs.providers.base import JobStatus, ProviderError, State
+from jobs.providers.base import JobStatus, ProviderError, SchemaField, State
+
+logger = logging.getLogger(__name__)
 
 
 class InvalidInput(ValueError):
@@ -54,12 +57,9 @@ def account_create(
             raise InvalidInput(f"endpoint must be an http(s) URL, not {endpoint!r}") from None
     if rate_limit is not None and rate_limit <= 0:
         raise InvalidInput("rate limit must be a positive number of requests per second")
-    try:
-        clean_credentials, clean_options = provider_class(provider).validate_settings(
-            credentials, options or {}
-        )
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+    clean_credentials, clean_options = account_settings_clean(
+        provider=provider, credentials=credentials, options=options or {}
+    )
     try:
         with transaction.atomic():
             return Account.objects.create(
@@ -73,6 +73,46 @@ def account_create(
             )
     except IntegrityError:
         raise InvalidInput(f"an account named {name!r} already exists") from None
+
+
+def account_settings_clean(
+    *, provider: str, credentials: Mapping[str, Any], options: Mapping[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """An account's credentials and options under Clapboard's names, validated.
+
+    Each value may come under any name its provider documents for it (Huawei's `ak`,
+    Tencent's `SecretId`, Alibaba's `AccessKeyId`: `SchemaField.aliases`), in any case,
+    with or without separators. Raises InvalidInput naming the bad or repeated field,
+    never echoing a secret value.
+    """
+    schema = provider_class(provider)
+    try:
+        return schema.validate_settings(
+            _canonical_names(credentials, schema.credential_fields, "credential"),
+            _canonical_names(options, schema.option_fields, "option"),
+        )
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _fold(name: str) -> str:
+    return re.sub(r"[\s_-]+", "", name).lower()
+
+
+def _canonical_names(data: Any, fields: Iterable[SchemaField], kind: str) -> Any:
+    if not isinstance(data, Mapping):
+        return data  # validate_settings says what is wrong with it
+    names = {_fold(spelling): f.name for f in fields for spelling in (f.name, *f.aliases)}
+    given: dict[str, str] = {}
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        name = names.get(_fold(str(key)), key)
+        if name in result:
+            raise InvalidInput(
+                f"{kind} {name!r} is given twice (as {given[name]!r} and {str(key)!r})"
+            )
+        given[name], result[name] = str(key), value
+    return result
 
 
 _ID_SEPARATORS = re.compile(r"[\s,;]+")
@@ -102,7 +142,9 @@ def job_track(
 
     With `verify`, each new id is first asked of the provider (in batches where the API
     takes them): found ids are tracked with their current status, unknown ones reported as
-    not found, and a failed request reported as an error for its ids only.
+    not found, and a failed request reported as an error for its ids only. The account's
+    health records the outcome like a poll's; after a credential or throttling failure no
+    further requests are sent, and the remaining ids get that error.
     """
     results: dict[str, TrackResult] = {}
     wanted = []
@@ -124,12 +166,25 @@ def job_track(
     statuses: dict[str, JobStatus | ProviderError] = {}
     if verify and new:
         adapter = account.adapter()
+        answered = False
         for start in range(0, len(new), adapter.batch_size):
             batch = new[start : start + adapter.batch_size]
             try:
                 statuses.update(adapter.fetch(batch))
             except ProviderError as error:
+                if error.is_not_found:
+                    statuses.update(dict.fromkeys(batch, error))
+                    continue
+                # The account's failure like a failed poll's, and (for credentials or
+                # throttling) no more requests: Huawei locks a key after five bad ones.
+                if _account_request_failed(account_id=account.pk, error=error):
+                    statuses.update(dict.fromkeys(new[start:], error))
+                    break
                 statuses.update(dict.fromkeys(batch, error))
+            else:
+                answered = True
+        if answered:
+            account_record_ok(account_id=account.pk)
     for external_id in new:
         outcome = statuses.get(external_id)
         if isinstance(outcome, ProviderError):
@@ -403,6 +458,35 @@ def account_record_ok(*, account_id: int, now: datetime | None = None) -> None:
     Account.objects.filter(pk=account_id).update(
         last_ok_at=now or timezone.now(), consecutive_failures=0, retry_at=None
     )
+
+
+def _account_request_failed(*, account_id: int, error: ProviderError) -> bool:
+    """Record a failed request made outside the refresh loop (Track, Test connection) as
+    the loop records one. Returns whether the account now waits (credentials, throttling)."""
+    back_off = error.permanent or error.retry_after is not None
+    account_record_error(account_id=account_id, error=error, back_off=back_off)
+    return back_off
+
+
+def account_check(*, account_id: int) -> ProviderError | None:
+    """Make the provider's cheapest signed call for this account ("Test connection").
+
+    The outcome is recorded like a poll's: success sets `last_ok_at` and lifts a pause,
+    failure counts as an account failure. Returns the error, or None when it works.
+    """
+    account = Account.objects.get(pk=account_id)
+    try:
+        account.adapter().check_credentials()
+    except ProviderError as error:
+        _account_request_failed(account_id=account_id, error=error)
+        return error
+    except Exception as exc:  # an adapter bug must not become a 500 on the admin page
+        logger.error("%s: adapter error %s in check_credentials", account.name, type(exc).__name__)
+        error = ProviderError("internal adapter error", "AdapterError")
+        _account_request_failed(account_id=account_id, error=error)
+        return error
+    account_record_ok(account_id=account_id)
+    return None
 
 
 def job_fetch_subtitles(*, job_id: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import socket
 import threading
@@ -104,12 +105,15 @@ def other_account(db) -> Account:
     return Account.objects.create(name="ice-lab", provider="aliyun_ice", credentials={})
 
 
+_rule_numbers = itertools.count(1)  # names are unique per owner
+
+
 def make_rule(owner, channel: str, target: str, **fields) -> AlertRule:
     accounts = fields.pop("accounts", [])
     fields.setdefault("events", ["failed"])
     rule = AlertRule.objects.create(
         owner=owner,
-        name=fields.pop("name", f"{channel} rule"),
+        name=fields.pop("name", f"{channel} rule {next(_rule_numbers)}"),
         channel=channel,
         target=target,
         **fields,

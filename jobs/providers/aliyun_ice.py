@@ -467,8 +467,22 @@ class AliyunIce(Provider):
     code = "aliyun_ice"
     label = "Alibaba Cloud ICE"
     credential_fields = (
-        SchemaField("access_key_id", "AccessKey ID", secret=False),
-        SchemaField("access_key_secret", "AccessKey Secret", secret=True),
+        SchemaField(
+            "access_key_id",
+            "AccessKey ID",
+            secret=False,
+            aliases=("AccessKeyId", "AccessKey ID", "ALIBABA_CLOUD_ACCESS_KEY_ID"),
+        ),
+        SchemaField(
+            "access_key_secret",
+            "AccessKey Secret",
+            secret=True,
+            aliases=("AccessKeySecret", "AccessKey Secret", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+        ),
+    )
+    credentials_help = (
+        "AccessKey pairs are on the RAM console's AccessKey page "
+        "(ram.console.aliyun.com/manage/ak); the secret is shown only when the key is created."
     )
     option_fields = ()
     default_rate_limit = 20.0

@@ -154,6 +154,8 @@ class SchemaField:
     secret: bool = True
     required: bool = True
     help_text: str = ""
+    # The provider's own names for the value (console, docs, SDK), accepted on input.
+    aliases: tuple[str, ...] = ()
 
 
 FetchResult = dict[str, JobStatus | ProviderError]
@@ -170,6 +172,8 @@ class Provider:
     label: ClassVar[str]
     credential_fields: ClassVar[tuple[SchemaField, ...]] = ()
     option_fields: ClassVar[tuple[SchemaField, ...]] = ()
+    # Where the provider's console shows these credentials, for the people adding accounts.
+    credentials_help: ClassVar[str] = ""
     default_rate_limit: ClassVar[float] = 5.0
     # How many external ids one `fetch` call can answer with one request.
     batch_size: ClassVar[int] = 1

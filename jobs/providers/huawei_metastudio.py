@@ -453,10 +453,34 @@ class HuaweiMetaStudio(Provider):
     code = "huawei_metastudio"
     label = "Huawei MetaStudio"
     credential_fields = (
-        SchemaField("access_key", "Access Key (AK)", secret=False),
-        SchemaField("secret_key", "Secret Key (SK)", secret=True),
+        SchemaField(
+            "access_key",
+            "Access Key (AK)",
+            secret=False,
+            aliases=("ak", "AK", "Access Key Id", "HUAWEICLOUD_SDK_AK"),
+        ),
+        SchemaField(
+            "secret_key",
+            "Secret Key (SK)",
+            secret=True,
+            aliases=("sk", "SK", "Secret Access Key", "HUAWEICLOUD_SDK_SK"),
+        ),
     )
-    option_fields = (SchemaField("project_id", "Project ID", secret=False, required=True),)
+    option_fields = (
+        SchemaField(
+            "project_id",
+            "Project ID",
+            secret=False,
+            required=True,
+            help_text="My Credentials → API Credentials lists the project ID of each region.",
+            aliases=("ProjectId", "HUAWEICLOUD_SDK_PROJECT_ID"),
+        ),
+    )
+    credentials_help = (
+        "In the Huawei Cloud console, open My Credentials → Access Keys "
+        "(console.huaweicloud.com/iam/#/mine/accessKey); the SK is in the credentials.csv "
+        "downloaded when the key was created."
+    )
     # [UNCERTAIN] the throttle row for the list API is unpublished; query APIs are 10-20/s.
     default_rate_limit = 10.0
     batch_size = PAGE_LIMIT

@@ -560,8 +560,17 @@ class TencentCi(Provider):
     code = "tencent_ci"
     label = "Tencent Cloud Infinite"
     credential_fields = (
-        SchemaField("secret_id", "SecretId", secret=False),
-        SchemaField("secret_key", "SecretKey", secret=True),
+        SchemaField(
+            "secret_id", "SecretId", secret=False, aliases=("SecretId", "TENCENTCLOUD_SECRET_ID")
+        ),
+        SchemaField(
+            "secret_key", "SecretKey", secret=True, aliases=("SecretKey", "TENCENTCLOUD_SECRET_KEY")
+        ),
+    )
+    credentials_help = (
+        "SecretId and SecretKey are on the CAM console's API Keys page "
+        "(console.cloud.tencent.com/cam/capi; international: console.tencentcloud.com/cam/capi); "
+        "the SecretKey is shown only when the key is created."
     )
     option_fields = (
         SchemaField(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -126,6 +127,8 @@ def parse_status(document: Any, *, external_id: str) -> JobStatus:
     Raises ProviderError: for `Header.Code != 0` (auth and bad parameters permanent,
     frequency limits with `retry_after`, an unknown task with code NOT_FOUND), and
     `MalformedResponse` (transient) for anything that is not the envelope we expect.
+    An answer without `Status` (the doc's own sample has none) keeps every field it has
+    and takes its state from Progress, with the provider state marked as derived.
     """
     if not isinstance(document, Mapping):
         raise _malformed("the answer is not a JSON object")
@@ -137,12 +140,16 @@ def parse_status(document: Any, *, external_id: str) -> JobStatus:
     if not isinstance(payload, Mapping):
         raise _malformed("the answer has no Payload object")
     provider_state = payload.get("Status")
-    if not isinstance(provider_state, str) or not provider_state.strip():
-        raise _malformed("Payload.Status is missing")
-
-    state = STATES.get(provider_state.strip().upper(), State.UNKNOWN)
-    if state is State.UNKNOWN:
-        logger.warning("IVH task %s reports an unknown Status %r", external_id, provider_state)
+    if provider_state is None or provider_state == "":
+        # The getprogress doc's own response sample has no Status: judge by Progress.
+        state, provider_state = _state_from_progress(payload.get("Progress"))
+        _note_derived_state(external_id, provider_state)
+    elif not isinstance(provider_state, str) or not provider_state.strip():
+        raise _malformed("Payload.Status is not a text")
+    else:
+        state = STATES.get(provider_state.strip().upper(), State.UNKNOWN)
+        if state is State.UNKNOWN:
+            logger.warning("IVH task %s reports an unknown Status %r", external_id, provider_state)
 
     # Progress is documented as a reserved field "not for reference": Status decides,
     # Progress only refines a running bar. -1 (failed) is dropped by clamp_progress, and
@@ -180,6 +187,40 @@ def parse_status(document: Any, *, external_id: str) -> JobStatus:
         words=_sentences(payload.get("TextTimestampResult")),
         raw=_scrub(document),
     )
+
+
+# Marks a provider state Clapboard worked out itself rather than read from the answer.
+DERIVED_SUFFIX = " (derived from Progress)"
+PROGRESS_STATES = {100: "SUCCESS", -1: "FAIL"}
+
+
+def _state_from_progress(value: Any) -> tuple[State, str]:
+    """The state an answer without `Status` stands for: Progress 100 succeeded, -1 failed,
+    0-99 running. Anything else says nothing, and is a MalformedResponse."""
+    progress = as_int(value)
+    if progress is None or not -1 <= progress <= 100:
+        raise _malformed("Payload has neither Status nor a usable Progress")
+    raw_state = PROGRESS_STATES.get(progress, "MAKING")
+    return STATES[raw_state], raw_state + DERIVED_SUFFIX
+
+
+def _note_derived_state(external_id: str, provider_state: str) -> None:
+    with _DERIVED_LOCK:  # poller threads share this
+        if external_id in _DERIVED_NOTED:
+            return
+        _DERIVED_NOTED[external_id] = None
+        if len(_DERIVED_NOTED) > 4096:  # bounded: forget the oldest
+            del _DERIVED_NOTED[next(iter(_DERIVED_NOTED))]
+    logger.warning(
+        "IVH task %s: answers have no Status; state taken from Progress (now %s)",
+        external_id,
+        provider_state,
+    )
+
+
+# Jobs whose Status-less answers were already logged: once per job, not on every poll.
+_DERIVED_NOTED: dict[str, None] = {}
+_DERIVED_LOCK = threading.Lock()
 
 
 def raise_for_header(
@@ -376,8 +417,15 @@ class TencentIvh(Provider):
     code = "tencent_ivh"
     label = "Tencent IVH video maker"
     credential_fields = (
-        SchemaField("appkey", "AppKey", secret=False),
-        SchemaField("access_token", "AccessToken", secret=True),
+        SchemaField("appkey", "AppKey", secret=False, aliases=("AppKey", "appkey")),
+        SchemaField(
+            "access_token", "AccessToken", secret=True, aliases=("AccessToken", "accesstoken")
+        ),
+    )
+    credentials_help = (
+        "The project's appkey and accesstoken are shown in the digital human console "
+        "(xiaowei.cloud.tencent.com; international: xiaowei.tencentcloud.com), on the "
+        "project's API access details."
     )
     option_fields = ()
     default_rate_limit = 10.0

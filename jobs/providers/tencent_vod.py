@@ -708,8 +708,17 @@ class TencentVod(Provider):
     code: ClassVar[str] = "tencent_vod"
     label: ClassVar[str] = "Tencent VOD"
     credential_fields: ClassVar[tuple[SchemaField, ...]] = (
-        SchemaField("secret_id", "SecretId", secret=False),
-        SchemaField("secret_key", "SecretKey", secret=True),
+        SchemaField(
+            "secret_id", "SecretId", secret=False, aliases=("SecretId", "TENCENTCLOUD_SECRET_ID")
+        ),
+        SchemaField(
+            "secret_key", "SecretKey", secret=True, aliases=("SecretKey", "TENCENTCLOUD_SECRET_KEY")
+        ),
+    )
+    credentials_help: ClassVar[str] = (
+        "SecretId and SecretKey are on the CAM console's API Keys page "
+        "(console.cloud.tencent.com/cam/capi; international: console.tencentcloud.com/cam/capi); "
+        "the SecretKey is shown only when the key is created."
     )
     option_fields: ClassVar[tuple[SchemaField, ...]] = (
         SchemaField(

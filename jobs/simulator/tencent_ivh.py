@@ -160,6 +160,9 @@ class IvhSimulator(ProviderSimulator):
                 FailCode=int(code) if code.isdigit() else code,
                 FailMessage=message,
             )
+        if job.extra.get("omit_status"):
+            # Answer like the getprogress doc's own sample, which has no Status field.
+            del payload["Status"]
         return payload
 
     def _invalid(self, message: str) -> SimResponse:

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from jobs.models import Account, Job
+from jobs.providers import provider_class
 
 VOD_CREDENTIALS = {"secret_id": "AKIDcli000000001", "secret_key": "cli-secret-value-123"}
 
@@ -129,3 +130,70 @@ def test_track_records_jobs_and_reports_duplicates():
 def test_track_unknown_account():
     with pytest.raises(CommandError, match="no account named 'ghost'"):
         call_command("track", "ghost", "t1")
+
+
+# --- each provider's own credential names (issue 11 item 28) ------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("provider", "given", "stored", "options"),
+    [
+        (
+            "huawei_metastudio",
+            {"ak": "HWAKCLI0000000001", "sk": "hw-cli-secret-1"},
+            {"access_key": "HWAKCLI0000000001", "secret_key": "hw-cli-secret-1"},
+            ["project_id=0f1a2b3c"],
+        ),
+        (
+            "huawei_metastudio",
+            {"AK": "HWAKCLI0000000002", "SK": "hw-cli-secret-2"},
+            {"access_key": "HWAKCLI0000000002", "secret_key": "hw-cli-secret-2"},
+            ["ProjectId=0f1a2b3c"],
+        ),
+        (
+            "tencent_vod",
+            {"SecretId": "AKIDcli000000002", "SecretKey": "vod-cli-secret"},
+            {"secret_id": "AKIDcli000000002", "secret_key": "vod-cli-secret"},
+            [],
+        ),
+        (
+            "tencent_ci",
+            {"SecretId": "AKIDcli000000003", "secret_key": "ci-cli-secret"},
+            {"secret_id": "AKIDcli000000003", "secret_key": "ci-cli-secret"},
+            ["bucket=examplebucket-1250000000"],
+        ),
+        (
+            "aliyun_ice",
+            {"AccessKeyId": "LTAIcli000000004", "AccessKeySecret": "ice-cli-secret"},
+            {"access_key_id": "LTAIcli000000004", "access_key_secret": "ice-cli-secret"},
+            [],
+        ),
+        (
+            "tencent_ivh",
+            {"AppKey": "ivhcli00000000005", "accesstoken": "ivh-cli-token"},
+            {"appkey": "ivhcli00000000005", "access_token": "ivh-cli-token"},
+            [],
+        ),
+    ],
+)
+def test_addaccount_accepts_the_providers_own_credential_names(provider, given, stored, options):
+    args = [arg for option in options for arg in ("--option", option)]
+    out = addaccount("acct", "--provider", provider, *args, stdin=json.dumps(given))
+    account = Account.objects.get(name="acct")
+    assert account.credentials == stored
+    if provider == "huawei_metastudio":
+        assert account.options == {"project_id": "0f1a2b3c"}
+    assert "created account acct" in out
+    secrets = [stored[f.name] for f in provider_class(provider).credential_fields if f.secret]
+    assert secrets and not any(secret in out for secret in secrets)
+
+
+@pytest.mark.django_db
+def test_addaccount_refuses_a_credential_given_under_two_names():
+    stdin = json.dumps({"ak": "HWAK1", "access_key": "HWAK2", "sk": "s"})
+    with pytest.raises(CommandError, match="'access_key' is given twice"):
+        addaccount(
+            "acct", "--provider", "huawei_metastudio", "--option", "project_id=p", stdin=stdin
+        )
+    assert not Account.objects.exists()

@@ -9,12 +9,14 @@ import json
 import logging
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobs import http
+from jobs.models import Job
 from jobs.providers import tencent_ivh as ivh
 from jobs.providers.base import NOT_FOUND, JobStatus, ProviderError, Sentence, State, Word
 from jobs.providers.tencent_ivh import (
@@ -25,6 +27,7 @@ from jobs.providers.tencent_ivh import (
     sign,
     signed_query,
 )
+from jobs.services import job_track
 from jobs.simulator.core import demo_sentences
 from jobs.simulator.tencent_ivh import IvhSimulator
 
@@ -290,6 +293,74 @@ def test_synthetic_ids_move_through_the_lifecycle(simulator, adapter):
     assert results[ok].state is State.SUCCEEDED
     assert results[fail].state is State.FAILED
     assert results[queued].state is State.QUEUED
+
+
+# --- answers without Status (issue 11 item 27) ----------------------------------------
+
+# The getprogress documentation's own response sample, verbatim: it has no Status field.
+DOC_SAMPLE = Path(__file__).parent / "fixtures" / "ivh_getprogress_response_sample.json"
+
+
+def _derived_logs(caplog, external_id: str) -> list[logging.LogRecord]:
+    return [
+        r for r in caplog.records if external_id in r.getMessage() and "no Status" in r.getMessage()
+    ]
+
+
+def test_the_doc_sample_without_status_keeps_every_field(caplog):
+    document = json.loads(DOC_SAMPLE.read_text())
+    assert "Status" not in document["Payload"]
+    status = parse_status(document, external_id="doc-sample-1")
+    assert status.state is State.SUCCEEDED and status.progress == 100
+    assert status.provider_state == "SUCCESS (derived from Progress)"
+    assert status.duration_ms == 11810
+    assert status.media_url == "url"
+    (sentence,) = status.words
+    assert sentence.text == "How are you doing, virtual anchor?"
+    assert sentence.words[0] == Word("how", 450, 610)
+    assert sentence.words[-1] == Word("anchor", 1290, 1600)
+    assert len(_derived_logs(caplog, "doc-sample-1")) == 1
+
+
+@pytest.mark.parametrize(
+    ("progress", "state", "raw_state", "shown"),
+    [
+        (100, State.SUCCEEDED, "SUCCESS", 100),
+        (-1, State.FAILED, "FAIL", None),
+        (0, State.RUNNING, "MAKING", 0),
+        (57, State.RUNNING, "MAKING", 57),
+        ("99", State.RUNNING, "MAKING", 99),
+    ],
+)
+def test_state_is_derived_from_progress_when_status_is_absent(progress, state, raw_state, shown):
+    document = {"Header": {"Code": 0}, "Payload": {"Progress": progress, "FailCode": 0}}
+    status = parse_status(document, external_id=f"derived-{progress}")
+    assert (status.state, status.progress) == (state, shown)
+    assert status.provider_state == f"{raw_state} (derived from Progress)"
+
+
+@pytest.mark.parametrize("progress", [None, "soon", 101, -2, [100]])
+def test_no_status_and_no_usable_progress_is_malformed(progress):
+    payload = {} if progress is None else {"Progress": progress}
+    with pytest.raises(ProviderError) as info:
+        parse_status({"Header": {}, "Payload": payload}, external_id="t")
+    assert info.value.code == "MalformedResponse"
+
+
+def test_status_less_answers_over_http_are_stored_and_logged_once(simulator, accounts, caplog):
+    caplog.set_level(logging.WARNING, logger="jobs.providers.tencent_ivh")
+    simulator.add_job(CODE, "ivh-nostatus", pinned="succeeded", extra={"omit_status": True})
+    account = accounts[CODE]
+    (result,) = job_track(account=account, external_ids=["ivh-nostatus"], verify=True)
+    assert result.outcome == "tracked"
+    job = Job.objects.get(account=account, external_id="ivh-nostatus")
+    assert job.state == State.SUCCEEDED and job.progress == 100
+    assert job.provider_state == "SUCCESS (derived from Progress)"
+    assert job.duration_ms and job.media_url and job.words
+    assert "Status" not in job.raw["Payload"]
+    for _ in range(3):  # later polls say nothing new in the log
+        assert account.adapter().fetch(["ivh-nostatus"])["ivh-nostatus"].state is State.SUCCEEDED
+    assert len(_derived_logs(caplog, "ivh-nostatus")) == 1
 
 
 # --- per-id and request-level failures ----------------------------------------------

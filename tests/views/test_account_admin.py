@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 
 from jobs.models import Account
+from jobs.roles import OPERATORS
 
 SECRET = "planted-secret-9b1e5f27c3"
 SECRET_ID = "AKIDadmin00000042"
@@ -131,3 +133,111 @@ def test_test_connection_action_reports_per_account(admin_client_csrf, simulator
     assert f"{good.name}: connection ok" in html
     assert f"{bad.name}: signaturedoesnotmatch" in html
     assert "wrong-secret-0000" not in html
+
+
+# --- adding in two steps (issue 11 item 22) ------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_adding_starts_with_a_neutral_provider_choice(admin_client_csrf):
+    step_one = admin_client_csrf.get("/admin/jobs/account/add/")
+    html = step_one.content.decode()
+    assert step_one.status_code == 200
+    assert "errornote" not in html and "Please correct" not in html
+    for code in ("tencent_vod", "tencent_ci", "tencent_ivh", "aliyun_ice", "huawei_metastudio"):
+        assert f'href="?provider={code}"' in html
+    assert "My Credentials" in html  # where Huawei's console shows the AK/SK
+
+    step_two = admin_client_csrf.get("/admin/jobs/account/add/?provider=huawei_metastudio")
+    html = step_two.content.decode()
+    assert step_two.status_code == 200
+    assert "errornote" not in html and "errorlist" not in html
+    assert 'name="credential__access_key"' in html and 'name="option__project_id"' in html
+    assert 'type="hidden" name="provider" value="huawei_metastudio"' in html
+    assert "Huawei MetaStudio" in html and "Step 2 of 2" in html
+    assert "Access Keys" in html  # the console page, in the credentials help
+
+    response = admin_client_csrf.post(
+        "/admin/jobs/account/add/?provider=huawei_metastudio",
+        {
+            "name": "prod-ms",
+            "provider": "huawei_metastudio",
+            "region": "cn-north-4",
+            "endpoint": "",
+            "enabled": "on",
+            "rate_limit": "",
+            "credential__access_key": "HWAKADMIN0000001",
+            "credential__secret_key": SECRET,
+            "option__project_id": "0f1a2b3c",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    account = Account.objects.get(name="prod-ms")
+    assert account.credentials == {"access_key": "HWAKADMIN0000001", "secret_key": SECRET}
+
+
+# --- "Test connection" on the account page (issue 11 item 3) -------------------------------
+
+
+def _csrf_post(client: Client, page: str, url: str):
+    client.get(page)  # the admin page sets the CSRF cookie
+    return client.post(url, {"csrfmiddlewaretoken": client.cookies["csrftoken"].value})
+
+
+@pytest.mark.django_db
+def test_the_change_page_has_a_test_connection_button_that_records_the_outcome(
+    staff_client, simulator, accounts
+):
+    account = accounts["tencent_vod"]
+    page = f"/admin/jobs/account/{account.pk}/change/"
+    button = f"/admin/jobs/account/{account.pk}/test-connection/"
+    html = staff_client.get(page).content.decode()
+    assert f'action="{button}"' in html and "Test connection" in html
+    assert staff_client.get(button).status_code == 405
+    assert staff_client.post(button).status_code == 403  # no CSRF token
+
+    response = _csrf_post(staff_client, page, button)
+    assert response.status_code == 302 and response["Location"] == page
+    assert f"{account.name}: connection ok" in staff_client.get(page).content.decode().lower()
+    account.refresh_from_db()
+    assert account.last_ok_at is not None and account.consecutive_failures == 0
+
+    simulator.inject("bad_signature", "tencent_vod")
+    _csrf_post(staff_client, page, button)
+    html = staff_client.get(page).content.decode()
+    assert f"{account.name}: authfailure.signaturefailure" in html.lower()
+    account.refresh_from_db()
+    assert account.consecutive_failures == 1 and account.last_error_at is not None
+    assert "AuthFailure.SignatureFailure" in account.last_error
+    assert account.retry_at is not None  # a credential failure pauses polling, as a poll's
+    assert account.credentials["secret_key"] not in html
+
+
+# --- view-only staff (issue 12 item 9) -----------------------------------------------------
+
+
+@pytest.fixture
+def view_only_staff_client(django_user_model) -> Client:
+    user = django_user_model.objects.create_user("stella", password="pw-stella", is_staff=True)
+    user.groups.add(Group.objects.get(name=OPERATORS))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_view_only_staff_get_a_read_only_account_page(view_only_staff_client, accounts):
+    account = accounts["tencent_ci"]
+    response = view_only_staff_client.get(f"/admin/jobs/account/{account.pk}/change/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "View account" in html and 'name="credential__' not in html
+    assert 'name="name"' not in html and 'name="_save"' not in html  # nothing to edit
+    assert account.credentials["secret_key"] not in html
+    assert account.credentials["secret_id"] not in html
+    assert account.masked_id in html and "SecretKey: stored" in html
+    assert "Test connection" not in html
+    listing = view_only_staff_client.get("/admin/jobs/account/")
+    assert listing.status_code == 200 and "test_connection" not in listing.content.decode()
+    button = f"/admin/jobs/account/{account.pk}/test-connection/"
+    assert view_only_staff_client.post(button).status_code == 403

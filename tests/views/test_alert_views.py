@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.contrib.auth.models import Group
+from django.db import IntegrityError, connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.urls import reverse
 
 from jobs.alerts import alerts_deliver, alerts_scan
 from jobs.models import Account, AlertDelivery, AlertRule
+from jobs.roles import OPERATORS
 from tests.test_alerts import Receiver, fail_job, make_rule
 
 CSRF_SECRET = "Csrf0Secret1For2Tests3Only4abcde"
@@ -200,6 +203,77 @@ def test_invalid_rules_are_refused_in_place(operator_client, receiver, overrides
     assert not AlertRule.objects.exists()
     page = response.content.decode()
     assert SECRET not in page and 'value="Failures on VOD"' in page  # kept what was typed
+
+
+def test_a_duplicate_name_is_refused_with_a_form_error(operator_client, operator, receiver, rule):
+    for name in ("Render farm", "render FARM ", "Render farm"):
+        response = _post(operator_client, reverse("alert-rule-create"), _form(receiver, name=name))
+        assert response.status_code == 200, name
+        errors = " ".join(response.context["form"].errors["name"])
+        assert "already an alert rule named" in errors
+        assert "already an alert rule named" in response.content.decode()
+    assert AlertRule.objects.filter(owner=operator).count() == 1
+
+    other = make_rule(operator, "email", "ops@example.com", name="Nightly")
+    response = _post(
+        operator_client,
+        reverse("alert-rule-edit", args=[other.code]),
+        _form(receiver, name="Render farm"),
+    )
+    assert response.status_code == 200 and "name" in response.context["form"].errors
+    other.refresh_from_db()
+    assert other.name == "Nightly"
+    # Saving a rule under its own name, or a new one, is fine.
+    assert (
+        _post(
+            operator_client,
+            reverse("alert-rule-edit", args=[rule.code]),
+            _form(receiver, name="Render farm"),
+        ).status_code
+        == 302
+    )
+    assert (
+        _post(
+            operator_client, reverse("alert-rule-create"), _form(receiver, name="Render farm 2")
+        ).status_code
+        == 302
+    )
+
+
+def test_another_owner_may_reuse_a_name(rule, receiver, django_user_model):
+    other = django_user_model.objects.create_user("otto", password="pw-otto")
+    other.groups.add(Group.objects.get(name=OPERATORS))
+    client = Client()
+    client.force_login(other)
+    response = _post(client, reverse("alert-rule-create"), _form(receiver, name="Render farm"))
+    assert response.status_code == 302
+    assert AlertRule.objects.filter(name="Render farm").count() == 2
+
+
+def test_the_database_refuses_a_duplicate_name_per_owner(operator, rule):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_rule(operator, "email", "ops@example.com", name="RENDER FARM")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_renames_rules_that_already_share_a_name(operator):
+    before = [("jobs", "0005_search_indexes")]
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes("jobs")
+    executor.migrate(before)
+    old_rule = executor.loader.project_state(before).apps.get_model("jobs", "AlertRule")
+    for name in ("Failures", "failures", "Failures", "Failures (2)", "Other"):
+        old_rule.objects.create(
+            owner_id=operator.pk, name=name, channel="email", target="a@example.com", events=[]
+        )
+    MigrationExecutor(connection).migrate(latest)
+    assert list(AlertRule.objects.order_by("id").values_list("name", flat=True)) == [
+        "Failures",
+        "failures (3)",
+        "Failures (4)",
+        "Failures (2)",
+        "Other",
+    ]
 
 
 def test_post_without_csrf_token_is_refused(operator_client, receiver, rule):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -81,3 +83,72 @@ def test_accounts_health_shows_usage_errors_and_lag(
 
 def test_outsiders_see_no_accounts(outsider_client):
     assert outsider_client.get(reverse("account-health")).status_code == 403
+
+
+# --- the truth about a new or failing account (issue 11 item 3) ----------------------------
+
+
+def _account_row(html: str, name: str) -> str:
+    rows = [row for row in html.split("<tr")[1:] if re.search(rf">{re.escape(name)}[<\s]", row)]
+    assert len(rows) == 1, name
+    return rows[0]
+
+
+def test_an_account_that_never_succeeded_is_not_yet_verified(viewer_client, accounts):
+    html = viewer_client.get(reverse("account-health")).content.decode()
+    row = _account_row(html, "sim-tencent_vod")
+    assert "not yet verified" in row and "✓ OK" not in row
+    assert "never" in row
+
+
+def test_a_failed_track_verification_is_recorded_and_shown_as_failing(
+    operator_client, viewer_client, simulator, accounts
+):
+    account = accounts["tencent_vod"]
+    account.credentials = {**account.credentials, "secret_id": "AKIDwrong0000000000"}
+    account.save()
+    simulator.add_job("tencent_vod", "vod-1", pinned="running")
+    response = _post(
+        operator_client,
+        reverse("track"),
+        {"account": str(account.code), "task_ids": "vod-1"},
+    )
+    (result,) = response.context["results"]
+    assert result.outcome == "error" and "SecretIdNotFound" in result.message
+
+    account.refresh_from_db()
+    assert account.consecutive_failures == 1 and account.last_ok_at is None
+    assert "SecretIdNotFound" in account.last_error and account.last_error_at is not None
+    assert account.retry_at is not None  # like a poll's credential failure: polling waits
+    row = _account_row(viewer_client.get(reverse("account-health")).content.decode(), account.name)
+    assert "failing ×1" in row and "SecretIdNotFound" in row
+    assert "✓ OK" not in row and "never" in row
+
+
+def test_a_successful_track_verification_marks_the_account_ok(
+    operator_client, viewer_client, simulator, accounts
+):
+    account = accounts["tencent_ci"]
+    simulator.add_job("tencent_ci", "ci-ok-1", pinned="running")
+    _post(operator_client, reverse("track"), {"account": str(account.code), "task_ids": "ci-ok-1"})
+    account.refresh_from_db()
+    assert account.last_ok_at is not None and account.consecutive_failures == 0
+    row = _account_row(viewer_client.get(reverse("account-health")).content.decode(), account.name)
+    assert "✓ OK" in row and "not yet verified" not in row
+
+
+def test_rejected_credentials_stop_a_track_after_the_first_request(
+    operator_client, simulator, accounts
+):
+    account = accounts["tencent_ivh"]  # one request per task ID
+    account.credentials = {**account.credentials, "access_token": "wrong-token-000000"}
+    account.save()
+    response = _post(
+        operator_client,
+        reverse("track"),
+        {"account": str(account.code), "task_ids": "ivh-a ivh-b ivh-c"},
+    )
+    assert [r.outcome for r in response.context["results"]] == ["error"] * 3
+    assert simulator.requests.get("tencent_ivh") == 1
+    account.refresh_from_db()
+    assert account.consecutive_failures == 1

@@ -2,6 +2,9 @@
 
     echo '{"secret_id": "...", "secret_key": "..."}' | manage.py addaccount prod-vod \
         --provider tencent_vod --option sub_app_id=1500000001
+
+Each provider's own names for its credentials are accepted too (`{"ak": ..., "sk": ...}`
+for Huawei, `SecretId`/`SecretKey` for Tencent, `AccessKeyId`/`AccessKeySecret` for Alibaba).
 """
 
 from __future__ import annotations
