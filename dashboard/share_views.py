@@ -102,7 +102,8 @@ def share_revoke(request: HtmxHttpRequest, code: str, link: str) -> HttpResponse
 class PublicJob(presenters.JobDetail):
     """The detail page's presenter minus what a link holder must not learn."""
 
-    retention_note = ""  # names the provider
+    public = True
+    provider_name = "the provider"  # the label would name the provider
 
 
 def _public(response: HttpResponse) -> HttpResponse:

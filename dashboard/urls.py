@@ -17,6 +17,7 @@ urlpatterns = [
         name="job-subtitles-vtt",
     ),
     path("jobs/<uuid:code>/words.vtt", views.job_vtt, {"source": "words"}, name="job-words-vtt"),
+    path("jobs/<uuid:code>/media-check/", views.job_media_check, name="job-media-check"),
     path("jobs/<uuid:code>/share/", share_views.share_links, name="share-links"),
     path(
         "jobs/<uuid:code>/share/<uuid:link>/revoke/",

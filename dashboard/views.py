@@ -12,16 +12,18 @@ from django.contrib.auth.decorators import permission_required
 from django.db import connection
 from django.db.models import Min, Q
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_q.tasks import async_task
 
 from dashboard import downloads, presenters
 from dashboard.forms import JobFilterForm, TrackForm, VoiceSeparationForm
 from jobs import services
+from jobs.media import media_probe
 from jobs.models import STATE_CHOICES, Account, Job, JobEvent, JobStateCount
 from jobs.providers.base import ProviderError, State
 from jobs.usage import usage_last_hour
@@ -158,6 +160,19 @@ def job_vtt(request: HttpRequest, code: str, source: str) -> HttpResponse:
         content_type="text/vtt",
         as_attachment=source != "subtitles",  # the player's <track> reads it in place
     )
+
+
+@permission_required("jobs.view_job", raise_exception=True)
+@require_safe
+def job_media_check(request: HttpRequest, code: str) -> JsonResponse:
+    """What the media host answers, for the player to show when the media does not load."""
+    job = job_for_user(request, code)
+    if not job.media_url:
+        raise Http404("no media")
+    probe = media_probe(job.media_url)
+    response = JsonResponse({"verdict": probe.verdict, "message": probe.message})
+    patch_cache_control(response, private=True, no_store=True)
+    return response
 
 
 @require_POST

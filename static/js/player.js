@@ -3,6 +3,7 @@
  *
  * Markup (templates/jobs/detail.html renders it; times are integer ms in data-start/-end):
  *   .player[data-player] > video|audio            (the media element may be absent)
+ *     + [data-media-error] (hidden; > [data-media-verdict]) + [data-media-slow] (hidden)
  *   ol[data-cues] > li > button.cue
  *   section[data-words] > p.sentence > button.word, and
  *     div.word-strip[data-strip][data-duration] > span.bar (one per word, same order)
@@ -652,12 +653,63 @@
     view.destroy();
   }
 
+  const SLOW_MS = 15000; // no answer from the media host for this long is worth saying
+  const watched = new WeakSet();
+
+  /** A media element that cannot load shows only "0:00 / 0:00"; say so instead, and ask the
+   *  server (data-media-check, signed-in pages only) what the media host answers, since the
+   *  browser reports a 404, a 403 and a closed port alike. */
+  function watchMedia(root) {
+    const anchors = Array.from(root.querySelectorAll("[data-player]"));
+    if (root.matches && root.matches("[data-player]")) anchors.push(root);
+    for (const anchor of anchors) {
+      const media = anchor.querySelector("video, audio");
+      if (!media || watched.has(media)) continue;
+      watched.add(media);
+      const box = anchor.querySelector("[data-media-error]");
+      const slow = anchor.querySelector("[data-media-slow]");
+      let asked = false;
+      const fail = () => {
+        anchor.classList.add("media-failed");
+        if (slow) slow.hidden = true;
+        if (box) box.hidden = false;
+        const verdict = anchor.querySelector("[data-media-verdict]");
+        const url = anchor.getAttribute("data-media-check");
+        if (!verdict || !url || asked) return;
+        asked = true;
+        verdict.hidden = false;
+        verdict.textContent = "Asking Clapboard's server what the media host answers…";
+        fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
+          .then((answer) => {
+            verdict.textContent = String(answer.message || "");
+            verdict.setAttribute("data-verdict", String(answer.verdict || ""));
+          })
+          .catch(() => {
+            verdict.textContent = "Clapboard's server could not check the link either.";
+          });
+      };
+      media.addEventListener("error", fail);
+      if (media.error) fail(); // it failed before this script ran
+      if (slow) {
+        media.addEventListener("loadedmetadata", () => (slow.hidden = true));
+        setTimeout(() => {
+          const waiting = media.networkState === HTMLMediaElement.NETWORK_LOADING;
+          if (!media.error && media.readyState === HTMLMediaElement.HAVE_NOTHING && waiting) {
+            slow.hidden = false;
+          }
+        }, SLOW_MS);
+      }
+    }
+  }
+
   /** Binds every cue list and word preview in `root` (a document or an element) and returns
    *  the players. Safe to call again: a bound container is left alone, unless `root` lies
    *  inside it (its content was swapped), in which case it is rebound. Bound containers carry
    *  data-player-ready, but the registry decides: htmx history snapshots copy the attribute. */
   function init(root = document) {
     if (!root || !root.querySelectorAll) root = document;
+    watchMedia(root);
     for (const view of views.filter((candidate) => !candidate.el.isConnected)) forget(view);
     const owner = root.closest ? root.closest(VIEWS) : null;
     const containers = owner ? [owner] : root.querySelectorAll(VIEWS);
