@@ -140,6 +140,8 @@ def shared_job(request: HttpRequest, token: str) -> HttpResponse:
     polled = bool(request.htmx) and not request.htmx.boosted and "v" in request.GET
     link = _shared_link(request, token, count_use=not polled)
     if isinstance(link, HttpResponse):
+        if polled:  # revoked or expired under an open page: reload it to say so
+            link["HX-Refresh"] = "true"
         return link
     job = link.job
     if polled and request.GET["v"] == str(job.version):

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from jobs.models import Job
 from jobs.providers.base import JobStatus, State
 from jobs.services import job_apply_status
-from jobs.sharing import share_create
+from jobs.sharing import share_create, share_revoke
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -88,3 +88,18 @@ def test_hostile_names_download_as_srt(
         assert saved.endswith(expected), saved
         assert not saved.endswith(".html")
     assert console_errors == []
+
+
+def test_an_open_share_page_says_so_when_its_link_is_revoked(
+    page_for, operator, accounts, live_server, console_errors
+):
+    job = Job.objects.create(
+        account=accounts["tencent_ivh"], external_id="ivh-revoked", state="running", progress=5
+    )
+    link, token = share_create(job=job, user=operator)
+    page = page_for()
+    page.goto(f"{live_server.url}/s/{token}/")
+    expect(page.locator(".pct")).to_have_text("5 %")
+    share_revoke(link=link, user=operator)
+    expect(page.get_by_role("heading", name="Link not found")).to_be_visible(timeout=12_000)
+    assert [e for e in console_errors if "404" not in e] == []

@@ -450,6 +450,7 @@ def test_polls_of_a_revoked_or_unknown_link_get_the_not_found_page(job, operator
     for response in (_poll(token, params), _poll(secrets.token_urlsafe(32), params)):
         assert response.status_code == 404
         assert response.content == not_found
+        assert response["HX-Refresh"] == "true"  # the open page reloads into "not found"
 
 
 def test_link_holders_download_srt_and_vtt(job, operator):
