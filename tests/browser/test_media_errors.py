@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from datetime import timedelta
 
 import pytest
@@ -107,3 +108,26 @@ def test_media_that_loads_shows_no_error(
     expect(page.locator("#job-media")).to_be_visible()
     expect(page.locator("[data-media-error]")).to_be_hidden()
     assert console_errors == []
+
+
+def test_a_host_that_never_answers_is_called_out_while_waiting(
+    page_for, viewer, accounts, live_server, console_errors
+):
+    # Accepts connections and never answers, like a host behind a dropping firewall: the
+    # browser neither plays nor fails, for minutes.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        host, port = silent.getsockname()
+        job = _job(accounts["tencent_ci"], f"http://{host}:{port}/out/voice.wav")
+        page = page_for(viewer)
+        page.goto(f"{live_server.url}/jobs/{job.code}/")
+        slow = page.locator("[data-media-slow]")
+        expect(slow).to_be_hidden()
+        expect(slow).to_be_visible(timeout=25_000)
+        expect(slow).to_have_text(f"Still waiting for {host} to send the media…")
+        expect(page.locator("[data-media-error]")).to_be_hidden()
+    finally:
+        silent.close()
+    assert page_errors(console_errors) == []
