@@ -398,9 +398,10 @@ def _live_params(page: str) -> dict:
     return dict(part.split("=", 1) for part in query.split("&"))
 
 
-def test_the_share_page_polls_like_the_job_page(job, operator):
+def test_the_share_page_polls_like_the_job_page(job, operator, simulator):
     Job.objects.filter(pk=job.pk).update(state="running", progress=1, finished_at=None)
     link, token = share_create(job=job, user=operator)
+    provider_calls = dict(simulator.requests)
     page = _open(token).content.decode()
     assert 'data-poll="4"' in page
     params = _live_params(page)
@@ -425,6 +426,7 @@ def test_the_share_page_polls_like_the_job_page(job, operator):
 
     link.refresh_from_db()
     assert link.use_count == 1  # the page's own polls are not new uses
+    assert simulator.requests == provider_calls  # it reads the database, never the provider
 
 
 def test_new_media_on_a_polled_share_page_reloads_it_once(job, operator):
