@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit
 
 import srt
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.text import capfirst
 
 from jobs import scheduling
 from jobs.models import Account, Job, JobEvent
@@ -274,12 +276,54 @@ class JobDetail:
         path = self.job.media_url.split("?", 1)[0].lower()
         return path.endswith((".mp3", ".wav", ".m4a", ".aac", ".ogg", ".flac"))
 
+    # --- media: how long its link works, what to say when it does not load ---------------
+
+    public = False  # the share page's presenter says True
+
+    @property
+    def provider_name(self) -> str:
+        return self.job.account.provider_label
+
     @property
     def retention_note(self) -> str:
-        retention = self.job.account.adapter_class.retention
-        if not retention or not self.job.media_url:
+        note = self.job.account.adapter_class.media_note
+        if not note or not self.job.media_url:
             return ""
-        return f"{self.job.account.provider_label} keeps results for {retention.days} days."
+        return f"{capfirst(self.provider_name)} {note}."
+
+    @property
+    def media_host(self) -> str:
+        return urlsplit(self.job.media_url).hostname or ""
+
+    @property
+    def media_handed_out_at(self) -> datetime | None:
+        """When the provider gave out the media link: when the job finished, or (for
+        providers that report no times) when Clapboard last heard from it."""
+        return self.job.finished_at or self.job.last_polled_at
+
+    @property
+    def media_expires_at(self) -> datetime | None:
+        """When the media link stops working by the provider's documented retention."""
+        retention = self.job.account.adapter_class.media_retention
+        handed_out = self.media_handed_out_at
+        if not (retention and handed_out and self.job.media_url):
+            return None
+        return handed_out + retention
+
+    @property
+    def media_retention_text(self) -> str:
+        retention = self.job.account.adapter_class.media_retention
+        if not retention:
+            return ""
+        if retention < timedelta(days=2) or retention % timedelta(days=1):
+            hours = int(retention.total_seconds() // 3600)
+            return f"{hours} hour{'s' if hours != 1 else ''}"
+        return f"{retention.days} day{'s' if retention.days != 1 else ''}"
+
+    @property
+    def media_expired(self) -> bool:
+        expires_at = self.media_expires_at
+        return expires_at is not None and timezone.now() >= expires_at
 
 
 @dataclass

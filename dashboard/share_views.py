@@ -10,11 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.middleware import HtmxDetails
 
-from dashboard import presenters
-from dashboard.views import job_for_user
+from dashboard import downloads, presenters
+from dashboard.views import STOP_POLLING, _media_signature, job_for_user
 from jobs import ratelimit, sharing
 from jobs.models import Job, ShareLink
 from jobs.services import InvalidInput
@@ -101,7 +102,8 @@ def share_revoke(request: HtmxHttpRequest, code: str, link: str) -> HttpResponse
 class PublicJob(presenters.JobDetail):
     """The detail page's presenter minus what a link holder must not learn."""
 
-    retention_note = ""  # names the provider
+    public = True
+    provider_name = "the provider"  # the label would name the provider
 
 
 def _public(response: HttpResponse) -> HttpResponse:
@@ -110,10 +112,13 @@ def _public(response: HttpResponse) -> HttpResponse:
     return response
 
 
-@login_not_required
-@require_safe
-def shared_job(request: HttpRequest, token: str) -> HttpResponse:
-    link = sharing.share_resolve(token)
+def _shared_link(
+    request: HttpRequest, token: str, *, count_use: bool = True
+) -> ShareLink | HttpResponse:
+    """The usable link behind `token`, or the response refusing it: the share not-found page
+    (404) for unknown, expired and revoked tokens, 429 while this client's failures are
+    throttled. The token is looked up first: a valid link never waits for others' guesses."""
+    link = sharing.share_resolve(token, count_use=count_use)
     if link is None:
         # Only failures are throttled: a valid link never waits for others' guesses.
         retry_after = sharing.share_failure_hit(ratelimit.client_ip(request))
@@ -122,10 +127,85 @@ def shared_job(request: HttpRequest, token: str) -> HttpResponse:
             response["Retry-After"] = str(retry_after)
             return _public(response)
         return _public(render(request, "share/not_found.html", status=404))
+    return link
+
+
+def _title(job: Job) -> str:
+    return job.name or (f"{job.kind} job" if job.kind else "Shared job")
+
+
+@login_not_required
+@require_safe
+def shared_job(request: HttpRequest, token: str) -> HttpResponse:
+    # The page's own polls read the database like the job page's; they are not new uses.
+    polled = bool(request.htmx) and not request.htmx.boosted and "v" in request.GET
+    link = _shared_link(request, token, count_use=not polled)
+    if isinstance(link, HttpResponse):
+        if polled:  # revoked or expired under an open page: reload it to say so
+            link["HX-Refresh"] = "true"
+        return link
     job = link.job
+    if polled and request.GET["v"] == str(job.version):
+        return _public(HttpResponse(status=STOP_POLLING if job.is_terminal else 204))
+    media = _media_signature(job)
+    if polled and request.GET.get("m") != media:
+        # The player sits outside the live region, as on the job page: reload once.
+        return _public(HttpResponse(headers={"HX-Refresh": "true"}))
     context = {
         "job": job,
         "view": PublicJob(job, events=[]),
-        "title": job.name or (f"{job.kind} job" if job.kind else "Shared job"),
+        "title": _title(job),
+        "token": token,
+        "live_url": "?" + urlencode({"v": job.version, "m": media}),
     }
-    return _public(render(request, "share/job.html", context))
+    template = "share/job.html" + ("#live" if polled else "")
+    return _public(render(request, template, context))
+
+
+def _no_file(what: str) -> HttpResponse:
+    return _public(
+        HttpResponse(
+            f"This job has no {what}.", status=404, content_type="text/plain; charset=utf-8"
+        )
+    )
+
+
+@login_not_required
+@require_safe
+def shared_srt(request: HttpRequest, token: str) -> HttpResponse:
+    link = _shared_link(request, token)
+    if isinstance(link, HttpResponse):
+        return link
+    if not link.job.subtitles:
+        return _no_file("subtitles")
+    return _public(
+        downloads.subtitle_file(
+            link.job.subtitles,
+            name=_title(link.job),
+            extension="srt",
+            content_type="application/x-subrip",
+        )
+    )
+
+
+@login_not_required
+@require_safe
+def shared_vtt(request: HttpRequest, token: str, source: str) -> HttpResponse:
+    """WebVTT from the stored SRT (the player's <track>) or from the word timings."""
+    # The <track> is fetched with every page load: that is not a use of its own.
+    link = _shared_link(request, token, count_use=source != "subtitles")
+    if isinstance(link, HttpResponse):
+        return link
+    job = link.job
+    cues = presenters.subtitle_cues(job) if source == "subtitles" else presenters.word_cues(job)
+    if not cues:
+        return _no_file("timings")
+    return _public(
+        downloads.subtitle_file(
+            presenters.webvtt(cues),
+            name=f"{_title(job)}-{source}",
+            extension="vtt",
+            content_type="text/vtt",
+            as_attachment=source != "subtitles",
+        )
+    )

@@ -17,6 +17,7 @@ urlpatterns = [
         name="job-subtitles-vtt",
     ),
     path("jobs/<uuid:code>/words.vtt", views.job_vtt, {"source": "words"}, name="job-words-vtt"),
+    path("jobs/<uuid:code>/media-check/", views.job_media_check, name="job-media-check"),
     path("jobs/<uuid:code>/share/", share_views.share_links, name="share-links"),
     path(
         "jobs/<uuid:code>/share/<uuid:link>/revoke/",
@@ -24,6 +25,19 @@ urlpatterns = [
         name="share-revoke",
     ),
     path("s/<str:token>/", share_views.shared_job, name="shared-job"),
+    path("s/<str:token>/subtitles.srt", share_views.shared_srt, name="shared-srt"),
+    path(
+        "s/<str:token>/subtitles.vtt",
+        share_views.shared_vtt,
+        {"source": "subtitles"},
+        name="shared-subtitles-vtt",
+    ),
+    path(
+        "s/<str:token>/words.vtt",
+        share_views.shared_vtt,
+        {"source": "words"},
+        name="shared-words-vtt",
+    ),
     path("track/", views.track, name="track"),
     path("submit/voice-separation/", views.submit_voice_separation, name="submit-voice-separation"),
     path("accounts/", views.account_health, name="account-health"),

@@ -12,16 +12,18 @@ from django.contrib.auth.decorators import permission_required
 from django.db import connection
 from django.db.models import Min, Q
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_q.tasks import async_task
 
-from dashboard import presenters
+from dashboard import downloads, presenters
 from dashboard.forms import JobFilterForm, TrackForm, VoiceSeparationForm
 from jobs import services
+from jobs.media import media_probe
 from jobs.models import STATE_CHOICES, Account, Job, JobEvent, JobStateCount
 from jobs.providers.base import ProviderError, State
 from jobs.usage import usage_last_hour
@@ -134,18 +136,14 @@ def _media_signature(job: Job) -> str:
     return f"{int(bool(job.media_url))}{len(job.words)}{len(job.subtitles)}"
 
 
-def _subtitle_file(body: str, filename: str, content_type: str) -> HttpResponse:
-    response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @permission_required("jobs.view_job", raise_exception=True)
 def job_srt(request: HttpRequest, code: str) -> HttpResponse:
     job = job_for_user(request, code)
     if not job.subtitles:
         raise Http404("no subtitles")
-    return _subtitle_file(job.subtitles, f"{job.external_id}.srt", "application/x-subrip")
+    return downloads.subtitle_file(
+        job.subtitles, name=job.external_id, extension="srt", content_type="application/x-subrip"
+    )
 
 
 @permission_required("jobs.view_job", raise_exception=True)
@@ -155,11 +153,25 @@ def job_vtt(request: HttpRequest, code: str, source: str) -> HttpResponse:
     cues = presenters.subtitle_cues(job) if source == "subtitles" else presenters.word_cues(job)
     if not cues:
         raise Http404("no timings")
-    response = _subtitle_file(
-        presenters.webvtt(cues), f"{job.external_id}-{source}.vtt", "text/vtt"
+    return downloads.subtitle_file(
+        presenters.webvtt(cues),
+        name=f"{job.external_id}-{source}",
+        extension="vtt",
+        content_type="text/vtt",
+        as_attachment=source != "subtitles",  # the player's <track> reads it in place
     )
-    if source == "subtitles":
-        response["Content-Disposition"] = "inline"
+
+
+@permission_required("jobs.view_job", raise_exception=True)
+@require_safe
+def job_media_check(request: HttpRequest, code: str) -> JsonResponse:
+    """What the media host answers, for the player to show when the media does not load."""
+    job = job_for_user(request, code)
+    if not job.media_url:
+        raise Http404("no media")
+    probe = media_probe(job.media_url)
+    response = JsonResponse({"verdict": probe.verdict, "message": probe.message})
+    patch_cache_control(response, private=True, no_store=True)
     return response
 
 

@@ -70,11 +70,14 @@ def share_revoke(*, link: ShareLink, user: AbstractBaseUser | None) -> bool:
     return bool(revoked)
 
 
-def share_resolve(token: str, now: datetime | None = None) -> ShareLink | None:
+def share_resolve(
+    token: str, now: datetime | None = None, *, count_use: bool = True
+) -> ShareLink | None:
     """The usable link behind `token` (with its job loaded), or None.
 
     Unknown, malformed, expired and revoked tokens all give None, so callers cannot tell
-    them apart. A hit counts one use and records its time.
+    them apart. A hit counts one use and records its time, unless `count_use` is False
+    (an open page's own polls are not new uses).
     """
     now = now or timezone.now()
     if not _TOKEN_SHAPE.fullmatch(token):
@@ -86,6 +89,8 @@ def share_resolve(token: str, now: datetime | None = None) -> ShareLink | None:
         return None
     if not link.is_usable(now):
         return None
+    if not count_use:
+        return link
     ShareLink.objects.filter(pk=link.pk).update(use_count=F("use_count") + 1, last_used_at=now)
     link.use_count += 1
     link.last_used_at = now

@@ -179,6 +179,11 @@ class Provider:
     batch_size: ClassVar[int] = 1
     # How long the provider keeps a task queryable; None when not documented.
     retention: ClassVar[timedelta | None] = None
+    # How long the media URL of a finished job keeps working (None: no documented limit),
+    # and one clause on where the provider keeps its media, read after the provider's name
+    # ("Tencent IVH keeps ..."). The player shows both when the media cannot be loaded.
+    media_retention: ClassVar[timedelta | None] = None
+    media_note: ClassVar[str] = ""
     can_submit: ClassVar[bool] = False
     # Whether `list_states` can say cheaply, for many tasks at once, which ones changed.
     lists_states: ClassVar[bool] = False

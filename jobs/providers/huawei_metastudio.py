@@ -486,6 +486,9 @@ class HuaweiMetaStudio(Provider):
     batch_size = PAGE_LIMIT
     # The list only looks back one month unless create_since says otherwise.
     retention = timedelta(days=30)
+    # [SDK-SRC] PROVIDERS.md §4 output_asset_config: "The preview URL is valid 24 h."
+    media_retention = timedelta(hours=24)
+    media_note = "signs preview video links for 24 hours"
     can_submit = False
     can_discover = True
     failure_catalogue = FAILURE_CATALOGUE

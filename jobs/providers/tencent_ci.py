@@ -591,6 +591,10 @@ class TencentCi(Provider):
     default_rate_limit = 20.0
     batch_size = 50
     retention = None
+    # [DOC] PROVIDERS.md §3.5: "Outputs live in your own COS bucket and persist until you
+    # delete them." A private bucket still refuses unsigned reads.
+    media_retention = None
+    media_note = "writes results to your own COS bucket, where they stay until deleted"
     can_submit = True
     can_discover = True
     failure_catalogue = FAILURE_CATALOGUE

@@ -432,6 +432,10 @@ class TencentIvh(Provider):
     batch_size = 1
     # Media without a custom storage URL is deleted after 7 days (PROVIDERS.md §1.5).
     retention = timedelta(days=7)
+    # [DOC] PROVIDERS.md §1.5: "Audio and video resources without a custom storage URL are
+    # retained for only 7 days."
+    media_retention = timedelta(days=7)
+    media_note = "keeps generated media for 7 days unless the job was given its own storage"
     can_submit = False
     failure_catalogue = FAILURE_CATALOGUE
 

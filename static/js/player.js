@@ -3,10 +3,14 @@
  *
  * Markup (templates/jobs/detail.html renders it; times are integer ms in data-start/-end):
  *   .player[data-player] > video|audio            (the media element may be absent)
+ *     + [data-media-error] (hidden; > [data-media-verdict]) + [data-media-slow] (hidden)
  *   ol[data-cues] > li > button.cue
  *   section[data-words] > p.sentence > button.word, and
  *     div.word-strip[data-strip][data-duration] > span.bar (one per word, same order)
  *     + span.playhead[data-playhead]
+ *
+ * Keyboard: the word preview is one Tab stop (a roving tabindex); arrows, Home and End move
+ * between its words and Enter/Space seek, like a click.
  *
  * Loaded with <script defer>; binds itself on DOMContentLoaded and after every htmx swap, so
  * the page needs no inline script (the CSP forbids it). Exposes window.Clapboard.initPlayers
@@ -231,17 +235,98 @@
 
   const FLAGS = ["overlap", "long", "after-gap"];
 
+  let hints = 0; // ids for the keyboard hints of several previews on one page
+
   class WordView extends View {
     constructor(el) {
       super(el, "current", GAP_MS);
+      this.rove();
     }
 
     collect() {
       this.strip = this.el.querySelector("[data-strip]");
       const bars = this.strip ? this.strip.querySelectorAll(".bar") : [];
-      return Array.from(this.el.querySelectorAll(".word"), (word, position) =>
-        readItem(word, bars[position] || null, position),
+      this.words = Array.from(this.el.querySelectorAll(".word"));
+      return this.words.map((word, position) => readItem(word, bars[position] || null, position));
+    }
+
+    /** One Tab stop for the whole preview (a roving tabindex): Left/Right move between words
+     *  in reading order, Up/Down to the nearest word on the line above/below, Home/End to the
+     *  first/last word; Enter and Space are the buttons' own clicks, which seek. */
+    rove() {
+      this.positions = new Map(this.words.map((word, position) => [word, position]));
+      this.stop = null;
+      for (const word of this.words) word.tabIndex = -1;
+      this.setStop(this.words[0]);
+      const options = { signal: this.events.signal };
+      this.el.addEventListener("keydown", (event) => this.onKey(event), options);
+      this.el.addEventListener(
+        "focusin",
+        (event) => this.positions.has(event.target) && this.setStop(event.target),
+        options,
       );
+    }
+
+    setStop(word) {
+      if (!word || word === this.stop) return;
+      if (this.stop) {
+        this.stop.tabIndex = -1;
+        this.stop.removeAttribute("aria-describedby");
+      }
+      word.tabIndex = 0;
+      if (this.hint) word.setAttribute("aria-describedby", this.hint.id);
+      this.stop = word;
+    }
+
+    onKey(event) {
+      if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+      const position = this.positions.get(event.target);
+      if (position === undefined) return;
+      const forward = getComputedStyle(this.el).direction === "rtl" ? -1 : 1;
+      const moves = {
+        ArrowRight: () => this.words[position + forward],
+        ArrowLeft: () => this.words[position - forward],
+        ArrowDown: () => this.lineNeighbour(position, 1),
+        ArrowUp: () => this.lineNeighbour(position, -1),
+        Home: () => this.words[0],
+        End: () => this.words[this.words.length - 1],
+      };
+      if (!moves[event.key]) return;
+      event.preventDefault(); // the arrows and Home/End would otherwise scroll the box
+      const target = moves[event.key]();
+      if (!target) return;
+      this.setStop(target);
+      target.focus({ preventScroll: true });
+      this.userScrolledAt = -Infinity; // moving by key is asking to see where focus went
+      const top = this.scrollTarget(target);
+      if (top !== null) this.el.scrollTo({ top, behavior: "auto" });
+    }
+
+    /** The word on the next visual line (direction 1) or the previous one (-1) whose centre
+     *  is nearest to this word's, or undefined on the first/last line. Walks outwards from
+     *  `position` and stops after that line, so it reads a few dozen boxes, not all words. */
+    lineNeighbour(position, direction) {
+      const from = this.words[position].getBoundingClientRect();
+      const centre = from.left + from.width / 2;
+      let lineTop = null;
+      let best;
+      let bestDistance = Infinity;
+      for (let i = position + direction; i >= 0 && i < this.words.length; i += direction) {
+        const rect = this.words[i].getBoundingClientRect();
+        if (lineTop === null) {
+          const beyond = direction > 0 ? rect.top >= from.bottom - 1 : rect.bottom <= from.top + 1;
+          if (!beyond) continue;
+          lineTop = rect.top;
+        } else if (Math.abs(rect.top - lineTop) > rect.height / 2) {
+          break;
+        }
+        const distance = Math.abs(rect.left + rect.width / 2 - centre);
+        if (distance < bestDistance) {
+          best = this.words[i];
+          bestDistance = distance;
+        }
+      }
+      return best;
     }
 
     clean() {
@@ -378,6 +463,12 @@
           return span;
         }),
       );
+      // Shown while a word has focus (player.css), and read out as each word's description.
+      this.hint = document.createElement("span");
+      this.hint.className = "keys";
+      this.hint.id = `word-keys-${(hints += 1)}`;
+      this.hint.textContent = "Arrow keys move between words, Home/End to the ends, Enter plays";
+      summary.append(this.hint);
       this.summary = summary;
     }
 
@@ -393,6 +484,9 @@
     highlight(index, follow) {
       super.highlight(index, follow);
       this.moveCursor();
+      // Tabbing back in lands on the word being played, unless a word has focus now.
+      const item = this.timeline.items[index];
+      if (item && !this.el.contains(document.activeElement)) this.setStop(item.element);
     }
 
     moveCursor() {
@@ -436,6 +530,10 @@
     destroy() {
       super.destroy();
       if (this.resizes) this.resizes.disconnect();
+      for (const word of this.words) {
+        word.removeAttribute("tabindex");
+        word.removeAttribute("aria-describedby");
+      }
       for (const item of this.timeline.items) {
         item.element.classList.remove(...FLAGS);
         if (item.bar) item.bar.classList.remove(...FLAGS);
@@ -555,12 +653,63 @@
     view.destroy();
   }
 
+  const SLOW_MS = 15000; // no answer from the media host for this long is worth saying
+  const watched = new WeakSet();
+
+  /** A media element that cannot load shows only "0:00 / 0:00"; say so instead, and ask the
+   *  server (data-media-check, signed-in pages only) what the media host answers, since the
+   *  browser reports a 404, a 403 and a closed port alike. */
+  function watchMedia(root) {
+    const anchors = Array.from(root.querySelectorAll("[data-player]"));
+    if (root.matches && root.matches("[data-player]")) anchors.push(root);
+    for (const anchor of anchors) {
+      const media = anchor.querySelector("video, audio");
+      if (!media || watched.has(media)) continue;
+      watched.add(media);
+      const box = anchor.querySelector("[data-media-error]");
+      const slow = anchor.querySelector("[data-media-slow]");
+      let asked = false;
+      const fail = () => {
+        anchor.classList.add("media-failed");
+        if (slow) slow.hidden = true;
+        if (box) box.hidden = false;
+        const verdict = anchor.querySelector("[data-media-verdict]");
+        const url = anchor.getAttribute("data-media-check");
+        if (!verdict || !url || asked) return;
+        asked = true;
+        verdict.hidden = false;
+        verdict.textContent = "Asking Clapboard's server what the media host answers…";
+        fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
+          .then((answer) => {
+            verdict.textContent = String(answer.message || "");
+            verdict.setAttribute("data-verdict", String(answer.verdict || ""));
+          })
+          .catch(() => {
+            verdict.textContent = "Clapboard's server could not check the link either.";
+          });
+      };
+      media.addEventListener("error", fail);
+      if (media.error) fail(); // it failed before this script ran
+      if (slow) {
+        media.addEventListener("loadedmetadata", () => (slow.hidden = true));
+        setTimeout(() => {
+          const waiting = media.networkState === HTMLMediaElement.NETWORK_LOADING;
+          if (!media.error && media.readyState === HTMLMediaElement.HAVE_NOTHING && waiting) {
+            slow.hidden = false;
+          }
+        }, SLOW_MS);
+      }
+    }
+  }
+
   /** Binds every cue list and word preview in `root` (a document or an element) and returns
    *  the players. Safe to call again: a bound container is left alone, unless `root` lies
    *  inside it (its content was swapped), in which case it is rebound. Bound containers carry
    *  data-player-ready, but the registry decides: htmx history snapshots copy the attribute. */
   function init(root = document) {
     if (!root || !root.querySelectorAll) root = document;
+    watchMedia(root);
     for (const view of views.filter((candidate) => !candidate.el.isConnected)) forget(view);
     const owner = root.closest ? root.closest(VIEWS) : null;
     const containers = owner ? [owner] : root.querySelectorAll(VIEWS);

@@ -537,24 +537,89 @@ def test_clicking_a_word_seeks_and_highlights_it(open_page):
     assert opened.errors == []
 
 
-def test_keyboard_tab_and_enter_seek(open_page):
+FOCUSED_START = "() => document.activeElement.classList.contains('word') ? +document.activeElement.dataset.start : null"
+TAB_STOPS = "() => [...document.querySelectorAll('.word')].filter(w => w.tabIndex === 0).map(w => +w.dataset.start)"
+
+
+def test_the_word_preview_is_one_tab_stop(open_page):
+    opened = open_page("/player.html")
+    page = opened.page
+    assert page.evaluate(TAB_STOPS) == [200]
+    # Tab around the whole page: of the 19 words only one is ever reached.
+    landed = set()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        landed.add(page.evaluate(FOCUSED_START))
+    assert landed - {None} == {200}
+    # From the control before it, one Tab enters the preview and the next one leaves it.
+    page.locator(".cue").last.focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED_START) == 200
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED_START) is None
+    assert opened.errors == []
+
+
+def test_arrow_keys_move_between_words_and_enter_seeks(open_page):
     opened = open_page("/player.html")
     page = opened.page
     wait_until_seekable(page)
-    word_button(page, by_text("to")).focus()
-
+    page.locator(".cue").last.focus()
     page.keyboard.press("Tab")
-    assert page.evaluate("() => document.activeElement.dataset.start") == "800"
+    assert page.evaluate(FOCUSED_START) == 200
+
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate(FOCUSED_START) == 800
+    assert page.evaluate(TAB_STOPS) == [800]  # the stop moves with focus
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.getElementById('job-media').currentTime > 0.79")
     assert media_time(page) == pytest.approx(0.8, abs=0.01)
     assert highlighted(page) == [("the", 800)]
 
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press(" ")
+    page.wait_for_function("() => document.getElementById('job-media').currentTime < 0.7")
+    assert media_time(page) == pytest.approx(0.62, abs=0.01)
+    assert highlighted(page) == [("to", 620)]
+
+    page.keyboard.press("End")
+    assert page.evaluate(FOCUSED_START) == by_text("cold").start  # last in reading order
+    page.keyboard.press("ArrowRight")  # nothing after the last word: focus stays
+    assert page.evaluate(FOCUSED_START) == by_text("cold").start
+    page.keyboard.press("Home")
+    assert page.evaluate(FOCUSED_START) == 200
+
+    second_line = {word.start for word in SENTENCES[1]}
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(FOCUSED_START) in second_line
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate(FOCUSED_START) in {word.start for word in SENTENCES[0]}
+    page.keyboard.press("ArrowUp")  # nothing above the first line
+    assert page.evaluate(FOCUSED_START) in {word.start for word in SENTENCES[0]}
+    assert page.locator(".word-summary .keys").is_visible()  # the hint, while a word has focus
+
+    # Tab leaves the preview at once; Shift+Tab comes back to the same word.
+    page.keyboard.press("End")
     page.keyboard.press("Tab")
-    page.keyboard.press("Space")
-    page.wait_for_function("() => document.getElementById('job-media').currentTime > 0.99")
-    assert media_time(page) == pytest.approx(1.0, abs=0.01)
-    assert highlighted(page) == [("evening", 1000)]
+    assert page.evaluate(FOCUSED_START) is None
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(FOCUSED_START) == by_text("cold").start
+    assert page.evaluate("() => window.scrollY") == 0  # moving by key never scrolls the page
+    assert opened.errors == []
+
+
+def test_the_tab_stop_follows_playback_while_focus_is_elsewhere(open_page):
+    opened = open_page("/player.html")
+    page = opened.page
+    wait_until_seekable(page)
+    seek(page, 6.5)
+    assert page.evaluate(TAB_STOPS) == [by_text("today").start]
+    page.locator(".cue").last.focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED_START) == by_text("today").start
+    seek(page, 0.3)  # focus is on a word now: the stop stays where the person put it
+    assert page.evaluate(TAB_STOPS) == [by_text("today").start]
     assert opened.errors == []
 
 

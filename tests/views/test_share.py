@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 
@@ -282,7 +284,9 @@ def test_public_page_leaks_no_account_credentials_payload_or_dashboard_links(job
     assert "<form" not in page
     hrefs = re.findall(r'href="([^"]*)"', page)
     assert hrefs and all(
-        href.startswith(settings.STATIC_URL) or href.startswith("/" + settings.STATIC_URL)
+        href.startswith(settings.STATIC_URL)
+        or href.startswith("/" + settings.STATIC_URL)
+        or href.startswith(f"/s/{token}/")  # the link's own downloads
         for href in hrefs
     )
 
@@ -406,3 +410,147 @@ def test_the_failure_count_is_not_kept_in_process_memory(job, operator):
         assert _open(secrets.token_urlsafe(32), ip="192.0.2.9").status_code == 404
     cache.clear()
     assert _open(secrets.token_urlsafe(32), ip="192.0.2.9").status_code == 429
+
+
+# --- live updates and downloads for link holders ----------------------------------------
+
+
+def _poll(token: str, params: dict, ip: str = "192.0.2.10"):
+    return Client().get(
+        reverse("shared-job", args=[token]), params, REMOTE_ADDR=ip, headers={"HX-Request": "true"}
+    )
+
+
+def _live_params(page: str) -> dict:
+    query = html.unescape(re.search(r'hx-get="\?([^"]*)"', page).group(1))
+    return dict(part.split("=", 1) for part in query.split("&"))
+
+
+def test_the_share_page_polls_like_the_job_page(job, operator, simulator):
+    Job.objects.filter(pk=job.pk).update(state="running", progress=1, finished_at=None)
+    link, token = share_create(job=job, user=operator)
+    provider_calls = dict(simulator.requests)
+    page = _open(token).content.decode()
+    assert 'data-poll="4"' in page
+    params = _live_params(page)
+
+    unchanged = _poll(token, params)
+    assert unchanged.status_code == 204 and unchanged.content == b""
+    assert unchanged["Cache-Control"] == "private, no-store"
+
+    Job.objects.filter(pk=job.pk).update(progress=12, version=F("version") + 1)
+    changed = _poll(token, params)
+    fragment = changed.content.decode()
+    assert changed.status_code == 200
+    assert "<html" not in fragment and 'id="job-live"' in fragment
+    assert 'value="12"' in fragment and "12 %" in fragment
+    assert 'data-poll="4"' in fragment
+
+    Job.objects.filter(pk=job.pk).update(state="succeeded", progress=100, version=F("version") + 1)
+    finished = _poll(token, _live_params(fragment))
+    assert finished.status_code == 200 and "Succeeded" in finished.content.decode()
+    assert "data-poll" not in finished.content.decode()
+    assert _poll(token, _live_params(finished.content.decode())).status_code == 286
+
+    link.refresh_from_db()
+    assert link.use_count == 1  # the page's own polls are not new uses
+    assert simulator.requests == provider_calls  # it reads the database, never the provider
+
+
+def test_new_media_on_a_polled_share_page_reloads_it_once(job, operator):
+    Job.objects.filter(pk=job.pk).update(
+        state="running", progress=50, media_url="", words=[], subtitles=""
+    )
+    _, token = share_create(job=job, user=operator)
+    params = _live_params(_open(token).content.decode())
+    Job.objects.filter(pk=job.pk).update(
+        state="succeeded",
+        media_url="https://cdn.example.com/out/promo.mp4",
+        version=F("version") + 1,
+    )
+    response = _poll(token, params)
+    assert response.status_code == 200 and response["HX-Refresh"] == "true"
+
+
+def test_polls_of_a_revoked_or_unknown_link_get_the_not_found_page(job, operator):
+    link, token = share_create(job=job, user=operator)
+    params = _live_params(_open(token).content.decode())
+    share_revoke(link=link, user=operator)
+    not_found = _open(secrets.token_urlsafe(32)).content
+    for response in (_poll(token, params), _poll(secrets.token_urlsafe(32), params)):
+        assert response.status_code == 404
+        assert response.content == not_found
+        assert response["HX-Refresh"] == "true"  # the open page reloads into "not found"
+
+
+def test_link_holders_download_srt_and_vtt(job, operator):
+    link, token = share_create(job=job, user=operator)
+    page = _open(token).content.decode()
+    srt_url = reverse("shared-srt", args=[token])
+    words_url = reverse("shared-words-vtt", args=[token])
+    track_url = reverse("shared-subtitles-vtt", args=[token])
+    assert f'href="{srt_url}" download' in page and f'href="{words_url}" download' in page
+    assert f'<track kind="subtitles" label="Subtitles" src="{track_url}" default>' in page
+
+    srt = Client().get(srt_url)
+    assert srt.status_code == 200
+    assert srt.content.decode() == job.subtitles
+    assert srt["Content-Type"] == "application/x-subrip; charset=utf-8"
+    assert srt["Content-Disposition"] == 'attachment; filename="Evening news promo.srt"'
+    words = Client().get(words_url)
+    assert words.status_code == 200
+    assert "00:00:00.000 --> 00:00:00.700\nwelcome back" in words.content.decode()
+    assert words["Content-Disposition"].startswith("attachment;")
+    track = Client().get(track_url)
+    assert "00:00:01.200 --> 00:00:03.400\nhello there" in track.content.decode()
+    assert track["Content-Disposition"].startswith("inline;")
+    for response in (srt, words, track):
+        for header, value in PUBLIC_HEADERS.items():
+            assert response[header] == value
+        # A link holder never learns the provider's task ID, not even from a file name.
+        assert job.external_id not in response["Content-Disposition"]
+    link.refresh_from_db()
+    assert link.use_count == 3  # the page and two downloads; the <track> rides with the page
+
+
+def test_downloads_of_unknown_expired_and_revoked_links_get_the_not_found_page(
+    job, operator, time_machine
+):
+    time_machine.move_to(T0, tick=False)
+    _, expiring = share_create(job=job, user=operator, days=1)
+    revoked_link, revoked = share_create(job=job, user=operator)
+    share_revoke(link=revoked_link, user=operator)
+    time_machine.move_to(T0 + timedelta(days=2), tick=False)
+    not_found = _open(secrets.token_urlsafe(32)).content
+    assert b"Link not found" in not_found
+    for token in (expiring, revoked, secrets.token_urlsafe(32), "x"):
+        for name in ("shared-srt", "shared-words-vtt", "shared-subtitles-vtt"):
+            response = Client().get(reverse(name, args=[token]), REMOTE_ADDR="192.0.2.99")
+            assert response.status_code == 404
+            assert response.content == not_found
+            assert job.subtitles.encode() not in response.content
+
+
+def test_download_guesses_count_towards_the_share_throttle(job, operator):
+    _, token = share_create(job=job, user=operator)
+    guesser = "203.0.113.77"
+    for _ in range(SHARE_FAILURE_LIMIT):
+        wrong = reverse("shared-srt", args=[secrets.token_urlsafe(32)])
+        assert Client().get(wrong, REMOTE_ADDR=guesser).status_code == 404
+    assert _open(secrets.token_urlsafe(32), ip=guesser).status_code == 429
+
+
+def test_downloads_of_a_job_without_timings_are_404(job, operator):
+    Job.objects.filter(pk=job.pk).update(subtitles="", words=[])
+    _, token = share_create(job=job, user=operator)
+    page = _open(token).content.decode()
+    assert "Download SRT" not in page and "words.vtt" not in page
+    for name in ("shared-srt", "shared-words-vtt", "shared-subtitles-vtt"):
+        response = Client().get(reverse(name, args=[token]))
+        assert response.status_code == 404
+        assert b"Link not found" not in response.content  # the link is fine; the file is not
+
+
+def test_downloads_are_read_only(job, operator):
+    _, token = share_create(job=job, user=operator)
+    assert Client().post(reverse("shared-srt", args=[token])).status_code == 405
