@@ -218,6 +218,7 @@ def event_data(event: JobEvent) -> dict[str, Any]:
         "failure_code": event.failure_code,
         "failure_message": event.failure_message,
         "note": event.note,
+        "kind": event.kind,
     }
 
 
