@@ -445,7 +445,7 @@ ACCOUNT_OUTAGE_SECONDS = 60.0
 
 
 def _failing_note(message: str) -> str:
-    return f"Checks failing: {message}"[:255]
+    return message[:255]
 
 
 def _jobs_start_failing(*, account_id: int, message: str, now: datetime) -> None:
@@ -486,9 +486,9 @@ def _record_recovered(job: Job, now: datetime) -> None:
         .values_list("at", flat=True)
         .first()
     )
-    note = "Checks answered again"
+    note = "Answered again"
     if since is not None:
-        note += f" (failing since {since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC)"
+        note += f" after failing since {since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
     JobEvent.objects.create(
         job_id=job.pk, at=now, state=job.state, kind=JobEvent.Kind.RECOVERED, note=note
     )

@@ -77,7 +77,9 @@ def test_an_open_page_learns_within_one_poll_that_the_signature_is_rejected(
     assert account.last_error and account.last_error in text  # the provider's reason
     assert f'href="{reverse("account-health")}"' in html
     assert "Finishes in about" not in text and "No estimate while the data is not current" in text
-    assert "(account paused)" in text  # the next check waits for the pause, it is not "ago"
+    assert (
+        "(when the account's pause ends)" in text
+    )  # the next check waits for the pause, it is not "ago"
     assert "is-stale" in html
 
 
