@@ -316,7 +316,7 @@ def typical_run(job: Job, *, samples: int = 20) -> tuple[timedelta, timedelta] |
 
 
 def human_range(low: timedelta, high: timedelta) -> str:
-    """ "2–4 min", or "about 3 min" when both ends read the same."""
+    """A range such as "2–4 min", or "about 3 min" when both ends read the same."""
     a, b = human_duration(low), human_duration(high)
     if a == b:
         return "about " + a
@@ -357,7 +357,10 @@ class JobDetail:
         return note.startswith(("Refresh failed", "Refresh not sent"))
 
     def _first_seen(self, states: set[str]) -> datetime | None:
-        return next((e.at for e in self.events if e.kind == "" and e.state in states), None)
+        return next(
+            (e.at for e in self.events if e.kind == JobEvent.Kind.STATUS and e.state in states),
+            None,
+        )
 
     @cached_property
     def created(self) -> Observed:
