@@ -88,3 +88,21 @@ def test_an_expanded_run_of_progress_ticks_stays_open_across_polls(
     expect(run.locator("ol.ticks li")).to_have_count(4)
     assert run.evaluate("el => el.open") is True
     assert console_errors == []
+
+
+def test_a_provider_without_progress_shows_a_moving_bar_and_the_time_so_far(
+    page_for, operator, simulator, accounts, console_errors
+):
+    simulator.add_job("aliyun_ice", "ice-open", pinned="running")
+    job = Job.objects.create(account=accounts["aliyun_ice"], external_id="ice-open")
+    refresh_once()
+    page = page_for(operator)
+    page.goto(page.url + f"jobs/{job.code}/")
+    bar = page.locator(".progress-line progress.indeterminate")
+    expect(bar).to_be_visible()
+    assert bar.evaluate("el => el.matches(':indeterminate')") is True
+    assert bar.evaluate("el => getComputedStyle(el).animationName") == "indeterminate"
+    expect(page.locator(".progress-line")).to_contain_text("Running for")
+    expect(page.locator(".progress-line")).not_to_contain_text("Not enough progress history")
+    screenshot(page, "job-no-progress")
+    assert console_errors == []

@@ -278,3 +278,28 @@ def test_a_provider_without_progress_gets_an_indeterminate_bar_and_a_typical_run
     html = viewer_client.get(reverse("job-detail", args=[job.code])).content.decode()
     line = _text(html[html.index('<div class="progress-line') : html.index('<dl class="facts">')])
     assert "usually 2–4 min" in line
+
+
+def test_a_disabled_account_or_a_job_nobody_watches_is_not_current(viewer_client, accounts):
+    account = accounts["tencent_ivh"]
+    now = timezone.now()
+    job = Job.objects.create(
+        account=account, external_id="ivh-off", state="running", progress=30, last_polled_at=now
+    )
+    Account.objects.filter(pk=account.pk).update(enabled=False)
+    text = _text(viewer_client.get(reverse("job-detail", args=[job.code])).content.decode())
+    assert "Not current" in text and "is disabled" in text
+    Account.objects.filter(pk=account.pk).update(enabled=True)
+    Job.objects.filter(pk=job.pk).update(next_poll_at=None, stopped_reason="Stopped by ada")
+    text = _text(viewer_client.get(reverse("job-detail", args=[job.code])).content.decode())
+    assert "Clapboard no longer checks this job (Stopped by ada)" in text
+    assert "not scheduled" in text
+    # A finished job's data is final, however its account is doing.
+    Job.objects.filter(pk=job.pk).update(state="succeeded", progress=100)
+    Account.objects.filter(pk=account.pk).update(
+        consecutive_failures=3, last_error="boom", last_error_at=now + timedelta(seconds=1)
+    )
+    assert (
+        "Not current"
+        not in viewer_client.get(reverse("job-detail", args=[job.code])).content.decode()
+    )
