@@ -390,15 +390,17 @@ def jobs_confirm_unchanged(
     jobs = list(jobs)
     with transaction.atomic():
         failing = Job.objects.filter(pk__in=[pk for pk, _, _ in jobs], poll_errors__gt=0)
-        for job in failing.only("pk", "state", "poll_errors"):
+        recovered = list(failing.only("pk", "state", "poll_errors"))
+        for job in recovered:
             _record_recovered(job, now)
+        Job.objects.filter(pk__in=[job.pk for job in recovered]).update(
+            poll_errors=0, last_poll_error=""
+        )
         for pk, state, queue_position in jobs:
             interval = scheduling.next_interval(State(state), queue_position=queue_position)
             Job.objects.filter(pk=pk, next_poll_at__isnull=False).update(
                 last_polled_at=now,
                 next_poll_at=None if interval is None else now + timedelta(seconds=interval),
-                poll_errors=0,
-                last_poll_error="",
             )
 
 
