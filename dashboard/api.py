@@ -218,6 +218,7 @@ def event_data(event: JobEvent) -> dict[str, Any]:
         "failure_code": event.failure_code,
         "failure_message": event.failure_message,
         "note": event.note,
+        "kind": event.kind,
     }
 
 
@@ -527,6 +528,12 @@ def openapi_document() -> dict[str, Any]:
         "failure_code": {"type": "string"},
         "failure_message": {"type": "string"},
         "note": {"type": "string"},
+        "kind": {
+            "type": "string",
+            "enum": [kind for kind, _ in JobEvent.Kind.choices],
+            "description": 'Empty for a status change; "failing", "recovered" (checks of the '
+            'job started failing / were answered again) or "refresh" (a "Refresh now" outcome).',
+        },
     }
     word = {
         "type": "array",

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.text import capfirst
 
+from jobs import freshness as freshness_of
 from jobs import scheduling
 from jobs.models import Account, Job, JobEvent
 from jobs.providers.base import UNKNOWN_FAILURE, Explanation, State
@@ -233,6 +234,100 @@ def human_duration(delta: timedelta) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
+@dataclass(frozen=True)
+class Observed:
+    """A time the provider gave, or else the one Clapboard first saw (`observed`)."""
+
+    at: datetime | None
+    observed: bool = False
+    label: str = ""
+
+
+@dataclass
+class TimelineEntry:
+    """One line of the timeline: an event, or a run of progress ticks shown as one
+    ("Running 10 → 62 %, 6 updates") whose `ticks` (newest first) expand on click."""
+
+    event: JobEvent
+    ticks: list[JobEvent] = field(default_factory=list)
+
+    @property
+    def is_ticks(self) -> bool:
+        return len(self.ticks) > 1
+
+    @property
+    def anchor(self) -> str:
+        """An id that stays the same while the run grows (its oldest tick's)."""
+        return f"ticks-{self.ticks[-1].pk}" if self.ticks else f"event-{self.event.pk}"
+
+    @property
+    def first_progress(self) -> int | None:
+        return self.ticks[-1].progress if self.ticks else self.event.progress
+
+
+def _is_tick(event: JobEvent) -> bool:
+    return (
+        event.kind == JobEvent.Kind.STATUS
+        and event.state == State.RUNNING
+        and event.progress is not None
+        and not (event.note or event.failure_code or event.queue_position is not None)
+    )
+
+
+def timeline_entries(events: list[JobEvent]) -> list[TimelineEntry]:
+    """The events newest first, consecutive progress ticks of one provider state folded
+    into one entry."""
+    entries: list[TimelineEntry] = []
+    for event in reversed(events):
+        last = entries[-1] if entries else None
+        if (
+            last is not None
+            and _is_tick(event)
+            and _is_tick(last.event)
+            and event.provider_state == last.event.provider_state
+        ):
+            last.ticks.append(event)
+            continue
+        entries.append(TimelineEntry(event, [event] if _is_tick(event) else []))
+    return entries
+
+
+def typical_run(job: Job, *, samples: int = 20) -> tuple[timedelta, timedelta] | None:
+    """How long the account's recent succeeded jobs of this kind ran (25th–75th
+    percentile), from at most `samples` rows read through the job_recent_succeeded index;
+    None with fewer than three that have a start time."""
+    rows = (
+        Job.objects.filter(
+            account_id=job.account_id,
+            kind=job.kind,
+            state=State.SUCCEEDED,
+            finished_at__isnull=False,
+        )
+        .exclude(pk=job.pk)
+        .order_by("-finished_at")
+        .values_list("started_at", "created_at", "finished_at")[:samples]
+    )
+    runs = sorted(
+        finished - (started or created)
+        for started, created, finished in rows
+        if (started or created) and finished >= (started or created)
+    )
+    if len(runs) < 3:
+        return None
+    return runs[len(runs) // 4], runs[min(len(runs) - 1, 3 * len(runs) // 4)]
+
+
+def human_range(low: timedelta, high: timedelta) -> str:
+    """A range such as "2–4 min", or "about 3 min" when both ends read the same."""
+    a, b = human_duration(low), human_duration(high)
+    if a == b:
+        return "about " + a
+    unit_a, unit_b = a.rsplit(" ", 1), b.rsplit(" ", 1)
+    if len(unit_a) == 2 and len(unit_b) == 2 and unit_a[1] == unit_b[1] and " " not in unit_a[0]:
+        return f"{unit_a[0]}–{b}"
+    return f"{a} – {b}"
+
+
 @dataclass
 class JobDetail:
     job: Job
@@ -241,6 +336,71 @@ class JobDetail:
     @cached_property
     def estimate(self) -> Estimate:
         return estimate(self.job, self.events, timezone.now())
+
+    @cached_property
+    def freshness(self) -> freshness_of.Freshness:
+        return freshness_of.freshness(self.job)
+
+    @cached_property
+    def timeline_entries(self) -> list[TimelineEntry]:
+        return timeline_entries(self.events)
+
+    @cached_property
+    def last_refresh(self) -> JobEvent | None:
+        """The latest "Refresh now" outcome, while it is recent enough to be news."""
+        for event in reversed(self.events):
+            if event.kind == JobEvent.Kind.REFRESH:
+                return event if timezone.now() - event.at < timedelta(minutes=10) else None
+        return None
+
+    @property
+    def refresh_failed(self) -> bool:
+        note = self.last_refresh.note if self.last_refresh else ""
+        return note.startswith(("Refresh failed", "Refresh not sent"))
+
+    def _first_seen(self, states: set[str]) -> datetime | None:
+        return next(
+            (e.at for e in self.events if e.kind == JobEvent.Kind.STATUS and e.state in states),
+            None,
+        )
+
+    @cached_property
+    def created(self) -> Observed:
+        if self.job.created_at:
+            return Observed(self.job.created_at)
+        return Observed(self.job.tracked_at, True, "first seen")
+
+    @cached_property
+    def started(self) -> Observed:
+        if self.job.started_at:
+            return Observed(self.job.started_at)
+        seen = self._first_seen({State.RUNNING})
+        return Observed(seen, seen is not None, "first seen running")
+
+    @cached_property
+    def finished(self) -> Observed:
+        if self.job.finished_at or not self.job.is_terminal:
+            return Observed(self.job.finished_at)
+        seen = self._first_seen({State.SUCCEEDED, State.FAILED, State.CANCELED})
+        return Observed(seen, seen is not None, "first seen finished")
+
+    @property
+    def progress_unreported(self) -> bool:
+        """Running, and the provider gives no progress: an indeterminate bar."""
+        return self.job.state == State.RUNNING and self.job.progress is None
+
+    @property
+    def elapsed(self) -> str:
+        """How long it has been running (or since Clapboard first saw it run)."""
+        since = self.started.at or self.created.at
+        return human_duration(timezone.now() - since) if since else ""
+
+    @cached_property
+    def typical_run(self) -> str:
+        if not self.progress_unreported:
+            return ""
+        run = typical_run(self.job)
+        return "usually " + human_range(*run) if run else ""
 
     @cached_property
     def explanation(self) -> Explanation | None:

@@ -23,6 +23,7 @@ from django_q.tasks import async_task
 from dashboard import downloads, presenters
 from dashboard.forms import JobFilterForm, TrackForm, VoiceSeparationForm
 from jobs import services
+from jobs.freshness import freshness
 from jobs.media import media_probe
 from jobs.models import STATE_CHOICES, Account, Job, JobEvent, JobStateCount
 from jobs.providers.base import ProviderError, State
@@ -111,7 +112,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
 def job_detail(request: HttpRequest, code: str) -> HttpResponse:
     job = job_for_user(request, code)
     polled = request.htmx and not request.htmx.boosted and "v" in request.GET
-    if polled and request.GET["v"] == str(job.version):
+    token = detail_token(job)
+    if polled and request.GET["v"] == token:
         return HttpResponse(status=STOP_POLLING if job.is_terminal else 204)
     media = _media_signature(job)
     if polled and request.GET.get("m") != media:
@@ -123,13 +125,25 @@ def job_detail(request: HttpRequest, code: str) -> HttpResponse:
         "job": job,
         "view": presenters.JobDetail(job, events),
         "can_operate": request.user.has_perm("jobs.operate_job"),
-        "live_url": "?" + urlencode({"v": job.version, "m": media}),
+        "live_url": "?" + urlencode({"v": token, "m": media}),
         "raw_json": json.dumps(job.raw, indent=2, ensure_ascii=False, sort_keys=True),
+        # A poll answer also carries the timeline and the failure card (out-of-band swaps).
+        "oob": polled,
     }
     template = "jobs/detail.html"
     if polled:
         template += "#live"
     return render(request, template, context)
+
+
+def detail_token(job: Job) -> str:
+    """Changes whenever the job page's live parts may have changed: the job (version),
+    how fresh its data is (its account's failures and pause, its failed checks, an
+    overdue check) and, while it runs, every half minute for the server-side durations."""
+    if job.is_terminal:
+        return f"{job.version}.final"
+    fresh = freshness(job)
+    return f"{job.version}.{fresh.token}.{int(timezone.now().timestamp() // 30)}"
 
 
 def _media_signature(job: Job) -> str:
@@ -180,7 +194,7 @@ def job_media_check(request: HttpRequest, code: str) -> JsonResponse:
 def job_refresh(request: HttpRequest, code: str) -> HttpResponse:
     job = job_for_user(request, code)
     async_task("jobs.tasks.job_refresh", job.pk, task_name=f"refresh job {job.pk}")
-    messages.info(request, "Refresh requested; the page updates when the answer arrives.")
+    messages.info(request, "Refresh requested; its outcome appears on this page.")
     return redirect("job-detail", code=job.code)
 
 

@@ -191,7 +191,12 @@ def _notice_terminal_events(rules: list[AlertRule], now: datetime) -> None:
 
 def _notice_stuck_jobs(rule: AlertRule, now: datetime) -> None:
     """Notice active, still polled jobs that have not moved for the rule's minutes."""
-    last_event = JobEvent.objects.filter(job=OuterRef("pk")).order_by("-at", "-id").values("at")
+    # Only status changes say a job moved; failing checks and refreshes do not.
+    last_event = (
+        JobEvent.objects.filter(job=OuterRef("pk"), kind=JobEvent.Kind.STATUS)
+        .order_by("-at", "-id")
+        .values("at")
+    )
     noticed = AlertNotice.objects.filter(rule=rule, job=OuterRef("pk"), event="stuck")
     stuck = (
         Job.objects.filter(state__in=STUCK_STATES, next_poll_at__isnull=False)

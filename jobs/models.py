@@ -147,6 +147,13 @@ class Job(models.Model):
             models.Index(fields=["-tracked_at", "-id"], name="job_recent"),
             models.Index(fields=["state", "-tracked_at", "-id"], name="job_state_recent"),
             models.Index(fields=["account", "state"], name="job_account_state"),
+            # A provider's typical run time (the job page of jobs without progress): the
+            # newest succeeded jobs of one account and kind, without reading the rest.
+            models.Index(
+                fields=["account", "kind", "-finished_at"],
+                name="job_recent_succeeded",
+                condition=Q(state="succeeded", finished_at__isnull=False),
+            ),
         ]
         permissions = [("operate_job", "Can track, refresh and share jobs")]
 
@@ -163,7 +170,18 @@ class Job(models.Model):
 
 
 class JobEvent(models.Model):
-    """A visible change of a job: its history, and the source of ETA estimates."""
+    """A visible change of a job: its history, and the source of ETA estimates.
+
+    Most events are status changes (`kind` empty). The others are about Clapboard's view of
+    the job, not the job itself: checks starting to fail, checks answered again, and the
+    outcome of an operator's "Refresh now".
+    """
+
+    class Kind(models.TextChoices):
+        STATUS = "", "Status"
+        FAILING = "failing", "Checks failing"
+        RECOVERED = "recovered", "Checks recovered"
+        REFRESH = "refresh", "Refresh now"
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now)
@@ -174,6 +192,7 @@ class JobEvent(models.Model):
     failure_code = models.CharField(max_length=128, blank=True)
     failure_message = models.TextField(blank=True)
     note = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, blank=True, default="")
 
     class Meta:
         ordering = ["at", "id"]

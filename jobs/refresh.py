@@ -23,7 +23,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
@@ -615,16 +615,24 @@ def refresh_once(
     return RefreshLoop(seconds=timeout, once=True, account_names=account_names).run()
 
 
-def job_refresh_now(*, job_id: int) -> None:
-    """Poll one job right away, within its account's single-poller rule.
+def job_refresh_now(*, job_id: int) -> str:
+    """Poll one job right away, within its account's single-poller rule, and put the
+    outcome on the job's timeline (returned as well).
 
     If no loop holds the account, take its lease briefly and poll; otherwise mark the
-    job due now so the loop that holds the account polls it within a second.
+    job due now so the loop that holds the account polls it within a second. A paused or
+    disabled account is not asked at all, and the outcome says why.
     """
     job = Job.objects.select_related("account").get(pk=job_id)
-    now = timezone.now()
     if job.is_terminal:
-        return
+        return "finished"
+    outcome = _refresh_now(job)
+    services.job_record_refresh(job_id=job.pk, outcome=outcome)
+    return outcome
+
+
+def _refresh_now(job: Job) -> str:
+    now = timezone.now()
     owner = f"refresh-now:{uuid.uuid4().hex[:8]}"
     won = (
         Account.objects.filter(pk=job.account_id, enabled=True)
@@ -635,8 +643,14 @@ def job_refresh_now(*, job_id: int) -> None:
         )
     )
     if not won:
-        Job.objects.filter(pk=job_id, next_poll_at__isnull=False).update(next_poll_at=now)
-        return
+        account = Account.objects.only("enabled", "retry_at", "last_error").get(pk=job.account_id)
+        if not account.enabled:
+            return "Refresh not sent: the account is disabled."
+        if account.retry_at and account.retry_at > now:
+            until = account.retry_at.astimezone(UTC).strftime("%H:%M:%S UTC")
+            return f"Refresh not sent: the account is paused until {until} ({account.last_error})"
+        Job.objects.filter(pk=job.pk, next_poll_at__isnull=False).update(next_poll_at=now)
+        return "Refresh handed to the poller that holds the account; it asks within seconds."
     loop = RefreshLoop(seconds=30, threads=1)
     loop.owner = owner
     run = AccountRun(
@@ -652,3 +666,15 @@ def job_refresh_now(*, job_id: int) -> None:
         loop.poll(run, [due])
     finally:
         loop.release()
+    after = (
+        Job.objects.select_related("account")
+        .only("poll_errors", "last_poll_error", "account__last_error")
+        .get(pk=job.pk)
+    )
+    # A per-job error leaves its mark on the job; an account-wide one (throttled, a
+    # rejected signature) on the account.
+    if after.poll_errors:
+        return f"Refresh failed: {after.last_poll_error}"
+    if loop.stats["errors"]:
+        return f"Refresh failed: {after.account.last_error}"
+    return "Refreshed: " + ("the job changed." if loop.stats["changed"] else "no change.")

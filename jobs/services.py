@@ -9,7 +9,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import srt
@@ -247,6 +247,22 @@ def job_resume_watching(*, job: Job, user: Any) -> None:
         )
 
 
+def job_record_refresh(*, job_id: int, outcome: str, now: datetime | None = None) -> None:
+    """Put the outcome of an operator's "Refresh now" on the job's timeline, so the open
+    page shows it (the version bump makes its next poll fetch it)."""
+    job = Job.objects.only("pk", "state", "provider_state").get(pk=job_id)
+    with transaction.atomic():
+        JobEvent.objects.create(
+            job_id=job.pk,
+            at=now or timezone.now(),
+            state=job.state,
+            provider_state=job.provider_state,
+            kind=JobEvent.Kind.REFRESH,
+            note=outcome[:255],
+        )
+        Job.objects.filter(pk=job.pk).update(version=F("version") + 1)
+
+
 # --- applying what a provider said ------------------------------------------------
 
 # Every field of `_status_values` is visible: a change in any bumps `version`; these
@@ -343,6 +359,8 @@ def job_apply_status(
                 f"still shown as {job.get_state_display().lower()}."
             )
         changed = {name: value for name, value in values.items() if getattr(job, name) != value}
+        if job.poll_errors:
+            _record_recovered(job, now)
         update: dict[str, Any] = {
             "last_polled_at": asked_at,
             "poll_errors": 0,
@@ -402,6 +420,14 @@ def jobs_record_error(
                 JobEvent.objects.create(job_id=job.pk, at=now, state=job.state, note=NOT_FOUND_NOTE)
                 continue
             errors = job.poll_errors + 1
+            if errors == 1:  # the start of an episode; later failures only count
+                JobEvent.objects.create(
+                    job_id=job.pk,
+                    at=now,
+                    state=job.state,
+                    kind=JobEvent.Kind.FAILING,
+                    note=_failing_note(message),
+                )
             delay = scheduling.error_backoff(errors, retry_after=error.retry_after)
             Job.objects.filter(pk=job.pk).update(
                 poll_errors=errors,
@@ -416,7 +442,15 @@ def jobs_confirm_unchanged(
     """A state listing showed these jobs (pk, state, queue position) unchanged: count
     that as a poll and schedule the next one, without a request per job."""
     now = now or timezone.now()
+    jobs = list(jobs)
     with transaction.atomic():
+        failing = Job.objects.filter(pk__in=[pk for pk, _, _ in jobs], poll_errors__gt=0)
+        recovered = list(failing.only("pk", "state", "poll_errors"))
+        for job in recovered:
+            _record_recovered(job, now)
+        Job.objects.filter(pk__in=[job.pk for job in recovered]).update(
+            poll_errors=0, last_poll_error=""
+        )
         for pk, state, queue_position in jobs:
             interval = scheduling.next_interval(State(state), queue_position=queue_position)
             Job.objects.filter(pk=pk, next_poll_at__isnull=False).update(
@@ -450,8 +484,71 @@ def account_record_error(
     }
     if back_off:
         update["retry_at"] = now + timedelta(seconds=delay)
-    Account.objects.filter(pk=account_id).update(**update)
+    with transaction.atomic():
+        Account.objects.filter(pk=account_id).update(**update)
+        if back_off and (error.permanent or delay >= ACCOUNT_OUTAGE_SECONDS):
+            until = update["retry_at"].astimezone(UTC).strftime("%H:%M:%S UTC")
+            _jobs_start_failing(
+                account_id=account_id,
+                message=f"account paused until {until}: {error}"[:500],
+                now=now,
+            )
     return delay if back_off else 0.0
+
+
+# A pause shorter than this (a throttled burst) is rate control, not an outage: it does
+# not go into the timelines of the account's jobs.
+ACCOUNT_OUTAGE_SECONDS = 60.0
+
+
+def _failing_note(message: str) -> str:
+    return message[:255]
+
+
+def _jobs_start_failing(*, account_id: int, message: str, now: datetime) -> None:
+    """The account cannot be asked: every watched job of it starts a failing episode.
+
+    Jobs already failing are left alone, so this writes once per episode (one update and
+    one batch of events), however many times the account fails meanwhile.
+    """
+    watched = (
+        Job.objects.filter(account_id=account_id, next_poll_at__isnull=False, poll_errors=0)
+        .active()
+        .values_list("pk", "state")
+    )
+    rows = list(watched)
+    if not rows:
+        return
+    watched.update(poll_errors=1, last_poll_error=message)
+    JobEvent.objects.bulk_create(
+        [
+            JobEvent(
+                job_id=pk,
+                at=now,
+                state=state,
+                kind=JobEvent.Kind.FAILING,
+                note=_failing_note(message),
+            )
+            for pk, state in rows
+        ],
+        batch_size=500,
+    )
+
+
+def _record_recovered(job: Job, now: datetime) -> None:
+    """A job whose checks had failed was answered again: close its failing episode."""
+    since = (
+        JobEvent.objects.filter(job_id=job.pk, kind=JobEvent.Kind.FAILING)
+        .order_by("-at", "-id")
+        .values_list("at", flat=True)
+        .first()
+    )
+    note = "Answered again"
+    if since is not None:
+        note += f" after failing since {since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    JobEvent.objects.create(
+        job_id=job.pk, at=now, state=job.state, kind=JobEvent.Kind.RECOVERED, note=note
+    )
 
 
 def account_record_ok(*, account_id: int, now: datetime | None = None) -> None:

@@ -331,6 +331,7 @@ def test_job_detail_has_events_words_and_subtitles(viewer_token, accounts):
         "failure_code": "",
         "failure_message": "",
         "note": "done",
+        "kind": "",
     }
     assert body["words"] == [
         {"text": "Hello world", "words": [["Hello", 0, 400], ["world", 450, 900]]}

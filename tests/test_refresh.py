@@ -311,17 +311,21 @@ def test_refresh_now_polls_one_job_or_defers_to_the_loop_holding_the_account(sim
     simulator.add_job("tencent_ivh", "ivh-now", pinned="running", pinned_progress=70)
     (job,) = track(account, "ivh-now")
     Job.objects.filter(pk=job.pk).update(next_poll_at=timezone.now() + timedelta(hours=1))
-    refresh.job_refresh_now(job_id=job.pk)
+    assert refresh.job_refresh_now(job_id=job.pk) == "Refreshed: the job changed."
     job.refresh_from_db()
-    assert job.progress == 70 and job.version == 1
+    # One version for the change, one for the outcome the open page then shows.
+    assert job.progress == 70 and job.version == 2
 
     Account.objects.filter(pk=account.pk).update(
         lease_owner="a-loop", lease_until=timezone.now() + timedelta(seconds=30)
     )
     Job.objects.filter(pk=job.pk).update(next_poll_at=timezone.now() + timedelta(hours=1))
-    refresh.job_refresh_now(job_id=job.pk)
+    outcome = refresh.job_refresh_now(job_id=job.pk)
     job.refresh_from_db()
-    assert job.next_poll_at <= timezone.now() and job.version == 1
+    assert job.next_poll_at <= timezone.now() and job.version == 3
+    assert outcome.startswith("Refresh handed to the poller")
+    notes = job.events.filter(kind="refresh").values_list("note", flat=True)
+    assert list(notes) == ["Refreshed: the job changed.", outcome]
 
 
 def test_refreshjobs_command(simulator, accounts, capsys):

@@ -32,17 +32,19 @@ def since(value: timedelta | None) -> str:
 
 
 @register.simple_tag
-def moment(value: datetime | None, relative: bool = False) -> str:
+def moment(value: datetime | None, relative: bool = False, due: bool = False) -> str:
     """A <time> the page script shows in the viewer's zone (relative if asked), UTC on hover.
 
-    Without the script it reads as UTC, which is still true."""
+    Without the script it reads as UTC, which is still true. A `due` time (a next check)
+    reads "due now" once it has passed, never "… ago"."""
     if value is None:
         return mark_safe('<span class="muted">—</span>')  # noqa: S308 - a constant
     text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return format_html(
-        '<time datetime="{}" title="{}"{}>{}</time>',
+        '<time datetime="{}" title="{}"{}{}>{}</time>',
         value.isoformat(),
         text,
         " data-relative" if relative else " data-local",
+        " data-due" if due else "",
         text,
     )

@@ -102,8 +102,26 @@
       el.setAttribute("data-utc", utc);
       el.title = clock.format(when) + " (your time) · " + utc;
       el.textContent = el.hasAttribute("data-relative") ? relative(when - Date.now()) : clock.format(when);
+      // A next check that has just passed is due, not "… ago" (the server says "overdue").
+      if (el.hasAttribute("data-due") && when <= Date.now()) el.textContent = "due now";
     });
   }
+
+  /* Expanded <details> (timeline runs) stay open when a poll swaps their region. */
+  var openDetails = new Set();
+  document.addEventListener("toggle", function (event) {
+    var el = event.target;
+    if (!(el instanceof HTMLDetailsElement) || !el.id) return;
+    if (el.open) openDetails.add(el.id); else openDetails.delete(el.id);
+  }, true);
+  function reopenDetails() {
+    openDetails.forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el && !el.open) el.open = true;
+    });
+  }
+  document.addEventListener("htmx:oobAfterSwap", reopenDetails);
+  document.addEventListener("htmx:afterSettle", reopenDetails);
 
   /* --- copy buttons -------------------------------------------------------------------- */
 
