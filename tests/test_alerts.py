@@ -768,12 +768,12 @@ def test_the_migration_encrypts_existing_plain_targets(operator):
 
     from django.db.migrations.loader import MigrationLoader
 
-    migration = importlib.import_module("jobs.migrations.0006_throttles_encrypt_alert_targets")
+    migration = importlib.import_module("jobs.migrations.0007_encrypt_alert_targets")
     rule = make_rule(operator, "wecom", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k1")
     plain = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=plain-legacy-key-0004"
     with connection.cursor() as cursor:  # a row as 0005 left it
         cursor.execute("UPDATE jobs_alertrule SET target = %s WHERE id = %s", [plain, rule.pk])
-    before = MigrationLoader(connection).project_state(("jobs", "0005_search_indexes")).apps
+    before = MigrationLoader(connection).project_state(("jobs", "0006_accounts_alert_rule_unique_name")).apps
 
     migration.encrypt_targets(before, None)
     migration.encrypt_targets(before, None)  # run twice: not encrypted twice

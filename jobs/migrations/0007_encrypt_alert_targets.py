@@ -29,7 +29,7 @@ def decrypt_targets(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("jobs", "0005_search_indexes")]
+    dependencies = [("jobs", "0006_accounts_alert_rule_unique_name")]
 
     operations = [
         migrations.AlterField(

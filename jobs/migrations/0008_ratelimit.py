@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0006_throttles_encrypt_alert_targets'),
+        ('jobs', '0007_encrypt_alert_targets'),
     ]
 
     operations = [

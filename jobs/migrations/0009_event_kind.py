@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0005_search_indexes'),
+        ('jobs', '0008_ratelimit'),
     ]
 
     operations = [
