@@ -354,6 +354,11 @@ def _inside(page: Page, selector: str) -> None:
     assert all(scroll <= client for scroll, client in boxes), (selector, boxes)
 
 
+def _snap(page: Page, viewport: dict, name: str) -> None:
+    kind = "phone" if viewport is PHONE else "desktop"
+    page.screenshot(path=str(ARTIFACTS / f"{kind}-{name}.png"), full_page=True)
+
+
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_the_new_share_link_is_shown_whole_with_a_copy_button(
     viewport, phone_for, operator, live_server, world
@@ -369,6 +374,7 @@ def test_the_new_share_link_is_shown_whole_with_a_copy_button(
     _inside(page, ".share-panel")
     copy = page.locator(".share-new").get_by_role("button", name="Copy")
     assert copy.get_attribute("data-copy") == url
+    _snap(page, viewport, "share-url")
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
@@ -381,6 +387,7 @@ def test_a_long_error_in_track_results_wraps_inside_its_card(
     expect(page.locator("#track-results")).to_contain_text("digital-human-videos")
     _inside(page, "#track-results")
     _inside(page, "#track-results td")
+    _snap(page, viewport, "track-error")
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
@@ -399,6 +406,7 @@ def test_the_api_token_page_keeps_the_token_and_the_curl_example_inside_their_ca
     _inside(page, ".side-col pre")
     _inside(page, "[data-new-token]")
     _inside(page, ".card")
+    _snap(page, viewport, "api-token")
 
 
 def test_the_admin_account_list_shows_every_column_on_a_laptop(
