@@ -336,6 +336,9 @@ def test_on_a_desktop_the_nav_stays_one_row_without_a_menu_button(
     logout = page.get_by_role("button", name="Log out").bounding_box()
     assert abs(logout["y"] - brand["y"]) < 8
     assert logout["x"] > DESKTOP["width"] / 2  # on the right, as before
+    page.locator(".topbar .brand").focus()
+    page.keyboard.press("Tab")  # the menu's summary is not a stop; the first link is
+    assert page.evaluate("document.activeElement.textContent") == "Jobs"
     page.screenshot(path=str(ARTIFACTS / "desktop-nav.png"))
     assert console_errors == []
 
