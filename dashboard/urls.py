@@ -51,3 +51,5 @@ urlpatterns = [
     path("alerts/", include("dashboard.alert_urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler403 = "dashboard.errors.permission_denied"

@@ -37,3 +37,18 @@ def ensure_roles(**kwargs: Any) -> None:
             if permission is not None:
                 wanted.append(permission)
         group.permissions.set(wanted)
+
+
+def user_roles(user: Any) -> list[str]:
+    """The role groups `user` is in, in role order."""
+    names = set(user.groups.values_list("name", flat=True))
+    return [name for name in ROLE_PERMISSIONS if name in names]
+
+
+def missing_role(user: Any) -> str | None:
+    """The first role, in order, whose permissions `user` lacks; None when only an admin
+    (staff) could do more."""
+    for group_name, perms in ROLE_PERMISSIONS.items():
+        if not user.has_perms(perms):
+            return group_name
+    return None

@@ -146,6 +146,22 @@
     }
   });
 
+  /* --- nav menu (phones): Escape or a tap outside closes it --------------------------- */
+
+  function openMenu() {
+    return document.querySelector("details.nav-menu[open]");
+  }
+  document.addEventListener("keydown", function (event) {
+    var menu = openMenu();
+    if (event.key !== "Escape" || !menu) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  });
+  document.addEventListener("click", function (event) {
+    var menu = openMenu();
+    if (menu && !menu.contains(event.target)) menu.open = false;
+  });
+
   /* --- forms: focus the first error ------------------------------------------------------ */
 
   function focusFirstError(root) {

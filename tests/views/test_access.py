@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
 from jobs.models import Job
+from jobs.roles import missing_role, user_roles
 from jobs.services import account_create
 
 
@@ -66,3 +69,66 @@ def test_unknown_job_is_404(job, viewer_client):
 
 def test_login_page_is_public(db):
     assert Client().get(reverse("login")).status_code == 200
+
+
+# --- the 403 page and the nav, by role ----------------------------------------------------
+
+
+def _nav_links(page: str) -> list[str]:
+    nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', page, re.S)
+    assert nav, "the page has the site's navigation"
+    return re.findall(r">([^<>]+)</a>", nav.group(1))
+
+
+@pytest.mark.parametrize(
+    "url", ["/track/", "/submit/voice-separation/", "/alerts/", "/alerts/new/"]
+)
+def test_a_viewer_gets_the_sites_403_page_naming_the_operators_role(url, viewer_client):
+    response = viewer_client.get(url)
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert '<link rel="stylesheet" href="/static/css/clapboard.css">' in page
+    assert _nav_links(page) == ["Jobs", "Accounts", "API"]
+    text = re.sub(r"<[^>]+>", "", page)
+    assert "This page needs the Operators role." in text
+    assert "You are signed in as victor with the Viewers role." in text
+    assert "Ask an admin to add you to the Operators group." in text
+    assert "Log out" in page
+
+
+def test_someone_with_no_role_is_told_the_viewers_role_is_needed(outsider_client):
+    response = outsider_client.get(reverse("job-list"))
+    assert response.status_code == 403
+    page = response.content.decode()
+    text = re.sub(r"<[^>]+>", "", page)
+    assert "This page needs the Viewers role." in text
+    assert "You are signed in as oscar, with no role yet." in text
+    assert _nav_links(page) == []  # not even "Jobs": it would only lead here again
+
+
+def test_an_operator_lacks_no_role_only_an_admin_can_do_more(operator, staff_admin):
+    assert missing_role(operator) is None and user_roles(operator) == ["Operators"]
+    assert missing_role(staff_admin) is None
+
+
+@pytest.mark.parametrize(
+    ("who", "links"),
+    [
+        ("viewer_client", ["Jobs", "Accounts", "API"]),
+        ("operator_client", ["Jobs", "Track", "Accounts", "Alerts", "API"]),
+        ("staff_client", ["Jobs", "Track", "Accounts", "Alerts", "API", "Admin"]),
+    ],
+)
+def test_the_nav_shows_only_the_links_a_role_can_open(who, links, request, job):
+    client = request.getfixturevalue(who)
+    page = client.get(reverse("job-list")).content.decode()
+    assert _nav_links(page) == links
+    nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', page, re.S).group(1)
+    for href in re.findall(r'href="([^"]+)"', nav):
+        assert client.get(href).status_code == 200, href  # every link shown opens
+
+
+def test_a_viewer_sees_no_operator_buttons_on_the_job_page(job, viewer_client):
+    page = viewer_client.get(reverse("job-detail", args=[job.code])).content.decode()
+    for operator_only in ("Refresh now", "Stop watching", "Watch again", "Share this job"):
+        assert operator_only not in page
