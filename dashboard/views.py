@@ -209,7 +209,9 @@ def submit_voice_separation(request: HttpRequest) -> HttpResponse:
         try:
             job = services.job_submit(account=account, params=form.submit_params())
         except services.InvalidInput as exc:
-            form.add_error(None, f"Not sent: {exc}")
+            # The form checks what the adapter checks; this is the backstop, still placed
+            # next to the field the adapter names.
+            form.add_error(form.field_for_error(str(exc)), f"Not sent: {exc}")
         except ProviderError as exc:
             form.add_error(None, f"{account.provider_label} refused the job: {exc}")
         else:
