@@ -18,6 +18,7 @@ from jobs.providers.tencent_ci import (
     MAX_OBJECT_KEY_BYTES,
     TencentCi,
 )
+from jobs.services import TRACK_MAX_IDS, parse_external_ids
 
 ANY = [("", "Any")]
 # Searches count at most this many matching jobs for the tabs (then show "1000+").
@@ -102,17 +103,42 @@ def _day_start(day: Any, *, next_day: bool = False) -> datetime:
 
 
 class TrackForm(forms.Form):
+    """A paste of task IDs for one account; `task_ids` cleans to the list of IDs."""
+
     account = forms.ModelChoiceField(
         queryset=Account.objects.filter(enabled=True).order_by("name"),
         to_field_name="code",
         empty_label="Choose an account",
+        error_messages={
+            "required": "Choose the account the task IDs belong to.",
+            "invalid_choice": "That account does not exist or is disabled; choose another.",
+        },
     )
     task_ids = forms.CharField(
         label="Task IDs",
         widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
-        help_text="One per line, or separated by commas or spaces.",
-        max_length=100_000,
+        help_text=f"One per line, or separated by commas or spaces; at most {TRACK_MAX_IDS} "
+        "at once.",
+        # No length cap here: a paste far over the limit still gets its count in the
+        # error (the request size itself is capped by DATA_UPLOAD_MAX_MEMORY_SIZE).
+        error_messages={"required": "Paste at least one task ID."},
     )
+
+    def clean_task_ids(self) -> list[str]:
+        ids = parse_external_ids(self.cleaned_data["task_ids"])
+        if not ids:
+            raise forms.ValidationError("Paste at least one task ID.")
+        if len(ids) > TRACK_MAX_IDS:
+            raise forms.ValidationError(
+                f"You pasted {len(ids):,} task IDs; at most {TRACK_MAX_IDS} can be tracked at "
+                f"once. Track the first {TRACK_MAX_IDS}, then paste the rest."
+            )
+        too_long = [i for i in ids if len(i) > 255]
+        if too_long:
+            raise forms.ValidationError(
+                f"Task IDs are at most 255 characters; {too_long[0][:40]}… has {len(too_long[0])}."
+            )
+        return ids
 
 
 class VoiceSeparationForm(forms.Form):

@@ -1,0 +1,87 @@
+"""A Track paste is verified by the refresh engine within the account's rate budget,
+measured where it counts: requests arriving at the simulator, over real HTTP."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.urls import reverse
+
+from jobs.models import Account, Job, TrackItem
+from jobs.providers.base import State
+from jobs.refresh import refresh_once
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _record_arrivals(simulator, monkeypatch) -> list[float]:
+    """Arrival times of provider requests at the fake cloud (not its /_sim/ helpers)."""
+    arrivals: list[float] = []
+    lock = threading.Lock()
+    dispatch = simulator.dispatch
+
+    def recording(request):
+        if not request.path.startswith("/_sim/"):
+            with lock:
+                arrivals.append(time.monotonic())
+        return dispatch(request)
+
+    monkeypatch.setattr(simulator, "dispatch", recording)
+    return arrivals
+
+
+def _busiest_second(arrivals: list[float]) -> int:
+    """The most requests that arrived within any one-second window."""
+    arrivals = sorted(arrivals)
+    start, best = 0, 0
+    for end, at in enumerate(arrivals):
+        while at - arrivals[start] >= 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def _paste(client, account: Account, ids: list[str]):
+    client.get(reverse("track"))
+    return client.post(
+        reverse("track"),
+        {"account": str(account.code), "task_ids": "\n".join(ids)},
+        HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value,
+    )
+
+
+def test_a_paste_is_verified_within_the_accounts_rate_limit(
+    operator_client, simulator, accounts, monkeypatch
+):
+    account = accounts["tencent_ivh"]  # one request per ID, 10 requests/s by default
+    assert account.effective_rate_limit == 10
+    ids = [f"ivh-{n}" for n in range(60)]
+    for external_id in ids:
+        simulator.add_job("tencent_ivh", external_id, pinned="running")
+    arrivals = _record_arrivals(simulator, monkeypatch)
+
+    assert _paste(operator_client, account, ids).status_code == 302
+    assert arrivals == []  # the web request spends none of the budget
+    started = time.monotonic()
+    stats = refresh_once(account_names=[account.name])
+
+    assert stats["errors"] == 0 and len(arrivals) == 60
+    assert _busiest_second(arrivals) <= 10, _busiest_second(arrivals)
+    assert time.monotonic() - started >= 5.0  # 60 requests at 10/s cannot be faster
+    assert set(TrackItem.objects.values_list("outcome", flat=True)) == {"tracked"}
+    assert Job.objects.filter(state=State.RUNNING).count() == 60
+
+
+def test_a_500_id_paste_returns_at_once_without_asking_the_provider(
+    operator_client, simulator, accounts, monkeypatch
+):
+    arrivals = _record_arrivals(simulator, monkeypatch)
+    started = time.monotonic()
+    response = _paste(operator_client, accounts["tencent_ivh"], [f"t-{n}" for n in range(500)])
+    elapsed = time.monotonic() - started
+    assert response.status_code == 302 and elapsed < 3.0, elapsed
+    assert arrivals == []
+    assert Job.objects.count() == 500
+    assert TrackItem.objects.filter(outcome="pending").count() == 500
