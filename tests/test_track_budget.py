@@ -9,7 +9,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from jobs.models import Account, Job, TrackItem
+from jobs.models import Account, Job
 from jobs.providers.base import State
 from jobs.refresh import refresh_once
 
@@ -62,16 +62,19 @@ def test_a_paste_is_verified_within_the_accounts_rate_limit(
         simulator.add_job("tencent_ivh", external_id, pinned="running")
     arrivals = _record_arrivals(simulator, monkeypatch)
 
-    assert _paste(operator_client, account, ids).status_code == 302
-    assert arrivals == []  # the web request spends none of the budget
     started = time.monotonic()
+    response = _paste(operator_client, account, ids)
+    during_request = len(arrivals)
     stats = refresh_once(account_names=[account.name])
 
-    assert stats["errors"] == 0 and len(arrivals) == 60
+    # Counted over the paste and its verification together, whoever sends the requests.
     assert _busiest_second(arrivals) <= 10, _busiest_second(arrivals)
+    assert during_request == 0  # the web request spends none of the budget
+    assert response.status_code == 302
+    assert stats["errors"] == 0 and len(arrivals) == 60
     assert time.monotonic() - started >= 5.0  # 60 requests at 10/s cannot be faster
-    assert set(TrackItem.objects.values_list("outcome", flat=True)) == {"tracked"}
     assert Job.objects.filter(state=State.RUNNING).count() == 60
+    assert "60 tracked" in operator_client.get(response["Location"]).content.decode()
 
 
 def test_a_500_id_paste_returns_at_once_without_asking_the_provider(
@@ -84,4 +87,4 @@ def test_a_500_id_paste_returns_at_once_without_asking_the_provider(
     assert response.status_code == 302 and elapsed < 3.0, elapsed
     assert arrivals == []
     assert Job.objects.count() == 500
-    assert TrackItem.objects.filter(outcome="pending").count() == 500
+    assert "Checked 0 of 500" in operator_client.get(response["Location"]).content.decode()
