@@ -217,6 +217,8 @@ def _track_waiting(progress: services.TrackProgress) -> str:
     if progress.done:
         return ""
     account, now = progress.batch.account, timezone.now()
+    if not account.enabled:
+        return f"{account.name} is disabled, so its jobs are not polled; enable it in the admin."
     if account.retry_at and account.retry_at > now:
         return (
             f"{account.name} is paused until {timezone.localtime(account.retry_at):%H:%M:%S} "

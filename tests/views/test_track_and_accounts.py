@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from jobs.models import Account, Job
 from jobs.providers.base import State
@@ -116,6 +118,26 @@ def test_rejected_credentials_end_the_checks_at_once(operator_client, simulator,
     html = operator_client.get(url).content.decode()
     assert "2 could not be checked" in html and "SignatureDoesNotMatch" in html
     assert not Job.objects.exists()
+
+
+def test_a_paste_waiting_on_a_paused_account_says_why(operator_client, simulator, accounts):
+    account = accounts["tencent_vod"]
+    url = _track(operator_client, account, ["vod-1"])
+    Account.objects.filter(pk=account.pk).update(
+        retry_at=timezone.now() + timedelta(minutes=5), last_error="RequestLimitExceeded: slow down"
+    )
+    html = operator_client.get(url).content.decode()
+    assert "Checked 0 of 1" in html
+    assert "sim-tencent_vod is paused until" in html and "RequestLimitExceeded" in html
+
+
+def test_bad_paste_references_are_not_errors(operator_client, accounts):
+    for bad in ("nope", "00000000-0000-0000-0000-000000000000", "%00"):
+        response = operator_client.get(
+            reverse("track"), {"batch": bad, "v": "1"}, HTTP_HX_REQUEST="true"
+        )
+        assert response.status_code == 200 and "Paste task IDs" in response.content.decode()
+    assert _post(operator_client, reverse("track"), {"anyway": "nope"}).status_code == 404
 
 
 def test_empty_submit_marks_each_field_in_place(operator_client, accounts):
