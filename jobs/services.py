@@ -150,6 +150,7 @@ def job_track(
 
 # At most this many task IDs per paste on the Track page and per API track request.
 TRACK_MAX_IDS = 500
+TRACK_BATCH_KEPT = timedelta(days=7)
 PENDING = TrackItem.Outcome.PENDING
 
 
@@ -174,6 +175,8 @@ def track_batch_create(
     if too_long := next((i for i in ids if len(i) > 255), None):
         raise InvalidInput(f"task ID {too_long[:40]}… is longer than 255 characters")
     with transaction.atomic():
+        # A paste's page is worth keeping for a while, not forever (500 rows each).
+        TrackBatch.objects.filter(created_at__lt=timezone.now() - TRACK_BATCH_KEPT).delete()
         batch = TrackBatch.objects.create(account=account, created_by=user)
         existing = dict(
             Job.objects.filter(account=account, external_id__in=ids).values_list(

@@ -60,6 +60,8 @@ def test_a_paste_is_verified_within_the_accounts_rate_limit(
     ids = [f"ivh-{n}" for n in range(60)]
     for external_id in ids:
         simulator.add_job("tencent_ivh", external_id, pinned="running")
+    tenant = simulator.tenants[("tencent_ivh", account.credentials["appkey"])]
+    tenant.rate_limit = 10  # the fake cloud throttles anything faster, as IVH would
     arrivals = _record_arrivals(simulator, monkeypatch)
 
     started = time.monotonic()
@@ -68,10 +70,13 @@ def test_a_paste_is_verified_within_the_accounts_rate_limit(
     stats = refresh_once(account_names=[account.name])
 
     # Counted over the paste and its verification together, whoever sends the requests.
-    assert _busiest_second(arrivals) <= 10, _busiest_second(arrivals)
+    # The budget spends 95 % of the limit; one request of slack covers arrival jitter on
+    # a busy machine (the synchronous Track of old sent 23 in a second here).
+    assert _busiest_second(arrivals) <= 11, _busiest_second(arrivals)
+    assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) <= 10
     assert during_request == 0  # the web request spends none of the budget
     assert response.status_code == 302
-    assert stats["errors"] == 0 and len(arrivals) == 60
+    assert stats["errors"] == 0 and len(arrivals) == 60  # never throttled
     assert time.monotonic() - started >= 5.0  # 60 requests at 10/s cannot be faster
     assert Job.objects.filter(state=State.RUNNING).count() == 60
     assert "60 tracked" in operator_client.get(response["Location"]).content.decode()

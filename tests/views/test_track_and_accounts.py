@@ -140,6 +140,16 @@ def test_bad_paste_references_are_not_errors(operator_client, accounts):
     assert _post(operator_client, reverse("track"), {"anyway": "nope"}).status_code == 404
 
 
+def test_old_pastes_are_forgotten(operator_client, accounts):
+    from jobs.models import TrackBatch
+
+    _track(operator_client, accounts["tencent_vod"], ["vod-1"])
+    TrackBatch.objects.update(created_at=timezone.now() - timedelta(days=8))
+    _track(operator_client, accounts["tencent_vod"], ["vod-2"])
+    assert TrackBatch.objects.count() == 1
+    assert Job.objects.count() == 2  # the jobs stay watched
+
+
 def test_empty_submit_marks_each_field_in_place(operator_client, accounts):
     response = _post(operator_client, reverse("track"), {"account": "", "task_ids": " ,\n"})
     html = response.content.decode()
@@ -152,7 +162,7 @@ def test_empty_submit_marks_each_field_in_place(operator_client, accounts):
 
 
 def test_more_than_500_ids_are_refused_with_the_count(operator_client, simulator, accounts):
-    ids = " ".join(f"t-{n}" for n in range(2000))
+    ids = "\n".join(f"ivh-task-{n:08}" for n in range(20_000))  # issue 12's paste
     response = _post(
         operator_client,
         reverse("track"),
@@ -160,7 +170,7 @@ def test_more_than_500_ids_are_refused_with_the_count(operator_client, simulator
     )
     html = response.content.decode()
     assert response.status_code == 200
-    assert "You pasted 2,000 task IDs; at most 500 can be tracked at once." in html
+    assert "You pasted 20,000 task IDs; at most 500 can be tracked at once." in html
     assert not Job.objects.exists() and not simulator.requests
 
 
