@@ -231,16 +231,17 @@ def track_batch_track_anyway(*, batch: TrackBatch) -> int:
         r.external_id: r
         for r in job_track(account=batch.account, external_ids=[i.external_id for i in items])
     }
+    tracked = 0
     for item in items:
         result = results.get(item.external_id)
         if result is None or result.job is None:
             continue
-        TrackItem.objects.filter(pk=item.pk, outcome=TrackItem.Outcome.ERROR).update(
+        tracked += TrackItem.objects.filter(pk=item.pk, outcome=TrackItem.Outcome.ERROR).update(
             outcome=TrackItem.Outcome.ANYWAY,
             job=result.job,
             message="Watched without a check; the next poll verifies it.",
         )
-    return len(items)
+    return tracked
 
 
 def _track_unverified(job_ids: Iterable[int]) -> set[int]:
