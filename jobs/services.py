@@ -99,6 +99,7 @@ def job_track(
     *, account: Account, external_ids: Iterable[str], verify: bool = False
 ) -> list[TrackResult]:
     """Start watching task IDs on an account; ids already watched are reported, not duplicated.
+    Results come in the order the ids were given.
 
     With `verify`, each new id is first asked of the provider (in batches where the API
     takes them): found ids are tracked with their current status, unknown ones reported as
@@ -106,7 +107,8 @@ def job_track(
     """
     results: dict[str, TrackResult] = {}
     wanted = []
-    for external_id in dict.fromkeys(i.strip() for i in external_ids):
+    pasted = list(dict.fromkeys(i.strip() for i in external_ids))
+    for external_id in pasted:
         if not external_id:
             continue
         if len(external_id) > 255:
@@ -144,8 +146,7 @@ def job_track(
         results[external_id] = TrackResult(
             external_id, "tracked" if created else "already tracked", job
         )
-    order = {external_id: n for n, external_id in enumerate(results)}
-    return sorted(results.values(), key=lambda r: order.get(r.external_id, 0))
+    return [results[external_id] for external_id in pasted if external_id in results]
 
 
 # At most this many task IDs per paste on the Track page and per API track request.

@@ -174,6 +174,17 @@ def test_more_than_500_ids_are_refused_with_the_count(operator_client, simulator
     assert not Job.objects.exists() and not simulator.requests
 
 
+def test_api_and_command_tracking_keep_the_given_order(accounts):
+    from jobs.services import job_track
+
+    account = accounts["tencent_vod"]
+    Job.objects.create(account=account, external_id="b-old")
+    long_id = "x" * 300
+    results = job_track(account=account, external_ids=["c-new", long_id, "b-old", "a-new"])
+    assert [r.outcome for r in results] == ["tracked", "error", "already tracked", "tracked"]
+    assert results[0].external_id == "c-new" and results[3].external_id == "a-new"
+
+
 def test_the_api_and_the_page_share_one_cap():
     from dashboard import api
     from jobs import services
