@@ -36,11 +36,11 @@ from dashboard.forms import JobFilterForm
 from jobs import api_tokens
 from jobs.models import STATE_CHOICES, Account, ApiToken, Job, JobEvent
 from jobs.providers import PROVIDERS
-from jobs.services import InvalidInput, TrackResult, job_track
+from jobs.services import TRACK_MAX_IDS, InvalidInput, TrackResult, job_track
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-MAX_TRACK_IDS = 500
+MAX_TRACK_IDS = TRACK_MAX_IDS  # the Track page's cap too
 LIST_PARAMETERS = frozenset(
     ("state", "provider", "account", "kind", "q", "created_from", "created_to", "cursor", "limit")
 )

@@ -7,9 +7,18 @@ from typing import Any
 from django import forms
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
+from django.forms.utils import pretty_name
 
 from jobs.models import STATE_CHOICES, Account, Job, JobStateCount
 from jobs.providers import provider_choices
+from jobs.providers.tencent_ci import (
+    _BUCKET,
+    _CONTROL,
+    _TEMPLATE_ID,
+    MAX_OBJECT_KEY_BYTES,
+    TencentCi,
+)
+from jobs.services import TRACK_MAX_IDS, parse_external_ids
 
 ANY = [("", "Any")]
 # Searches count at most this many matching jobs for the tabs (then show "1000+").
@@ -94,21 +103,51 @@ def _day_start(day: Any, *, next_day: bool = False) -> datetime:
 
 
 class TrackForm(forms.Form):
+    """A paste of task IDs for one account; `task_ids` cleans to the list of IDs."""
+
     account = forms.ModelChoiceField(
         queryset=Account.objects.filter(enabled=True).order_by("name"),
         to_field_name="code",
         empty_label="Choose an account",
+        error_messages={
+            "required": "Choose the account the task IDs belong to.",
+            "invalid_choice": "That account does not exist or is disabled; choose another.",
+        },
     )
     task_ids = forms.CharField(
         label="Task IDs",
         widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
-        help_text="One per line, or separated by commas or spaces.",
-        max_length=100_000,
+        help_text=f"One per line, or separated by commas or spaces; at most {TRACK_MAX_IDS} "
+        "at once.",
+        # No length cap here: a paste far over the limit still gets its count in the
+        # error (the request size itself is capped by DATA_UPLOAD_MAX_MEMORY_SIZE).
+        error_messages={"required": "Paste at least one task ID."},
     )
+
+    def clean_task_ids(self) -> list[str]:
+        ids = parse_external_ids(self.cleaned_data["task_ids"])
+        if not ids:
+            raise forms.ValidationError("Paste at least one task ID.")
+        if len(ids) > TRACK_MAX_IDS:
+            raise forms.ValidationError(
+                f"You pasted {len(ids):,} task IDs; at most {TRACK_MAX_IDS} can be tracked at "
+                f"once. Track the first {TRACK_MAX_IDS}, then paste the rest."
+            )
+        too_long = [i for i in ids if len(i) > 255]
+        if too_long:
+            raise forms.ValidationError(
+                f"Task IDs are at most 255 characters; {too_long[0][:40]}… has {len(too_long[0])}."
+            )
+        return ids
 
 
 class VoiceSeparationForm(forms.Form):
-    """Tencent CI VoiceSeparate: a template, or an audio mode with optional audio config."""
+    """Tencent CI VoiceSeparate: a template, or an audio mode with optional audio config.
+
+    Every field is checked here, all at once, with the adapter's own rules (bucket name,
+    region list, object keys), so the person sees each mistake next to its field; the
+    adapter checks them again before anything is sent.
+    """
 
     AUDIO_MODES = [
         ("", "—"),
@@ -126,14 +165,16 @@ class VoiceSeparationForm(forms.Form):
         ("m4a", "m4a"),
         ("amr", "amr"),
     ]
+    OBJECT_FIELDS = ("input_object", "background_object", "voice_object")
 
     account = forms.ModelChoiceField(
         queryset=Account.objects.none(), to_field_name="code", empty_label="Choose an account"
     )
+    # Lengths are checked by the clean_ methods, in the label's words (and in bytes).
     input_object = forms.CharField(
-        max_length=850, help_text="Object key in the account's bucket, e.g. input/demo.mp4"
+        help_text="Object key in the account's bucket, e.g. input/demo.mp4"
     )
-    template_id = forms.CharField(required=False, max_length=64, label="Template ID")
+    template_id = forms.CharField(required=False, label="Template ID")
     audio_mode = forms.ChoiceField(required=False, choices=AUDIO_MODES)
     codec = forms.ChoiceField(required=False, choices=CODECS)
     samplerate = forms.TypedChoiceField(
@@ -145,24 +186,88 @@ class VoiceSeparationForm(forms.Form):
         + [(str(r), f"{r} Hz") for r in (8000, 11025, 16000, 22050, 32000, 44100, 48000)],
     )
     bitrate = forms.IntegerField(
-        required=False, min_value=8, max_value=1000, label="Bitrate (kbps)"
+        required=False,
+        min_value=8,
+        max_value=1000,
+        label="Bitrate (kbps)",
+        error_messages={
+            "invalid": "Bitrate (kbps) must be a whole number.",
+            "min_value": "Bitrate (kbps) must be at least %(limit_value)s.",
+            "max_value": "Bitrate (kbps) must be at most %(limit_value)s.",
+        },
     )
     channels = forms.TypedChoiceField(
         required=False, coerce=int, empty_value=None, choices=[("", "—"), ("1", "1"), ("2", "2")]
     )
-    output_bucket = forms.CharField(max_length=64, help_text="name-APPID")
-    output_region = forms.CharField(max_length=32, help_text="e.g. ap-guangzhou")
-    background_object = forms.CharField(required=False, max_length=850)
-    voice_object = forms.CharField(required=False, max_length=850)
+    output_bucket = forms.CharField(help_text="name-APPID, e.g. examplebucket-1250000000")
+    output_region = forms.ChoiceField(
+        choices=[("", "Choose a region")]
+        + [(code, f"{code} · {place}") for code, place in TencentCi.regions],
+        help_text="The output bucket's region",
+        error_messages={
+            "invalid_choice": "“%(value)s” is not a Tencent Cloud COS region: choose the "
+            "output bucket's region from the list."
+        },
+    )
+    background_object = forms.CharField(required=False)
+    voice_object = forms.CharField(required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from jobs.providers import PROVIDERS, provider_class
 
         codes = [code for code in PROVIDERS if provider_class(code).can_submit]
-        self.fields["account"].queryset = Account.objects.filter(
-            provider__in=codes, enabled=True
-        ).order_by("name")
+        accounts = Account.objects.filter(provider__in=codes, enabled=True).order_by("name")
+        self.fields["account"].queryset = accounts
+        for name, field in self.fields.items():
+            label = (field.label or pretty_name(name)).lower()
+            verb = "Choose" if isinstance(field, forms.ChoiceField) else "Give"
+            field.error_messages["required"] = f"{verb} the {label}."
+        if not self.is_bound:
+            only = list(accounts[:2])
+            if len(only) == 1:  # nothing to choose: preselect it
+                self.initial.setdefault("account", only[0])
+                if dict(TencentCi.regions).get(only[0].region):
+                    self.initial.setdefault("output_region", only[0].region)
+
+    def _clean_object_key(self, name: str) -> str:
+        value = self.cleaned_data.get(name, "")
+        label = pretty_name(name).lower()
+        if _CONTROL.search(value):
+            raise forms.ValidationError(f"The {label} contains control characters.")
+        size = len(value.encode("utf-8"))
+        if size > MAX_OBJECT_KEY_BYTES:
+            raise forms.ValidationError(
+                f"The {label} is at most {MAX_OBJECT_KEY_BYTES} bytes of UTF-8 (it has {size})."
+            )
+        return value
+
+    def clean_input_object(self) -> str:
+        return self._clean_object_key("input_object")
+
+    def clean_background_object(self) -> str:
+        return self._clean_object_key("background_object")
+
+    def clean_voice_object(self) -> str:
+        return self._clean_object_key("voice_object")
+
+    def clean_template_id(self) -> str:
+        value = self.cleaned_data.get("template_id", "")
+        if value and not _TEMPLATE_ID.fullmatch(value):
+            raise forms.ValidationError(
+                "The template ID has only letters, digits, - and _ (e.g. t1460606b9752148c4ab1)."
+            )
+        return value
+
+    def clean_output_bucket(self) -> str:
+        value = self.cleaned_data.get("output_bucket", "")
+        if not _BUCKET.fullmatch(value):
+            raise forms.ValidationError(
+                f"“{value[:64]}” is not a bucket name: give the output bucket as name-APPID, "
+                "lower-case letters, digits and hyphens, then the APPID "
+                "(e.g. examplebucket-1250000000)."
+            )
+        return value
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -172,10 +277,18 @@ class VoiceSeparationForm(forms.Form):
         if data.get("template_id") and inline:
             self.add_error("template_id", "Give a template ID or the audio settings, not both.")
         elif not data.get("template_id") and not data.get("audio_mode"):
-            self.add_error("audio_mode", "Choose an audio mode, or give a template ID.")
+            if "template_id" not in self.errors:
+                self.add_error("audio_mode", "Choose an audio mode, or give a template ID.")
         if not data.get("background_object") and not data.get("voice_object"):
-            self.add_error("voice_object", "Name at least one output: voice, background or both.")
+            if not {"background_object", "voice_object"} & set(self.errors):
+                self.add_error(
+                    "voice_object", "Name at least one output: voice, background or both."
+                )
         return data
+
+    def field_for_error(self, message: str) -> str | None:
+        """The field an adapter's refusal names (its messages start with the field's name)."""
+        return next((name for name in self.fields if message.startswith(name)), None)
 
     def submit_params(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)

@@ -5,6 +5,7 @@ a 204 (or 286 once a job is finished, which stops htmx polling)."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 
 from django.contrib import messages
@@ -14,6 +15,7 @@ from django.db.models import Min, Q
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
@@ -25,7 +27,15 @@ from dashboard.forms import JobFilterForm, TrackForm, VoiceSeparationForm
 from jobs import services
 from jobs.freshness import freshness
 from jobs.media import media_probe
-from jobs.models import STATE_CHOICES, Account, Job, JobEvent, JobStateCount
+from jobs.models import (
+    STATE_CHOICES,
+    Account,
+    Job,
+    JobEvent,
+    JobStateCount,
+    TrackBatch,
+    TrackItem,
+)
 from jobs.providers.base import ProviderError, State
 from jobs.usage import usage_last_hour
 
@@ -212,19 +222,87 @@ def job_watch(request: HttpRequest, code: str) -> HttpResponse:
 # --- tracking -------------------------------------------------------------------------
 
 
+def _track_batch(raw: str) -> TrackBatch | None:
+    try:
+        code = uuid.UUID(raw)
+    except (ValueError, AttributeError):
+        return None
+    return TrackBatch.objects.select_related("account").filter(code=code).first()
+
+
+def _track_url(batch: TrackBatch) -> str:
+    return f"{reverse('track')}?{urlencode({'batch': batch.code})}"
+
+
+# Before a paste's first check this long, say that the poller may not be running.
+TRACK_STALL_SECONDS = 30
+
+
+def _track_waiting(progress: services.TrackProgress) -> str:
+    """Why a paste's checks are not moving, when we know: "" otherwise."""
+    if progress.done:
+        return ""
+    account, now = progress.batch.account, timezone.now()
+    if not account.enabled:
+        return f"{account.name} is disabled, so its jobs are not polled; enable it in the admin."
+    if account.retry_at and account.retry_at > now:
+        return (
+            f"{account.name} is paused until {timezone.localtime(account.retry_at):%H:%M:%S} "
+            f"after an error ({account.last_error[:200]}); the checks resume then."
+        )
+    waited = (now - progress.batch.created_at).total_seconds()
+    if not progress.checked and waited > TRACK_STALL_SECONDS:
+        return (
+            f"No check has run in {int(waited)} s: the refresh worker may not be running "
+            "(manage.py qcluster)."
+        )
+    return ""
+
+
 @permission_required("jobs.operate_job", raise_exception=True)
 def track(request: HttpRequest) -> HttpResponse:
-    form = TrackForm(request.POST or None, initial={"account": request.GET.get("account")})
-    results = None
-    if request.method == "POST" and form.is_valid():
-        ids = services.parse_external_ids(form.cleaned_data["task_ids"])
-        results = services.job_track(
-            account=form.cleaned_data["account"], external_ids=ids, verify=True
+    """Paste task IDs; they are watched at once and checked in the background.
+
+    A valid paste becomes a TrackBatch and redirects to its page (`?batch=`), whose
+    results panel polls until every ID has had its first check from the refresh engine,
+    within the account's rate budget. "Track anyway" watches the IDs whose check failed.
+    """
+    batch = _track_batch(request.GET.get("batch", ""))
+    if request.method == "POST" and "anyway" in request.POST:
+        batch = _track_batch(request.POST["anyway"])
+        if batch is None:
+            raise Http404("no such paste")
+        count = services.track_batch_track_anyway(batch=batch)
+        messages.success(
+            request, f"Watching {count} more without a check; their next poll verifies them."
         )
+        return redirect(_track_url(batch))
+    initial = {"account": request.GET.get("account") or (batch.account.code if batch else None)}
+    form = TrackForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        batch = services.track_batch_create(
+            account=form.cleaned_data["account"],
+            external_ids=form.cleaned_data["task_ids"],
+            user=request.user,
+        )
+        return redirect(_track_url(batch))
+    polled = bool(request.htmx) and batch is not None and "v" in request.GET
+    if polled:
+        # Cheap question first: polls come every second while a paste is being checked.
+        pending = batch.items.filter(outcome=TrackItem.Outcome.PENDING).count()
+        if pending and request.GET["v"] == str(batch.items.count() - pending):
+            return HttpResponse(status=204)
+    progress = services.track_batch_progress(batch=batch) if batch else None
+    context = {
+        "form": form,
+        "progress": progress,
+        "waiting": _track_waiting(progress) if progress else "",
+        "oob": polled,
+    }
     template = "jobs/track.html"
-    if request.htmx and not request.htmx.boosted:
+    if polled:
         template += "#results"
-    return render(request, template, {"form": form, "results": results})
+    return render(request, template, context)
 
 
 @permission_required("jobs.operate_job", raise_exception=True)
@@ -235,7 +313,9 @@ def submit_voice_separation(request: HttpRequest) -> HttpResponse:
         try:
             job = services.job_submit(account=account, params=form.submit_params())
         except services.InvalidInput as exc:
-            form.add_error(None, f"Not sent: {exc}")
+            # The form checks what the adapter checks; this is the backstop, still placed
+            # next to the field the adapter names.
+            form.add_error(form.field_for_error(str(exc)), f"Not sent: {exc}")
         except ProviderError as exc:
             form.add_error(None, f"{account.provider_label} refused the job: {exc}")
         else:

@@ -558,6 +558,8 @@ class RefreshLoop:
             delay = services.account_record_error(account_id=run.account_id, error=error)
             run.not_before = time.monotonic() + delay
             run.due.clear()
+            if error.permanent:
+                services.track_account_refused(account_id=run.account_id, error=error)
         else:
             services.jobs_record_error(job_ids=job_ids, error=error)
             services.account_record_error(account_id=run.account_id, error=error, back_off=False)

@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from jobs import http, scheduling
-from jobs.models import Account, Job, JobEvent, http_url
+from jobs.models import Account, Job, JobEvent, TrackBatch, TrackItem, http_url
 from jobs.providers import PROVIDERS, provider_class
 from jobs.providers.base import JobStatus, ProviderError, SchemaField, State
 
@@ -139,6 +139,7 @@ def job_track(
     *, account: Account, external_ids: Iterable[str], verify: bool = False
 ) -> list[TrackResult]:
     """Start watching task IDs on an account; ids already watched are reported, not duplicated.
+    Results come in the order the ids were given.
 
     With `verify`, each new id is first asked of the provider (in batches where the API
     takes them): found ids are tracked with their current status, unknown ones reported as
@@ -148,7 +149,8 @@ def job_track(
     """
     results: dict[str, TrackResult] = {}
     wanted = []
-    for external_id in dict.fromkeys(i.strip() for i in external_ids):
+    pasted = list(dict.fromkeys(i.strip() for i in external_ids))
+    for external_id in pasted:
         if not external_id:
             continue
         if len(external_id) > 255:
@@ -199,8 +201,188 @@ def job_track(
         results[external_id] = TrackResult(
             external_id, "tracked" if created else "already tracked", job
         )
-    order = {external_id: n for n, external_id in enumerate(results)}
-    return sorted(results.values(), key=lambda r: order.get(r.external_id, 0))
+    return [results[external_id] for external_id in pasted if external_id in results]
+
+
+# At most this many task IDs per paste on the Track page and per API track request.
+TRACK_MAX_IDS = 500
+TRACK_BATCH_KEPT = timedelta(days=7)
+PENDING = TrackItem.Outcome.PENDING
+
+
+def track_batch_create(
+    *, account: Account, external_ids: Iterable[str], user: Any = None
+) -> TrackBatch:
+    """Record a paste of task IDs and start watching the new ones at once, unverified.
+
+    Nothing is asked of the provider here, so the request stays fast whatever the
+    account's rate limit: each new job is due now, and the refresh engine's first poll of
+    it — within the account's rate budget, like any poll — verifies it. A found job stays
+    tracked; one the provider does not know, or whose check fails, is removed again and
+    reported on its item, as `job_track(verify=True)` does (see `_track_refuse`). IDs
+    already watched are "already tracked". Raises InvalidInput for no IDs, more than
+    TRACK_MAX_IDS, or an ID over 255 characters; nothing is saved then.
+    """
+    ids = list(dict.fromkeys(i.strip() for i in external_ids if i.strip()))
+    if not ids:
+        raise InvalidInput("no task IDs")
+    if len(ids) > TRACK_MAX_IDS:
+        raise InvalidInput(f"{len(ids)} task IDs; at most {TRACK_MAX_IDS} at once")
+    if too_long := next((i for i in ids if len(i) > 255), None):
+        raise InvalidInput(f"task ID {too_long[:40]}… is longer than 255 characters")
+    with transaction.atomic():
+        # A paste's page is worth keeping for a while, not forever (500 rows each).
+        TrackBatch.objects.filter(created_at__lt=timezone.now() - TRACK_BATCH_KEPT).delete()
+        batch = TrackBatch.objects.create(account=account, created_by=user)
+        existing = dict(
+            Job.objects.filter(account=account, external_id__in=ids).values_list(
+                "external_id", "pk"
+            )
+        )
+        created = _jobs_create(account, [i for i in ids if i not in existing], existing)
+        # A job still waiting for its first check (pasted twice) is pending here too.
+        unverified = set(
+            TrackItem.objects.filter(job_id__in=existing.values(), outcome=PENDING).values_list(
+                "job_id", flat=True
+            )
+        )
+        TrackItem.objects.bulk_create(
+            TrackItem(
+                batch=batch,
+                position=position,
+                external_id=external_id,
+                job_id=created.get(external_id) or existing[external_id],
+                outcome=(
+                    PENDING
+                    if external_id in created or existing[external_id] in unverified
+                    else TrackItem.Outcome.ALREADY
+                ),
+            )
+            for position, external_id in enumerate(ids)
+        )
+    return batch
+
+
+def _jobs_create(account: Account, new: list[str], existing: dict[str, int]) -> dict[str, int]:
+    """Create jobs for `new` ids; returns {id: pk} of those created. Ids another request
+    created meanwhile are added to `existing` instead."""
+    try:
+        with transaction.atomic():
+            jobs = Job.objects.bulk_create(Job(account=account, external_id=i) for i in new)
+        return {job.external_id: job.pk for job in jobs}
+    except IntegrityError:
+        created = {}
+        for external_id in new:
+            job, made = Job.objects.get_or_create(account=account, external_id=external_id)
+            (created if made else existing)[external_id] = job.pk
+        return created
+
+
+def track_batch_track_anyway(*, batch: TrackBatch) -> int:
+    """Watch a batch's IDs whose check failed (provider unreachable, ...) without
+    verifying them now: their jobs are due at once and verified by their next poll like
+    any watched job. Returns how many were tracked."""
+    items = list(batch.items.filter(outcome=TrackItem.Outcome.ERROR))
+    results = {
+        r.external_id: r
+        for r in job_track(account=batch.account, external_ids=[i.external_id for i in items])
+    }
+    tracked = 0
+    for item in items:
+        result = results.get(item.external_id)
+        if result is None or result.job is None:
+            continue
+        tracked += TrackItem.objects.filter(pk=item.pk, outcome=TrackItem.Outcome.ERROR).update(
+            outcome=TrackItem.Outcome.ANYWAY,
+            job=result.job,
+            message="Watched without a check; the next poll verifies it.",
+        )
+    return tracked
+
+
+def _track_unverified(job_ids: Iterable[int]) -> set[int]:
+    """Which of these never-polled jobs wait for their first check from a paste."""
+    ids = list(job_ids)
+    if not ids:
+        return set()
+    return set(
+        TrackItem.objects.filter(job_id__in=ids, outcome=PENDING).values_list("job_id", flat=True)
+    )
+
+
+def _track_refuse(*, job_ids: Iterable[int], error: ProviderError) -> None:
+    """A pasted job's first check failed: report it on its items ("not found" or "error")
+    and remove the job, so nothing unverified sits in the list (the person may still
+    track it anyway)."""
+    ids = list(job_ids)
+    if not ids:
+        return
+    outcome = TrackItem.Outcome.NOT_FOUND if error.is_not_found else TrackItem.Outcome.ERROR
+    TrackItem.objects.filter(job_id__in=ids, outcome=PENDING).update(
+        outcome=outcome, message=str(error)[:500]
+    )
+    Job.objects.filter(pk__in=ids, last_polled_at__isnull=True).delete()
+
+
+def track_account_refused(*, account_id: int, error: ProviderError) -> None:
+    """The account itself was refused (credentials, signature): none of its pasted jobs
+    waiting for a first check can be checked; report and remove them now rather than
+    leave them waiting through the account's back-off."""
+    job_ids = TrackItem.objects.filter(
+        batch__account_id=account_id, outcome=PENDING, job__isnull=False
+    ).values_list("job_id", flat=True)
+    _track_refuse(job_ids=list(job_ids), error=error)
+
+
+@dataclass(frozen=True)
+class TrackProgress:
+    """Where a batch stands: its items in paste order and how many have each outcome."""
+
+    batch: TrackBatch
+    items: list[TrackItem]
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get(PENDING, 0)
+
+    @property
+    def checked(self) -> int:
+        return self.total - self.pending
+
+    @property
+    def done(self) -> bool:
+        return not self.pending
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.checked / self.total) if self.total else 100
+
+    @property
+    def errors(self) -> int:
+        return self.counts.get(TrackItem.Outcome.ERROR, 0)
+
+    @property
+    def summary(self) -> str:
+        """E.g. "412 tracked, 3 already tracked, 85 not found"."""
+        parts = [
+            f"{self.counts[outcome]} {label}"
+            for outcome, label in TrackItem.Outcome.choices
+            if outcome != PENDING and self.counts.get(outcome)
+        ]
+        return ", ".join(parts)
+
+
+def track_batch_progress(*, batch: TrackBatch) -> TrackProgress:
+    items = list(batch.items.select_related("job").order_by("position"))
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.outcome] = counts.get(item.outcome, 0) + 1
+    return TrackProgress(batch, items, counts)
 
 
 def job_submit(*, account: Account, params: Mapping[str, Any]) -> Job:
@@ -344,6 +526,11 @@ def job_apply_status(
         job = Job.objects.select_for_update(of=("self",)).select_related("account").get(pk=job_id)
         if job.last_polled_at and asked_at < job.last_polled_at:
             return Applied(changed=False, stale=True)
+        if job.last_polled_at is None:
+            # A first answer verifies a job tracked from a paste.
+            TrackItem.objects.filter(job_id=job.pk, outcome=PENDING).update(
+                outcome=TrackItem.Outcome.TRACKED
+            )
         if job.is_terminal:
             Job.objects.filter(pk=job.pk).update(last_polled_at=asked_at, next_poll_at=None)
             return Applied(changed=False)
@@ -403,12 +590,23 @@ def jobs_record_error(
 ) -> None:
     """A request about these jobs failed: keep their state, note the error, back off.
 
-    A per-job NOT_FOUND stops polling with a note, since asking again cannot help.
+    A per-job NOT_FOUND stops polling with a note, since asking again cannot help. A job
+    pasted on the Track page and still waiting for its first check is removed instead, its
+    outcome kept on the paste (see `_track_refuse`).
     """
     now = now or timezone.now()
     message = str(error)[:500]
     with transaction.atomic():
-        for job in Job.objects.filter(pk__in=list(job_ids)).only("pk", "poll_errors", "state"):
+        jobs = list(
+            Job.objects.filter(pk__in=list(job_ids)).only(
+                "pk", "poll_errors", "state", "last_polled_at"
+            )
+        )
+        unverified = _track_unverified(j.pk for j in jobs if j.last_polled_at is None)
+        _track_refuse(job_ids=unverified, error=error)
+        for job in jobs:
+            if job.pk in unverified:
+                continue
             if error.is_not_found:
                 Job.objects.filter(pk=job.pk).update(
                     poll_errors=job.poll_errors + 1,

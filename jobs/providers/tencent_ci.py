@@ -588,6 +588,35 @@ class TencentCi(Provider):
             help_text="Media-processing queue for submitted jobs and listing (optional).",
         ),
     )
+    # Where a COS bucket, and so a job's input or output, can live: (region, place). From
+    # Tencent's COS "Regions and Access Endpoints" page (cloud.tencent.com/document/product/
+    # 436/6224), cross-checked with its tencentyun/qcloud-documents source and SDK region
+    # tables; CI addresses the same regions (`<bucket>.ci.<region>.myqcloud.com`, §3.1).
+    # Finance regions and Beijing Zone 1 take existing or approved buckets only.
+    regions = (
+        ("ap-beijing", "Beijing"),
+        ("ap-nanjing", "Nanjing"),
+        ("ap-shanghai", "Shanghai"),
+        ("ap-guangzhou", "Guangzhou"),
+        ("ap-chengdu", "Chengdu"),
+        ("ap-chongqing", "Chongqing"),
+        ("ap-beijing-1", "Beijing Zone 1"),
+        ("ap-beijing-fsi", "Beijing Finance"),
+        ("ap-shanghai-fsi", "Shanghai Finance"),
+        ("ap-shenzhen-fsi", "Shenzhen Finance"),
+        ("ap-hongkong", "Hong Kong, China"),
+        ("ap-singapore", "Singapore"),
+        ("ap-jakarta", "Jakarta"),
+        ("ap-mumbai", "Mumbai"),
+        ("ap-seoul", "Seoul"),
+        ("ap-bangkok", "Bangkok"),
+        ("ap-tokyo", "Tokyo"),
+        ("na-siliconvalley", "Silicon Valley"),
+        ("na-ashburn", "Virginia"),
+        ("na-toronto", "Toronto"),
+        ("sa-saopaulo", "São Paulo"),
+        ("eu-frankfurt", "Frankfurt"),
+    )
     default_rate_limit = 20.0
     batch_size = 50
     retention = None

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -62,7 +64,7 @@ def test_template_instead_of_inline_settings(operator_client, simulator, account
         ({"voice_object": "", "background_object": ""}, "voice_object", "at least one output"),
         ({"template_id": "t1"}, "template_id", "not both"),
         ({"audio_mode": ""}, "audio_mode", "Choose an audio mode"),
-        ({"input_object": ""}, "input_object", "required"),
+        ({"input_object": ""}, "input_object", "Give the input object"),
     ],
 )
 def test_validation_errors_show_in_place_and_keep_the_input(
@@ -76,9 +78,68 @@ def test_validation_errors_show_in_place_and_keep_the_input(
     assert not Job.objects.exists()
 
 
-def test_adapter_refusal_is_a_clear_form_error(operator_client, simulator, accounts):
-    response = _post(operator_client, _form(accounts["tencent_ci"], output_bucket="NoAppId"))
-    assert "Not sent: output_bucket" in response.content.decode()
+def _field_blocks(html: str) -> dict[str, str]:
+    """Each form field's block of HTML (label, input, help, errors), by input id."""
+    blocks = {}
+    for block in re.findall(r'<div class="field[^"]*">(.*?)</div>', html, re.S):
+        match = re.search(r'<label for="id_(\w+)"', block)
+        if match:
+            blocks[match.group(1)] = block
+    return blocks
+
+
+def test_every_field_error_shows_at_once_next_to_its_field(operator_client, simulator, accounts):
+    data = _form(
+        accounts["tencent_ci"],
+        input_object="",
+        output_bucket="nobucket",
+        output_region="mars-1",
+        audio_mode="",
+        codec="",
+        samplerate="",
+        bitrate="5000",
+        channels="",
+        voice_object="",
+        background_object="",
+    )
+    response = _post(operator_client, data)
+    assert response.status_code == 200 and not Job.objects.exists()
+    assert "tencent_ci" not in simulator.requests  # nothing was sent
+    blocks = _field_blocks(response.content.decode())
+    expected = {
+        "input_object": "Give the input object.",
+        "output_bucket": "give the output bucket as name-APPID",
+        "output_region": "“mars-1” is not a Tencent Cloud COS region",
+        "audio_mode": "Choose an audio mode, or give a template ID.",
+        "bitrate": "Bitrate (kbps) must be at most 1000.",
+        "voice_object": "Name at least one output",
+    }
+    for field, message in expected.items():
+        assert 'class="error"' in blocks[field] and message in blocks[field], field
+    errors = " ".join(" ".join(e) for e in response.context["form"].errors.values())
+    assert "output_bucket" not in errors and "input_object" not in errors  # labels, not names
+    assert 'role="alert"' not in response.content.decode()  # nothing only at the top
+
+
+def test_a_region_outside_the_provider_list_is_refused(operator_client, simulator, accounts):
+    response = _post(operator_client, _form(accounts["tencent_ci"], output_region="mars-1"))
+    assert response.status_code == 200 and not Job.objects.exists()
+    assert "output_region" in response.context["form"].errors
+    assert "tencent_ci" not in simulator.requests
+    assert _post(operator_client, _form(accounts["tencent_ci"], output_region="ap-nanjing"))[
+        "Location"
+    ].startswith("/jobs/")
+
+
+def test_the_only_account_is_preselected(operator_client, accounts):
+    html = operator_client.get(URL).content.decode()
+    code = accounts["tencent_ci"].code
+    assert re.search(rf'<option value="{code}" selected>', html)
+    # Its region is the likely output region.
+    assert re.search(r'<option value="ap-guangzhou" selected>', html)
+
+
+def test_provider_refusal_is_a_clear_form_error(operator_client, simulator, accounts):
     simulator.inject("http_500", "tencent_ci")
     response = _post(operator_client, _form(accounts["tencent_ci"]))
     assert "refused the job" in response.content.decode()
