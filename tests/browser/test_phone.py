@@ -186,6 +186,8 @@ def _track(page: Page, live_server) -> None:
     page.select_option("select[name=account]", option.get_attribute("value"))
     page.fill("textarea[name=task_ids]", f"{LONG_ID}\nsecond-id")
     page.get_by_role("button", name="Track", exact=True).click()
+    page.wait_for_url("**/track/?batch=*")
+    refresh_once(account_names=["unreachable-metastudio"])  # the poller checks the paste
     expect(page.locator("#track-results")).to_contain_text("127.0.0.1:9", timeout=20_000)
 
 
