@@ -15,8 +15,9 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.middleware import HtmxDetails
 
 from dashboard import downloads, presenters
-from dashboard.views import STOP_POLLING, _media_signature, job_for_user
+from dashboard.views import STOP_POLLING, _media_signature, detail_token, job_for_user
 from jobs import ratelimit, sharing
+from jobs.freshness import freshness
 from jobs.models import Job, ShareLink
 from jobs.services import InvalidInput
 
@@ -145,7 +146,9 @@ def shared_job(request: HttpRequest, token: str) -> HttpResponse:
             link["HX-Refresh"] = "true"
         return link
     job = link.job
-    if polled and request.GET["v"] == str(job.version):
+    # The job page's token: a link holder learns within one poll that the data went stale.
+    token_now = detail_token(job)
+    if polled and request.GET["v"] == token_now:
         return _public(HttpResponse(status=STOP_POLLING if job.is_terminal else 204))
     media = _media_signature(job)
     if polled and request.GET.get("m") != media:
@@ -156,7 +159,8 @@ def shared_job(request: HttpRequest, token: str) -> HttpResponse:
         "view": PublicJob(job, events=[]),
         "title": _title(job),
         "token": token,
-        "live_url": "?" + urlencode({"v": job.version, "m": media}),
+        "fresh": freshness(job),
+        "live_url": "?" + urlencode({"v": token_now, "m": media}),
     }
     template = "share/job.html" + ("#live" if polled else "")
     return _public(render(request, template, context))

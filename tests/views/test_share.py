@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from jobs.models import Account, Job, ShareLink
 from jobs.sharing import SHARE_FAILURE_LIMIT, share_create, share_resolve, share_revoke
@@ -455,6 +456,32 @@ def test_the_share_page_polls_like_the_job_page(job, operator, simulator):
     link.refresh_from_db()
     assert link.use_count == 1  # the page's own polls are not new uses
     assert simulator.requests == provider_calls  # it reads the database, never the provider
+
+
+def test_a_polled_share_page_learns_within_one_poll_that_its_status_is_not_current(
+    job, operator, ivh
+):
+    Job.objects.filter(pk=job.pk).update(
+        state="running", progress=40, finished_at=None, last_polled_at=timezone.now()
+    )
+    _, token = share_create(job=job, user=operator)
+    page = _open(token).content.decode()
+    assert "Not current" not in page
+    params = _live_params(page)
+
+    # The provider starts refusing the account's signature; the job itself is unchanged.
+    Account.objects.filter(pk=ivh.pk).update(
+        consecutive_failures=3,
+        last_error="AuthFailure.SignatureFailure: secret 0123abcd rejected",
+        last_error_at=timezone.now(),
+        retry_at=timezone.now() + timedelta(minutes=5),
+    )
+    response = _poll(token, params)
+    fragment = response.content.decode()
+    assert response.status_code == 200 and "Not current" in fragment
+    assert "cannot confirm this job" in fragment and "is-stale" in fragment
+    # The link holder is not told the account's name or the provider's error text.
+    assert ivh.name not in fragment and "SignatureFailure" not in fragment
 
 
 def test_new_media_on_a_polled_share_page_reloads_it_once(job, operator):
