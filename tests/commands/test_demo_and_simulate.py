@@ -94,6 +94,14 @@ def test_demo_points_existing_demo_accounts_at_the_simulator_it_is_given():
     call_command("demo", stdout=io.StringIO())  # no URL given: left where it is
     assert set(Account.objects.values_list("endpoint", flat=True)) == {"http://127.0.0.1:8101"}
 
+    # An admin points one account elsewhere (to try an outage); run's keep-alive top-ups
+    # pass the URL too, and must not undo the edit.
+    Account.objects.filter(name="demo-huawei-metastudio").update(endpoint="http://127.0.0.1:9")
+    call_command(
+        "demo", keep_active=3, simulator_url="http://127.0.0.1:8101", stdout=io.StringIO()
+    )
+    assert Account.objects.get(name="demo-huawei-metastudio").endpoint == "http://127.0.0.1:9"
+
 
 def _children(pid: int) -> list[int]:
     found = []

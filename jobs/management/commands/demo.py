@@ -76,9 +76,10 @@ class Command(BaseCommand):
                     region=simulated.demo_region,
                     endpoint=simulator_url or DEFAULT_SIMULATOR_URL,
                 )
-            elif simulator_url and account.endpoint != simulator_url:
+            elif simulator_url and not opts["keep_active"] and account.endpoint != simulator_url:
                 # `run --simulator-port`: a second instance must poll its own simulator,
-                # not the one the world was first built for.
+                # not the one the world was first built for. Only when the world is built:
+                # the keep-alive top-ups must not undo an admin's later edit of an account.
                 Account.objects.filter(pk=account.pk).update(endpoint=simulator_url)
             active = account.jobs.active().count()
             if opts["keep_active"]:
