@@ -146,6 +146,8 @@ class Job(models.Model):
             models.Index(fields=["-tracked_at", "-id"], name="job_recent"),
             models.Index(fields=["state", "-tracked_at", "-id"], name="job_state_recent"),
             models.Index(fields=["account", "state"], name="job_account_state"),
+            # The list's Kind choices walk it one kind at a time (dashboard.forms.KINDS_SQL).
+            models.Index(fields=["kind"], name="job_kind"),
         ]
         permissions = [("operate_job", "Can track, refresh and share jobs")]
 
