@@ -99,7 +99,7 @@
   };
 
   function relative(deltaMs) {
-    var past = deltaMs < 0;
+    var past = deltaMs <= 0; // "now" (0 ms, or -0) reads "just now", not "in 0 s"
     var s = Math.round(Math.abs(deltaMs) / 1000);
     var text;
     if (s < 5 && past) return "just now";
