@@ -316,7 +316,7 @@ def job_list(request: ApiRequest) -> JsonResponse:
         raise ApiError("invalid", f"Unknown parameter: {', '.join(unknown)}.")
     limit = _limit(request.GET.get("limit"))
     cursor = decode_cursor(request.GET["cursor"]) if request.GET.get("cursor") else None
-    form = JobFilterForm(request.GET)
+    form = JobFilterForm(request.GET, known_kinds_only=False)
     if not form.is_valid():
         raise ApiError("invalid", _form_errors(form))
     rows = form.filter(Job.objects.select_related("account").only(*LIST_FIELDS))
@@ -550,7 +550,7 @@ def openapi_document() -> dict[str, Any]:
         (
             "q",
             {"type": "string", "maxLength": 255},
-            "Search: task ID (exact or prefix) or name (substring).",
+            "Search: part of a task ID (a prefix below 3 characters) or of a name; any case.",
         ),
         (
             "created_from",
@@ -560,7 +560,7 @@ def openapi_document() -> dict[str, Any]:
         (
             "created_to",
             {"type": "string", "format": "date"},
-            "Created on or before this day (UTC).",
+            "Created on or before this day (UTC). Dates run from 1970-01-01 to 9999-12-30.",
         ),
         ("cursor", {"type": "string"}, "next_cursor from the previous page."),
         (

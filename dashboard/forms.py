@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
+from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.forms.utils import pretty_name
@@ -21,27 +22,105 @@ from jobs.providers.tencent_ci import (
 from jobs.services import TRACK_MAX_IDS, parse_external_ids
 
 ANY = [("", "Any")]
-# Searches count at most this many matching jobs for the tabs (then show "1000+").
+# Searches count at most this many matching jobs per state for the tabs (then "1000+").
 COUNT_CAP = 1000
+# Shorter search terms match task IDs by prefix only: a trigram index cannot serve them,
+# and a one- or two-character fragment matches nearly every ID anyway.
+SUBSTRING_MIN = 3
+# Filter dates outside this range are refused: the day after date.max does not exist.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9999, 12, 30)
+MAX_KINDS = 200
+
+# Distinct kinds by walking the job_kind index (one seek per kind) instead of reading
+# every job: a "loose index scan", written the same way for SQLite and PostgreSQL.
+KINDS_SQL = f"""
+WITH RECURSIVE kinds(kind, n) AS (
+    SELECT MIN(kind), 1 FROM {Job._meta.db_table} WHERE kind > ''
+    UNION ALL
+    SELECT (SELECT MIN(kind) FROM {Job._meta.db_table} WHERE kind > kinds.kind), n + 1
+    FROM kinds WHERE kinds.kind IS NOT NULL AND n < %s
+)
+SELECT kind FROM kinds WHERE kind IS NOT NULL
+"""  # noqa: S608 - the table name is our own
+
+
+def known_kinds() -> list[str]:
+    """Every job kind that exists (at most MAX_KINDS), sorted."""
+    with connection.cursor() as cursor:
+        cursor.execute(KINDS_SQL, [MAX_KINDS])
+        return [kind for (kind,) in cursor.fetchall()]
 
 
 class JobFilterForm(forms.Form):
     """The job list's filters; they live in the URL so a view is bookmarkable."""
 
-    q = forms.CharField(required=False, max_length=255, label="Search")
+    q = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Search",
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Task ID (or part) or name"}
+        ),
+    )
     state = forms.ChoiceField(required=False, choices=ANY + STATE_CHOICES)
     provider = forms.ChoiceField(required=False)
     account = forms.ModelChoiceField(
         required=False, queryset=Account.objects.none(), to_field_name="code", empty_label="Any"
     )
-    kind = forms.CharField(required=False, max_length=100)
-    created_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    created_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    kind = forms.CharField(required=False, max_length=100, widget=forms.Select)
+    created_from = forms.DateField(
+        required=False, label="Created from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_to = forms.DateField(
+        required=False, label="to", widget=forms.DateInput(attrs={"type": "date"})
+    )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, known_kinds_only: bool = True, **kwargs: Any) -> None:
+        """With `known_kinds_only` (the page) Kind is a choice among the kinds that exist;
+        the API accepts any kind, so a script may wait for one that has no job yet."""
         super().__init__(*args, **kwargs)
         self.fields["provider"].choices = ANY + provider_choices()
         self.fields["account"].queryset = Account.objects.only("code", "name").order_by("name")
+        self.kinds = known_kinds() if known_kinds_only else None
+        if self.kinds is not None:
+            choices = [(kind, kind) for kind in self.kinds]
+            asked = str(self.data.get("kind", ""))[:100]
+            if asked and asked not in self.kinds:
+                choices.append((asked, asked))  # shown with its error, not silently swapped
+            self.fields["kind"].widget.choices = ANY + choices
+        for name in ("created_from", "created_to"):
+            self.fields[name].widget.attrs.update(min=FIRST_DAY, max=LAST_DAY)
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:  # the error under the field is its description
+                self.fields[name].widget.attrs["aria-describedby"] = f"{self[name].auto_id}_error"
+
+    def clean_kind(self) -> str:
+        kind = self.cleaned_data["kind"]
+        if kind and self.kinds is not None and kind not in self.kinds:
+            raise forms.ValidationError("No job has this kind; choose one from the list.")
+        return kind
+
+    def _clean_day(self, name: str) -> date | None:
+        day = self.cleaned_data[name]
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise forms.ValidationError(f"Enter a date from {FIRST_DAY} to {LAST_DAY}.")
+        return day
+
+    def clean_created_from(self) -> date | None:
+        return self._clean_day("created_from")
+
+    def clean_created_to(self) -> date | None:
+        return self._clean_day("created_to")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("created_from"), data.get("created_to")
+        if start and end and start > end:
+            self.add_error("created_to", "This day is before the “from” day.")
+        return data
 
     def filter(self, jobs: QuerySet[Job], *, with_state: bool = True) -> QuerySet[Job]:
         """Apply every valid filter (the state one only when `with_state`)."""
@@ -61,32 +140,53 @@ class JobFilterForm(forms.Form):
             if data.get("created_to"):
                 jobs = jobs.filter(created__lt=_day_start(data["created_to"], next_day=True))
         if term := (data.get("q") or "").strip():
-            jobs = jobs.filter(
-                Q(external_id=term) | Q(external_id__startswith=term) | Q(name__icontains=term)
+            # Operators paste fragments of IDs from logs: match anywhere, in any case
+            # (PostgreSQL serves it from the job_external_id_trgm index).
+            in_id = (
+                Q(external_id__icontains=term)
+                if len(term) >= SUBSTRING_MIN
+                else Q(external_id=term) | Q(external_id__startswith=term)
             )
+            jobs = jobs.filter(in_id | Q(name__icontains=term))
         return jobs
 
-    def state_counts(self) -> tuple[dict[str, int], bool]:
-        """Jobs per state under every filter but the state one, and whether they are
-        lower bounds.
+    def state_counts(self) -> dict[str, int]:
+        """Jobs per state under every filter but the state one.
 
         Filters by provider or account read the trigger-kept JobStateCount table (a
         handful of rows, whatever the number of jobs). Text, kind and date filters count
-        the matching jobs themselves, but stop at COUNT_CAP matches: an exact count of a
-        broad search would read most of the table on every poll.
+        the matching jobs themselves, each state up to COUNT_CAP + 1 matches (a count
+        above COUNT_CAP means "more than COUNT_CAP"): an exact count of a broad search
+        would read most of the table on every poll. Counting each state up to the cap
+        keeps a small count exact: a tab never reads "0" while it lists rows.
         """
         data = self.cleaned_data if self.is_valid() else {}
-        if any(data.get(name) for name in ("q", "kind", "created_from", "created_to")):
-            jobs = self.filter(Job.objects.all(), with_state=False).order_by()
-            states = list(jobs.values_list("state", flat=True)[: COUNT_CAP + 1])
-            capped = len(states) > COUNT_CAP
-            return dict(Counter(states[:COUNT_CAP])), capped
+        if self._counts_matches():
+            return _capped_counts(self.filter(Job.objects.all(), with_state=False).order_by())
         counts = JobStateCount.objects.filter(count__gt=0)
         if data.get("provider"):
             counts = counts.filter(account__provider=data["provider"])
         if data.get("account"):
             counts = counts.filter(account=data["account"])
-        return dict(counts.order_by().values_list("state").annotate(n=Sum("count"))), False
+        return dict(counts.order_by().values_list("state").annotate(n=Sum("count")))
+
+    @property
+    def count_cap(self) -> int | None:
+        """Counts in state_counts() above this are lower bounds; None: they are exact."""
+        return COUNT_CAP if self._counts_matches() else None
+
+    def _counts_matches(self) -> bool:
+        data = self.cleaned_data if self.is_valid() else {}
+        return any(data.get(name) for name in ("q", "kind", "created_from", "created_to"))
+
+    def filter_accounts(self, accounts: QuerySet[Account]) -> QuerySet[Account]:
+        """The accounts whose jobs the provider and account filters let through."""
+        data = self.cleaned_data if self.is_valid() else {}
+        if data.get("provider"):
+            accounts = accounts.filter(provider=data["provider"])
+        if data.get("account"):
+            accounts = accounts.filter(pk=data["account"].pk)
+        return accounts
 
     @property
     def active(self) -> bool:
@@ -94,10 +194,38 @@ class JobFilterForm(forms.Form):
             value for name, value in self.cleaned_data.items() if name != "state"
         )
 
+    @property
+    def any_set(self) -> bool:
+        """Whether the URL sets any filter, valid or not (then the page offers Clear)."""
+        return any(str(self.data.get(name, "")).strip() for name in self.fields)
+
+
+def _capped_counts(jobs: QuerySet[Job]) -> dict[str, int]:
+    """{state: matches, at most COUNT_CAP + 1}.
+
+    First any COUNT_CAP + 1 matches, in one pass that stops there (a narrow search reads
+    the table once and its counts are exact). Only a broad search then counts each
+    state up to the cap through the state index, in one round trip; there each state
+    usually meets its cap early.
+    """
+    sample = list(jobs.values_list("state", flat=True)[: COUNT_CAP + 1])
+    if len(sample) <= COUNT_CAP:
+        return dict(Counter(sample))
+    parts, params = [], []
+    states = [state for state, _ in STATE_CHOICES]
+    for n, state in enumerate(states):
+        limited = jobs.filter(state=state).values("id")[: COUNT_CAP + 1]
+        sql, state_params = limited.query.sql_with_params()
+        # Django-compiled SQL with its parameters kept apart: no user text is inlined.
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS s{n})")  # noqa: S608
+        params += state_params
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return {state: count for state, count in zip(states, row, strict=True) if count}
+
 
 def _day_start(day: Any, *, next_day: bool = False) -> datetime:
-    from datetime import timedelta
-
     start = datetime.combine(day, time.min, tzinfo=UTC)
     return start + timedelta(days=1) if next_day else start
 

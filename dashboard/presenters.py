@@ -31,16 +31,20 @@ STATE_ICONS = {
     State.UNKNOWN: "?",
 }
 
-# Tabs across the top of the job list, in UI.md's order.
+# Tabs across the top of the job list, in UI.md's order: one per state, so each tab's
+# link shows exactly the jobs its count counts and the tabs add up to All. States only
+# some providers have get a tab only while there are such jobs (or it is selected).
 TABS = (
     ("", "All"),
     (State.QUEUED, "Queued"),
     (State.RUNNING, "Running"),
     (State.FAILED, "Failed"),
     (State.SUCCEEDED, "Succeeded"),
-    ("other", "Canceled / paused"),
+    (State.CANCELED, "Canceled"),
+    (State.PAUSED, "Paused"),
+    (State.UNKNOWN, "Unknown"),
 )
-OTHER_STATES = (State.CANCELED, State.PAUSED, State.UNKNOWN)
+TABS_WHEN_PRESENT = frozenset({State.PAUSED, State.UNKNOWN})
 
 
 def explain(job: Job) -> Explanation | None:
@@ -66,35 +70,81 @@ class JobRow:
     def created(self) -> datetime:
         return self.job.created_at or self.job.tracked_at
 
+    @property
+    def last_change(self) -> datetime:
+        """When something visible last changed: the newest event (annotated by the list
+        query as `last_change`), else when Clapboard started tracking the job."""
+        return getattr(self.job, "last_change", None) or self.job.tracked_at
+
+    @property
+    def account_failing(self) -> bool:
+        """The job is still moving but its account's checks fail: what the row shows is
+        as old as the account's last good answer."""
+        return not self.job.is_terminal and self.job.account.consecutive_failures > 0
+
 
 def state_tabs(
-    counts: dict[str, int], form: Any, params: dict[str, str], *, capped: bool = False
+    counts: dict[str, int], form: Any, params: dict[str, str], *, cap: int | None
 ) -> list[dict[str, Any]]:
-    """The state tabs; with `capped` counts (a broad search) each is shown as "n+"."""
+    """The state tabs. A count above `cap` (searches count each state only so far) reads
+    "cap+", and All then reads as at least the sum: never an exact-looking number."""
     current = form.cleaned_data.get("state", "") if form.is_valid() else ""
+    cap = cap if cap is not None else max(counts.values(), default=0)
+    shown = {state: min(count, cap) for state, count in counts.items()}
+    capped = any(count > cap for count in counts.values())
     tabs = []
     for state, label in TABS:
-        if state == "other":
-            count = sum(counts.get(s, 0) for s in OTHER_STATES)
-            # "other" is not a state filter of its own: it links to canceled, the common one.
-            query_state, selected = State.CANCELED, current in OTHER_STATES
-        elif state:
-            count, query_state, selected = counts.get(state, 0), state, current == state
-        else:
-            count, query_state, selected = sum(counts.values()), "", not current
+        count = shown.get(state, 0) if state else sum(shown.values())
+        if state in TABS_WHEN_PRESENT and not count and current != state:
+            continue
         query = {k: v for k, v in params.items() if k != "state"}
-        if query_state:
-            query["state"] = query_state
+        if state:
+            query["state"] = state
+        over = counts.get(state, 0) > cap if state else capped
         tabs.append(
             {
                 "state": state,
                 "label": label,
-                "count": f"{count}+" if capped and count else count,
-                "selected": selected,
+                "count": f"{count}+" if over else count,
+                "selected": current == state,
+                # Red means "look here": only a Failed tab with failed jobs in it.
+                "attention": state == State.FAILED and count > 0,
                 "url": "?" + urlencode(query) if query else ".",
             }
         )
     return tabs
+
+
+@dataclass(frozen=True)
+class ListHealth:
+    """Whether the list's data is as fresh as the page: accounts whose checks fail."""
+
+    failing: list[Account]
+
+    @property
+    def oldest_ok(self) -> datetime | None:
+        """The oldest last good answer among failing accounts (None: one never had one)."""
+        times = [account.last_ok_at for account in self.failing]
+        return None if None in times else min(times, default=None)
+
+    @property
+    def never_ok(self) -> bool:
+        return any(account.last_ok_at is None for account in self.failing)
+
+    @property
+    def paused_until(self) -> datetime | None:
+        now = timezone.now()
+        times = [a.retry_at for a in self.failing if a.retry_at and a.retry_at > now]
+        return max(times, default=None)
+
+
+def list_health(accounts: Any) -> ListHealth:
+    """`accounts` (a queryset, already narrowed to the list's provider/account filter)
+    reduced to the enabled ones whose last checks failed."""
+    failing = accounts.filter(enabled=True, consecutive_failures__gt=0).only(
+        "name", "provider", "last_ok_at", "retry_at", "consecutive_failures", "last_error"
+    )
+    return ListHealth(list(failing.order_by("name")))
 
 
 # --- subtitles and words --------------------------------------------------------------

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db import connection
-from django.db.models import Min, Q
+from django.db.models import Min, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -51,21 +51,27 @@ def job_for_user(request: HttpRequest, code: str) -> Job:
 # --- job list -----------------------------------------------------------------------
 
 
-# Table names come from our own models; nothing here is user input.
+# Table names come from our own models; nothing here is user input. The last two columns
+# change when an account starts or stops failing (the set of failing accounts, by count
+# and sum of ids), so an open list learns within one poll that its data went stale.
 TOKEN_SQL = (
     f"SELECT (SELECT MAX(id) FROM {JobEvent._meta.db_table}),"  # noqa: S608
-    f" (SELECT MAX(id) FROM {Job._meta.db_table})"
-)
+    f" (SELECT MAX(id) FROM {Job._meta.db_table}),"
+    f" (SELECT COUNT(*) FROM {Account._meta.db_table} WHERE {{failing}}),"
+    f" (SELECT SUM(id) FROM {Account._meta.db_table} WHERE {{failing}})"
+).format(failing="enabled AND consecutive_failures > 0")
 
 
 def list_token() -> str:
     """Changes whenever anything the list shows may have changed: a new event, a new job,
-    or a new minute (so "updated 2 min ago" figures are refreshed now and then)."""
+    an account's health, or a new minute (so "updated 2 min ago" figures are refreshed
+    now and then)."""
     # One round trip: this runs on every poll of every open list.
     with connection.cursor() as cursor:
         cursor.execute(TOKEN_SQL)
-        newest_event, newest_job = cursor.fetchone()
-    return f"{newest_event or 0}.{newest_job or 0}.{int(timezone.now().timestamp() // 60)}"
+        newest_event, newest_job, failing, failing_ids = cursor.fetchone()
+    minute = int(timezone.now().timestamp() // 60)
+    return f"{newest_event or 0}.{newest_job or 0}.{failing}-{failing_ids or 0}.{minute}"
 
 
 def _cursor(raw: str) -> tuple[datetime, int] | None:
@@ -82,8 +88,17 @@ def job_list(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.GET.get("v") == token:
         return HttpResponse(status=204)
     form = JobFilterForm(request.GET)
-    counts, capped = form.state_counts()
-    jobs = form.filter(Job.objects.select_related("account")).order_by("-tracked_at", "-id")
+    if not form.is_valid():
+        # Never the unfiltered list under filters that look applied: say what is wrong.
+        context = {"form": form, "invalid": True, "clearable": True}
+        return render(request, "jobs/list.html", context, status=400)
+    counts = form.state_counts()
+    last_change = JobEvent.objects.filter(job=OuterRef("pk")).order_by("-at", "-id")
+    jobs = (
+        form.filter(Job.objects.select_related("account"))
+        .annotate(last_change=Subquery(last_change.values("at")[:1]))
+        .order_by("-tracked_at", "-id")
+    )
     cursor = _cursor(request.GET.get("after", ""))
     if cursor:
         jobs = jobs.filter(Q(tracked_at__lt=cursor[0]) | Q(tracked_at=cursor[0], id__lt=cursor[1]))
@@ -98,15 +113,18 @@ def job_list(request: HttpRequest) -> HttpResponse:
             {**params, "after": f"{last.tracked_at.timestamp():.6f}_{last.pk}"}
         )
     live_params = {k: v for k, v in request.GET.items() if k != "v" and v}
+    tabs = presenters.state_tabs(counts, form, params, cap=form.count_cap)
     context = {
         "form": form,
         "rows": [presenters.JobRow(job) for job in page],
-        "tabs": presenters.state_tabs(counts, form, params, capped=capped),
-        "failed_count": counts.get(State.FAILED, 0),
+        "tabs": tabs,
+        "failed_count": next(tab["count"] for tab in tabs if tab["state"] == State.FAILED),
+        "health": presenters.list_health(form.filter_accounts(Account.objects.all())),
         "next_url": next_url,
         "first_page_url": "?" + urlencode(params) if cursor else None,
         "live_url": "?" + urlencode({**live_params, "v": token}),
         "filtered": form.active,
+        "clearable": form.any_set,
         "any_jobs": bool(counts) or Job.objects.exists(),
     }
     template = "jobs/list.html"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -47,4 +48,15 @@ def moment(value: datetime | None, relative: bool = False, due: bool = False) ->
         " data-relative" if relative else " data-local",
         " data-due" if due else "",
         text,
+    )
+
+
+@register.simple_tag
+def age(value: datetime) -> str:
+    """How old `value` is ("2 min"), kept current by the page script; UTC on hover."""
+    return format_html(
+        '<time datetime="{}" title="{}" data-age>{}</time>',
+        value.isoformat(),
+        value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        human_duration(timezone.now() - value),
     )

@@ -28,8 +28,16 @@
     var el = document.querySelector("[data-freshness]");
     if (!el || !document.querySelector("[data-poll]")) return;
     var seconds = Math.max(0, Math.round((Date.now() - lastOk) / 1000));
-    el.textContent = (failing ? "update failed · data from " : "updated ") + relative(seconds * -1000);
-    el.classList.toggle("stale", failing);
+    var text = (failing ? "update failed · data from " : "updated ") + relative(seconds * -1000);
+    /* The page may be fresh while the data is not: the server marks the live region
+       when accounts fail, with the oldest good answer behind what it shows. */
+    var marked = document.querySelector("[data-poll][data-stale-since]");
+    if (marked && !failing) {
+      var since = new Date(marked.getAttribute("data-stale-since"));
+      text += isNaN(since) ? " · data not yet checked OK" : " · data up to " + age(since) + " old";
+    }
+    el.textContent = text;
+    el.classList.toggle("stale", failing || !!marked);
   }
 
   document.addEventListener("htmx:afterRequest", function (event) {
@@ -49,7 +57,8 @@
     renderFreshness();
   });
 
-  /* A refreshed row flashes softly once. */
+  /* A refreshed row flashes softly once. Live regions that morph (hx-swap="morph:…")
+     keep their rows, so focus and scroll stay where the person left them. */
   var versions = {};
   document.addEventListener("htmx:beforeSwap", function (event) {
     versions = {};
@@ -62,10 +71,17 @@
     (root.querySelectorAll ? root : document).querySelectorAll("tr[data-version]").forEach(function (row) {
       var before = versions[row.id];
       if (before !== undefined && before !== row.getAttribute("data-version")) {
+        row.classList.remove("flash");
+        void row.offsetWidth; // restart the animation if the row flashed before
         row.classList.add("flash");
       }
     });
     renderTimes(document);
+    renderFreshness();
+  });
+  document.addEventListener("animationend", function (event) {
+    var row = event.target.closest && event.target.closest("tr.flash");
+    if (row) row.classList.remove("flash");
   });
 
   /* --- times in the viewer's zone, UTC on hover -------------------------------------- */
@@ -83,7 +99,7 @@
   };
 
   function relative(deltaMs) {
-    var past = deltaMs < 0;
+    var past = deltaMs <= 0; // "now" (0 ms, or -0) reads "just now", not "in 0 s"
     var s = Math.round(Math.abs(deltaMs) / 1000);
     var text;
     if (s < 5 && past) return "just now";
@@ -94,7 +110,15 @@
     return past ? text + " ago" : "in " + text;
   }
 
+  function age(when) {
+    return relative(when - Date.now()).replace(/ ago$/, "").replace("just now", "a few s");
+  }
+
   function renderTimes(root) {
+    root.querySelectorAll("time[datetime][data-age]").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (!isNaN(when)) el.textContent = age(when);
+    });
     root.querySelectorAll("time[datetime][data-local], time[datetime][data-relative]").forEach(function (el) {
       var when = new Date(el.getAttribute("datetime"));
       if (isNaN(when)) return;
