@@ -76,11 +76,11 @@ class JobRow:
         query as `last_change`), else when Clapboard started tracking the job."""
         return getattr(self.job, "last_change", None) or self.job.tracked_at
 
-    @property
-    def account_failing(self) -> bool:
-        """The job is still moving but its account's checks fail: what the row shows is
-        as old as the account's last good answer."""
-        return not self.job.is_terminal and self.job.account.consecutive_failures > 0
+    @cached_property
+    def freshness(self) -> freshness_of.Freshness:
+        """Whether the row's numbers are current, by the same rule as the job page (no
+        query: the list loads the account with the job)."""
+        return freshness_of.freshness(self.job)
 
 
 def state_tabs(

@@ -50,6 +50,19 @@ class Freshness:
         return self.reason.startswith("account")
 
     @property
+    def label(self) -> str:
+        """The reason in a few words, for a list row or a badge ("" when fresh)."""
+        if not self.stale:
+            return ""
+        if self.reason == "checks failing":
+            return f"checks failing ×{self.failed_checks}"
+        if self.reason == "account failing":
+            return "account checks failing"
+        if self.reason == "overdue":
+            return "check overdue"
+        return self.reason
+
+    @property
     def summary(self) -> str:
         """The reason as one plain sentence (times in UTC), "" when fresh."""
         if not self.stale:
