@@ -86,26 +86,27 @@ class JobRow:
 def state_tabs(
     counts: dict[str, int], form: Any, params: dict[str, str], *, cap: int | None
 ) -> list[dict[str, Any]]:
-    """The state tabs. A count above `cap` (searches count each state only so far) reads
-    "cap+", and All then reads as at least the sum: never an exact-looking number."""
+    """The state tabs. With a `cap` the counts are only a sample of `cap` matches (a broad
+    search stops counting there): then All reads "cap+", a state seen in the sample
+    "n+" and one not seen "—", never an exact-looking number."""
     current = form.cleaned_data.get("state", "") if form.is_valid() else ""
-    cap = cap if cap is not None else max(counts.values(), default=0)
-    shown = {state: min(count, cap) for state, count in counts.items()}
-    capped = any(count > cap for count in counts.values())
+    capped = cap is not None
     tabs = []
     for state, label in TABS:
-        count = shown.get(state, 0) if state else sum(shown.values())
-        if state in TABS_WHEN_PRESENT and not count and current != state:
+        count = counts.get(state, 0) if state else sum(counts.values())
+        if state in TABS_WHEN_PRESENT and not count and current != state and not capped:
             continue
         query = {k: v for k, v in params.items() if k != "state"}
         if state:
             query["state"] = state
-        over = counts.get(state, 0) > cap if state else capped
+        shown: int | str = count
+        if capped:
+            shown = f"{cap}+" if not state else f"{count}+" if count else "—"
         tabs.append(
             {
                 "state": state,
                 "label": label,
-                "count": f"{count}+" if over else count,
+                "count": shown,
                 "selected": current == state,
                 # Red means "look here": only a Failed tab with failed jobs in it.
                 "attention": state == State.FAILED and count > 0,

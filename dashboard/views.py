@@ -114,11 +114,12 @@ def job_list(request: HttpRequest) -> HttpResponse:
         )
     live_params = {k: v for k, v in request.GET.items() if k != "v" and v}
     tabs = presenters.state_tabs(counts, form, params, cap=form.count_cap)
+    failed = counts.get(State.FAILED, 0)
     context = {
         "form": form,
         "rows": [presenters.JobRow(job) for job in page],
         "tabs": tabs,
-        "failed_count": next(tab["count"] for tab in tabs if tab["state"] == State.FAILED),
+        "failed_count": (f"{failed}+" if form.count_cap else failed) if failed else 0,
         "health": presenters.list_health(form.filter_accounts(Account.objects.all())),
         "next_url": next_url,
         "first_page_url": "?" + urlencode(params) if cursor else None,
