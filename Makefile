@@ -6,8 +6,10 @@ STAMP  := $(VENV)/.installed-stamp
 KEYFILE := var/encryption.key
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# The embedded default: SQLite + the django-q2 ORM broker, a local key file, DEBUG on.
-RUN_ENV := DEBUG=true CLAPBOARD_ENCRYPTION_KEY_FILE=$(KEYFILE)
+# The embedded default: SQLite + the django-q2 ORM broker, a local key file, DEBUG on, and
+# the demo accounts and their subtitle files on the simulator at 127.0.0.1.
+RUN_ENV := DEBUG=true CLAPBOARD_ENCRYPTION_KEY_FILE=$(KEYFILE) \
+	CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS=true CLAPBOARD_ALLOW_LOOPBACK_FETCH=true
 
 .PHONY: run test venv lint browser bench-refresh bench-pages clean
 

@@ -2,6 +2,8 @@
 default (SQLite, the ORM broker, one cluster). Loopback only, bounded in time.
 
     .venv/bin/python bench/load.py [--clients 50] [--seconds 60] [--jobs 10000]
+                                   [--slow-provider CODE [--slow-mode drip|delay]]
+                                   [--job-seconds 40]
 
 1. A fresh SQLite database, the simulator as a separate process (20 ms per request),
    one account per provider and N synthetic jobs that move from queued through running
@@ -14,6 +16,15 @@ default (SQLite, the ORM broker, one cluster). Loopback only, bounded in time.
 4. It reports requests served, p50/p95/p99 latency, errors by status, "database is
    locked" lines in any log, and after the engine finishes, whether every job's stored
    final state matches what the simulator says.
+5. Every two seconds it samples each provider's poll lag: how far past its `next_poll_at`
+   the most overdue active job is (0 when none is due), and reports p50/p95/max.
+
+`--slow-provider CODE` makes that provider slow for the whole run: every answer drips a
+byte a second after its headers (`--slow-mode drip`), or comes only after `--slow-seconds`
+(`delay`). The other providers' poll lag should stay in its normal range (compare a run
+without the flag); the slow provider's jobs are left out of the final-state check, since
+none of its answers completes. `--job-seconds N` lets jobs run up to N s, so that a long
+run keeps them active across refresh loop boundaries (a loop lives a minute).
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ if str(ROOT) not in sys.path:
 from bench.refresh import (  # noqa: E402 - after the path fix above
     free_port,
     prepare_environment,
+    simulator_requests,
     start,
     stop,
     tail,
@@ -45,9 +57,10 @@ from bench.refresh import (  # noqa: E402 - after the path fix above
 
 LATENCY = 0.02
 CLIENT_PROCESSES = 5
+LAG_SAMPLE_SECONDS = 2.0
 
 
-def build_world(jobs: int, simulator_url: str) -> tuple[list[str], str]:
+def build_world(jobs: int, simulator_url: str, run_max: int = 40) -> tuple[list[str], str]:
     """Accounts, jobs and an operator; returns job codes and a session cookie value."""
     import django
 
@@ -73,8 +86,10 @@ def build_world(jobs: int, simulator_url: str) -> tuple[list[str], str]:
         )
         for n in range(jobs // len(Simulator().providers)):
             outcome = "fail" if rng.random() < 0.15 else "ok"
-            # Everything finishes within the run: queued up to 20 s, running 10–40 s.
-            external_id = f"sim-{now}-{rng.randint(0, 20)}-{rng.randint(10, 40)}-{outcome}-l{n:x}"
+            # Everything finishes within the run: queued up to 20 s, running 10–40 s
+            # (or up to --job-seconds, so jobs stay active across loop boundaries).
+            run = rng.randint(10, run_max)
+            external_id = f"sim-{now}-{rng.randint(0, 20)}-{run}-{outcome}-l{n:x}"
             batch.append(Job(account=account, external_id=external_id))
     Job.objects.bulk_create(batch, batch_size=2000)
     user = get_user_model().objects.create_superuser("load", password="load-password-1")
@@ -175,19 +190,82 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def final_states_match(timeout: float) -> tuple[int, int, list[str]]:
-    """Wait for the engine to finish, then compare every job with the simulator's truth."""
+def slow_down(simulator_url: str, provider: str, mode: str, seconds: float) -> None:
+    """Make one provider of the running simulator slow until it stops."""
+    from jobs import http
+
+    spec = (
+        {"kind": "slow_drip", "drip_interval": 1.0}
+        if mode == "drip"
+        else {"kind": "timeout", "fault_delay": seconds}
+    )
+    body = json.dumps({**spec, "provider": provider}).encode()
+    http.request("POST", f"{simulator_url}/_sim/faults", body=body, timeout=(2.0, 5.0))
+
+
+class LagSampler:
+    """Samples, per provider, how overdue its most overdue active job is."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.samples: dict[str, list[float]] = {}
+        self.halt = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        from django.db import connection
+        from django.db.models import Min
+        from django.utils import timezone
+
+        from jobs.models import Job
+
+        try:
+            while not self.halt.wait(LAG_SAMPLE_SECONDS):
+                now = timezone.now()
+                due = (
+                    Job.objects.active()
+                    .filter(next_poll_at__lte=now)
+                    .values("account__provider")
+                    .annotate(oldest=Min("next_poll_at"))
+                )
+                lag = {
+                    row["account__provider"]: (now - row["oldest"]).total_seconds() for row in due
+                }
+                for code in self.providers():
+                    self.samples.setdefault(code, []).append(max(0.0, lag.get(code, 0.0)))
+        finally:
+            connection.close()
+
+    @staticmethod
+    def providers() -> list[str]:
+        from jobs.simulator.core import Simulator
+
+        return list(Simulator().providers)
+
+
+def final_states_match(timeout: float, skip: str = "") -> tuple[int, int, list[str]]:
+    """Wait for the engine to finish, then compare every job (except those of the `skip`
+    provider) with the simulator's truth."""
     from jobs.models import Job
     from jobs.simulator.core import Phase, Simulator
 
     truth_source = Simulator()
     deadline = time.monotonic() + timeout
-    while Job.objects.exclude(state__in=["succeeded", "failed", "canceled"]).exists():
+    jobs = Job.objects.exclude(account__provider=skip) if skip else Job.objects.all()
+    while jobs.exclude(state__in=["succeeded", "failed", "canceled"]).exists():
         if time.monotonic() > deadline:
             break
         time.sleep(1)
     mismatches, checked = [], 0
-    for job in Job.objects.select_related("account").iterator():
+    for job in jobs.select_related("account").iterator():
         truth = truth_source.truth(job.account.provider, job.external_id)
         checked += 1
         expected = {Phase.SUCCEEDED: "succeeded", Phase.FAILED: "failed"}.get(
@@ -205,6 +283,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--finish-timeout", type=float, default=240)
     parser.add_argument("--keep", action="store_true", help="keep the data dir and logs")
+    parser.add_argument("--slow-provider", default="", metavar="CODE")
+    parser.add_argument("--slow-mode", choices=["drip", "delay"], default="drip")
+    parser.add_argument("--slow-seconds", type=float, default=8.0, help="per answer (delay)")
+    parser.add_argument("--job-seconds", type=int, default=40, help="longest job run time")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="clapboard-load-"))
@@ -226,7 +308,9 @@ def main() -> None:
             )
         )
         wait_for_simulator(simulator_url, processes[-1], logs["simulator"])
-        codes, cookie = build_world(args.jobs, simulator_url)
+        if args.slow_provider:
+            slow_down(simulator_url, args.slow_provider, args.slow_mode, args.slow_seconds)
+        codes, cookie = build_world(args.jobs, simulator_url, args.job_seconds)
         web = start_gunicorn(env, web_port, logs["web"])
         processes.append(web)
         wait_for_web(f"http://127.0.0.1:{web_port}", web, logs["web"])
@@ -252,14 +336,20 @@ def main() -> None:
             for _ in range(min(CLIENT_PROCESSES, args.clients))
         ]
         started = time.monotonic()
+        lag = LagSampler()
+        lag.start()
         for process in clients:
             process.start()
         results = [row for _ in clients for row in queue.get()]
         for process in clients:
             process.join()
+        lag.stop()
         elapsed = time.monotonic() - started
+        requests_by_provider = simulator_requests(simulator_url)
 
-        checked, mismatched, examples = final_states_match(args.finish_timeout)
+        checked, mismatched, examples = final_states_match(
+            args.finish_timeout, skip=args.slow_provider
+        )
     finally:
         for process in reversed(processes):
             stop(process)
@@ -269,6 +359,9 @@ def main() -> None:
         if log.exists()
     )
     report(results, elapsed, args, checked, mismatched, examples, locked, logs)
+    report_lag(lag.samples, requests_by_provider, args)
+    killed = logs["cluster"].read_text(errors="replace").count("exceeded maximum timeout")
+    print(f"refresh tasks killed by django-q2's timeout: {killed}")
     if args.keep:
         print(f"data and logs kept in {data_dir}")
     else:
@@ -281,7 +374,7 @@ def start_gunicorn(env: dict[str, str], port: int, log: Path):
     out = log.open("ab")
     return subprocess.Popen(
         [
-            str(ROOT / ".venv/bin/gunicorn"),
+            str(Path(sys.executable).parent / "gunicorn"),  # the venv running this script
             "dashboard.wsgi",
             "-b",
             f"127.0.0.1:{port}",
@@ -362,6 +455,26 @@ def report(results, elapsed, args, checked, mismatched, examples, locked, logs) 
             }
         )
     )
+
+
+def report_lag(samples: dict[str, list[float]], requests: dict[str, int], args) -> None:
+    slow = f", {args.slow_provider} slow ({args.slow_mode})" if args.slow_provider else ""
+    print(f"\npoll lag (s past next_poll_at of the most overdue job, every 2 s){slow}")
+    print(f"{'provider':<20}{'p50':>8}{'p95':>8}{'max':>8}{'requests':>10}")
+    summary = {}
+    for code, values in sorted(samples.items()):
+        if not values:
+            continue
+        row = {
+            "p50": round(statistics.median(values), 1),
+            "p95": round(percentile(values, 95), 1),
+            "max": round(max(values), 1),
+            "requests": requests.get(code, 0),
+        }
+        summary[code] = row
+        mark = "  <- slow" if code == args.slow_provider else ""
+        print(f"{code:<20}{row['p50']:>8}{row['p95']:>8}{row['max']:>8}{row['requests']:>10}{mark}")
+    print(json.dumps({"slow_provider": args.slow_provider, "poll_lag": summary}))
 
 
 if __name__ == "__main__":

@@ -226,6 +226,7 @@ def prepare_environment(db: str, data_dir: Path, *, debug: bool) -> dict[str, st
         CLAPBOARD_DATA_DIR=str(data_dir),
         CLAPBOARD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         CLAPBOARD_ALLOW_LOOPBACK_FETCH="true",
+        CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS="true",  # the accounts point at the simulator
         Q_WORKERS=str(WORKERS),
         LOG_LEVEL="WARNING",
     )

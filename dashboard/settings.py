@@ -250,8 +250,12 @@ CLAPBOARD_REFRESH_LOOPS = env_int("CLAPBOARD_REFRESH_LOOPS", 2, minimum=1)
 CLAPBOARD_LEASE_SECONDS = env_int("CLAPBOARD_LEASE_SECONDS", 30, minimum=2)
 # Where the dashboard is reached, for absolute links in alert messages.
 CLAPBOARD_BASE_URL = env_str("CLAPBOARD_BASE_URL").rstrip("/")
-# Let the SSRF guard fetch from loopback (the simulator); never in production.
-CLAPBOARD_ALLOW_LOOPBACK_FETCH = env_bool("CLAPBOARD_ALLOW_LOOPBACK_FETCH", DEBUG)
+# Let account endpoints (signed provider calls, "Test connection") reach loopback and
+# private networks: the simulator, a private gateway. Off unless set, whatever DEBUG says.
+CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS = env_bool("CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS", False)
+# Let URLs a provider hands us (subtitle files) and webhooks reach loopback (the
+# simulator serves its files there); never in production. Off unless set.
+CLAPBOARD_ALLOW_LOOPBACK_FETCH = env_bool("CLAPBOARD_ALLOW_LOOPBACK_FETCH", False)
 
 Q_CLUSTER = {
     "name": env_str("Q_CLUSTER_NAME", "clapboard"),

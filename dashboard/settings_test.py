@@ -18,6 +18,8 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CLAPBOARD_ALLOW_LOOPBACK_FETCH = True
+# Accounts point at the simulator on 127.0.0.1.
+CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS = True
 WHITENOISE_AUTOREFRESH = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

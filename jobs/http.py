@@ -1,25 +1,42 @@
 """The one outbound HTTP choke point.
 
 Every request Clapboard sends leaves through `request()` (signed provider calls) or
-`fetch_public()` (URLs a provider handed us, e.g. subtitle files). Both use a pooled,
-keep-alive session per thread, explicit connect/read timeouts, a response size cap,
-no redirects, and error messages with secrets and query strings removed.
+`fetch_public()` / `public_request()` (URLs a provider handed us, webhooks). All of them
+use a pooled, keep-alive session per thread, a total deadline per call (connect, headers
+and the whole body), a response size cap, no redirects, and error messages with secrets,
+user info and query strings removed.
+
+Where a request may connect is decided once per connection, after DNS: the name is
+resolved once, every address is vetted, and the socket connects to exactly a vetted
+address (the name stays in the Host header and in TLS SNI and certificate checks), so a
+resolver that changes its answer between check and connect gains nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import ipaddress
+import itertools
+import os
 import socket
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.connection import create_connection as _urllib3_create_connection
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 DEFAULT_TIMEOUT = (5.0, 20.0)
+# Connect, headers and whole body: far under django-q2's task timeout (90 s) and under
+# gunicorn's 30 s for the web requests that call a provider (Test connection, Refresh now).
+DEFAULT_DEADLINE = 20.0
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 REDACTED = "[redacted]"
 
@@ -43,9 +60,14 @@ class TooLarge(OutboundError):
 
 
 class Refused(OutboundError):
-    """The SSRF guard refused the destination."""
+    """The SSRF guard refused the destination. `private` says whether it is loopback or a
+    private network address (so a setting that allows those would let it through)."""
 
     code = "RefusedDestination"
+
+    def __init__(self, message: str, *, private: bool = False) -> None:
+        super().__init__(message)
+        self.private = private
 
 
 @dataclass(frozen=True)
@@ -67,30 +89,351 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def _describe(method: str, url: str) -> str:
-    # The query string can carry signatures and identifiers: never repeat it.
+    # The query string can carry signatures and identifiers, the user info a password:
+    # never repeat either.
     parts = urlsplit(url)
-    return f"{method} {parts.scheme}://{parts.netloc}{parts.path}"
+    return f"{method} {parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+# --- which addresses may be reached --------------------------------------------------
+
+# Cloud metadata services answer on these even where "private" checks miss them.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "100.100.100.200", "fd00:ec2::254", "169.254.170.2")
+)
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# What CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS opens besides loopback: the networks a private
+# gateway can sit on. Link-local, multicast and reserved ranges stay closed.
+PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: IPv4-translated
+# (RFC 2765), NAT64 well-known and local-use (RFC 6052, 8215).
+_LOW32_PREFIXES = tuple(
+    ipaddress.ip_network(n) for n in ("::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48")
+)
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated, still not global
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 transition form leads to (empty for plain IPv6).
+
+    IPv4-mapped and -compatible, IPv4-translated, NAT64, 6to4 and Teredo (its server
+    and its client) all reach an IPv4 host, which is the one to judge.
+    """
+    if ip.ipv4_mapped is not None:
+        return (ip.ipv4_mapped,)
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip.teredo is not None:
+        return ip.teredo
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if any(ip in prefix for prefix in _LOW32_PREFIXES):
+        return (low32,)
+    if ip in _IPV4_COMPATIBLE and ip not in (ipaddress.IPv6Address("::1"),):
+        return (low32,)
+    return ()
+
+
+def address_allowed(
+    address: str, *, allow_loopback: bool = False, allow_private: bool = False
+) -> bool:
+    """Whether a connection to this IP address may be opened.
+
+    Public addresses only, unless `allow_loopback` (loopback too) or `allow_private`
+    (loopback and the private networks above). Metadata, link-local, multicast and
+    reserved addresses are never allowed; IPv6 forms that embed an IPv4 address are
+    judged by that address.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = embedded_ipv4(ip)
+        if embedded:
+            return all(
+                address_allowed(str(v4), allow_loopback=allow_loopback, allow_private=allow_private)
+                for v4 in embedded
+            )
+    if ip in METADATA_ADDRESSES:
+        return False
+    if ip.is_loopback:
+        return allow_loopback or allow_private
+    if any(ip in network for network in PRIVATE_NETWORKS if network.version == ip.version):
+        return allow_private
+    if isinstance(ip, ipaddress.IPv6Address) and ip in _SITE_LOCAL:
+        return False
+    return ip.is_global and not ip.is_multicast
+
+
+def _kind_of(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """A few words for why an address is refused, for error messages."""
+    if isinstance(ip, ipaddress.IPv6Address) and embedded_ipv4(ip):
+        return "an IPv6 form of " + " and ".join(
+            f"{v4} ({_kind_of(v4)})" for v4 in embedded_ipv4(ip)
+        )
+    if ip in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if any(ip in network for network in PRIVATE_NETWORKS if network.version == ip.version):
+        return "a private network address"
+    if ip.is_multicast:
+        return "a multicast address"
+    return "a public address" if ip.is_global else "a reserved address"
+
+
+def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a URL host names without DNS: IP literals, the legacy IPv4 spellings
+    the resolver accepts (`127.1`, `0x7f.0.0.1`, `2130706433`) and `localhost`."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return ipaddress.IPv4Address("127.0.0.1")
+    with contextlib.suppress(ValueError):
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    if host and all(c in "0123456789abcdefx." for c in host):
+        with contextlib.suppress(OSError):
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+    return None
+
+
+def endpoint_refusal(url: str, *, allow_private: bool) -> str:
+    """Why an account's endpoint override may not be used; "" when it may.
+
+    Refused: anything but http(s) with a host, user info (it would be sent as Basic auth
+    and shown in messages), and loopback or private hosts unless `allow_private`.
+    Metadata and link-local hosts are always refused. Names are judged again after
+    DNS, at connect time.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return "the endpoint is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "the endpoint must be an http(s) URL with a host"
+    if "@" in parts.netloc:
+        return "the endpoint must not contain a user name or password"
+    ip = _literal_address(parts.hostname)
+    if ip is None or address_allowed(str(ip), allow_private=allow_private):
+        return ""
+    if address_allowed(str(ip), allow_private=True):
+        return (
+            f"the endpoint host {parts.hostname} is {_kind_of(ip)}; private and loopback "
+            "endpoints are refused unless CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS is true"
+        )
+    return f"the endpoint host {parts.hostname} is {_kind_of(ip)}, which is never allowed"
+
+
+# --- deadlines ------------------------------------------------------------------------
+
+
+class _Alarm:
+    """One call's deadline: a duplicate of its socket, shut down if the call overruns."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.fired = False
+        self.done = False
+
+
+class _Watchdog:
+    """One thread that cuts the connection of every call still running at its deadline.
+
+    A socket timeout bounds each recv(), not the call: a peer sending a byte a second
+    never trips it. Shutting the socket down wakes any blocked read or TLS handshake at
+    once, for plain and TLS connections alike.
+    """
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.alarms: list[tuple[float, int, _Alarm]] = []
+        self.order = itertools.count()
+        self.thread: threading.Thread | None = None
+
+    def arm(self, at: float, sock: socket.socket) -> _Alarm:
+        alarm = _Alarm(os.dup(sock.fileno()))
+        with self.cond:
+            heapq.heappush(self.alarms, (at, next(self.order), alarm))
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(
+                    target=self._run, name="outbound-deadlines", daemon=True
+                )
+                self.thread.start()
+            self.cond.notify()
+        return alarm
+
+    def cancel(self, alarm: _Alarm) -> bool:
+        """Disarm; returns whether the alarm had already cut the connection."""
+        with self.cond:
+            if not alarm.done:
+                alarm.done = True
+                os.close(alarm.fd)
+            return alarm.fired
+
+    def _run(self) -> None:
+        with self.cond:
+            while True:
+                while self.alarms and self.alarms[0][2].done:
+                    heapq.heappop(self.alarms)
+                if not self.alarms:
+                    self.cond.wait()
+                    continue
+                wait = self.alarms[0][0] - time.monotonic()
+                if wait > 0:
+                    self.cond.wait(wait)
+                    continue
+                alarm = heapq.heappop(self.alarms)[2]
+                alarm.fired = alarm.done = True
+                cut = socket.socket(fileno=alarm.fd)
+                with contextlib.suppress(OSError):
+                    cut.shutdown(socket.SHUT_RDWR)
+                cut.close()
+
+    def after_fork(self) -> None:
+        # django-q2 forks its workers: the child has neither the thread nor a sane lock.
+        self.cond = threading.Condition()
+        self.alarms = []
+        self.thread = None
+
+
+_watchdog = _Watchdog()
+os.register_at_fork(after_in_child=_watchdog.after_fork)
+_call = threading.local()
+
+
+@contextlib.contextmanager
+def deadline_by(at: float) -> Iterator[None]:
+    """No call made in this block (on this thread) runs past `at`, a time.monotonic()."""
+    outer = getattr(_call, "cap", None)
+    _call.cap = at if outer is None else min(outer, at)
+    try:
+        yield
+    finally:
+        _call.cap = outer
+
+
+def _arm(sock: socket.socket) -> None:
+    """Start this thread's call deadline on its socket (once per call)."""
+    at = getattr(_call, "deadline", None)
+    if at is not None and getattr(_call, "alarm", None) is None:
+        _call.alarm = _watchdog.arm(at, sock)
+
+
+# --- connections that go where they were vetted ----------------------------------------
+
+
+class _PinnedConnection:
+    """urllib3 connection mixin: resolve once, vet every address, connect to a vetted one.
+
+    Subclasses set the policy. Only `_new_conn` changes, so the host name still goes in
+    the Host header, TLS SNI and the certificate check.
+    """
+
+    allow_loopback: ClassVar[bool] = False
+    allow_private: ClassVar[bool] = False
+
+    def _new_conn(self) -> socket.socket:
+        host, port = self._dns_host, self.port  # type: ignore[attr-defined]
+        try:
+            answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[attr-defined,arg-type]
+        for *_, sockaddr in answers:
+            address = sockaddr[0]
+            if not address_allowed(
+                address, allow_loopback=self.allow_loopback, allow_private=self.allow_private
+            ):
+                kind = _kind_of(ipaddress.ip_address(address.split("%", 1)[0]))
+                raise Refused(
+                    f"destination address {address} of {host} is not allowed ({kind})",
+                    private=address_allowed(address, allow_private=True),
+                )
+        error: OSError = OSError("the name resolved to no address")
+        for family, kind, proto, _, sockaddr in answers:
+            sock = socket.socket(family, kind, proto)
+            try:
+                for option in self.socket_options or ():  # type: ignore[attr-defined]
+                    sock.setsockopt(*option)
+                if isinstance(self.timeout, int | float):  # type: ignore[attr-defined]
+                    sock.settimeout(self.timeout)  # type: ignore[attr-defined]
+                if self.source_address:  # type: ignore[attr-defined]
+                    sock.bind(self.source_address)  # type: ignore[attr-defined]
+                sock.connect(sockaddr)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            _arm(sock)
+            return sock
+        if isinstance(error, TimeoutError):
+            raise ConnectTimeoutError(self, f"Connection to {host} timed out") from error
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}")  # type: ignore[arg-type]
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        if self.sock is not None:  # type: ignore[attr-defined]
+            _arm(self.sock)  # type: ignore[attr-defined]  # a pooled keep-alive connection
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+def _pool_classes(*, loopback: bool, private: bool) -> dict[str, type[HTTPConnectionPool]]:
+    policy = {"allow_loopback": loopback, "allow_private": private}
+    plain = type("PinnedHTTPConnection", (_PinnedConnection, HTTPConnection), policy)
+    tls = type("PinnedHTTPSConnection", (_PinnedConnection, HTTPSConnection), policy)
+    return {
+        "http": type("PinnedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": plain}),
+        "https": type("PinnedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": tls}),
+    }
+
+
+# Which addresses each kind of session may reach. Sessions of different kinds never
+# share a pool: a connection opened to loopback for the simulator must not be reused
+# by a fetch that would have been refused.
+POLICIES = {
+    "public": _pool_classes(loopback=False, private=False),
+    "loopback": _pool_classes(loopback=True, private=False),
+    "private": _pool_classes(loopback=True, private=True),
+}
+
+
+class _PinnedAdapter(HTTPAdapter):
+    def __init__(self, purpose: str, **kwargs: Any) -> None:
+        self.pool_classes = POLICIES[purpose]
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self.pool_classes
 
 
 _local = threading.local()
 
 
-def _session(purpose: str = "api") -> requests.Session:
-    """This thread's keep-alive session for `purpose`.
-
-    Provider APIs and provider-supplied URLs never share a pool: a connection opened for
-    an API call (possibly to loopback, for the simulator) must not be reused by a fetch
-    that the SSRF guard would have refused at connect time.
-    """
+def _session(purpose: str = "public") -> requests.Session:
+    """This thread's keep-alive session for `purpose`, one of POLICIES."""
     session = getattr(_local, purpose, None)
     if session is None:
         session = requests.Session()
         session.trust_env = False  # no proxy or netrc surprises from the environment
-        adapter = HTTPAdapter(pool_connections=32, pool_maxsize=32, max_retries=0)
+        adapter = _PinnedAdapter(purpose, pool_connections=32, pool_maxsize=32, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         setattr(_local, purpose, session)
     return session
+
+
+def private_endpoints_allowed() -> bool:
+    """CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS: whether signed provider calls may reach
+    loopback and private networks (the simulator, a private gateway)."""
+    from django.conf import settings
+
+    return bool(getattr(settings, "CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS", False))
+
+
+# --- sending --------------------------------------------------------------------------
 
 
 def _read_capped(response: requests.Response, max_bytes: int, what: str) -> bytes:
@@ -115,77 +458,75 @@ def request(
     headers: Mapping[str, str] | None = None,
     body: bytes = b"",
     timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    deadline: float = DEFAULT_DEADLINE,
     max_bytes: int = DEFAULT_MAX_BYTES,
     secrets: Iterable[str] = (),
+    purpose: str | None = None,
     session: requests.Session | None = None,
 ) -> Response:
     """Send one request exactly as given and return the whole (capped) response.
 
     The URL is sent byte for byte (signatures cover the encoded query), redirects are
-    not followed, and any status code is returned as a Response. Raises OutboundError
-    subclasses for timeouts, connection failures and oversized bodies.
+    not followed, and any status code is returned as a Response. `timeout` bounds the
+    connect and each read, `deadline` (seconds) the whole call, body included (and
+    `deadline_by` around the call may shorten it). `purpose` names the addresses that
+    may be reached (see POLICIES); by default public ones, plus loopback and private
+    networks when CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS is true.
+
+    Raises OutboundError subclasses: Timeout (including the deadline), ConnectionFailed,
+    TooLarge, Refused.
     """
     secrets = list(secrets)
     what = _describe(method, url)
+    if purpose is None:
+        purpose = "private" if private_endpoints_allowed() else "public"
+    started = time.monotonic()
+    at = started + deadline
+    cap = getattr(_call, "cap", None)
+    if cap is not None and cap < at:
+        at = cap
+    limit = max(0.0, at - started)
+    if limit <= 0:
+        raise Timeout(f"{what}: no time left to send it")
     prepared = requests.Request(method, url, headers=dict(headers or {}), data=body).prepare()
     # requests re-quotes URLs; a signed query must go out exactly as it was signed.
     prepared.url = url
+    raw: requests.Response | None = None
+    failure: Exception | None = None
+    _call.deadline, _call.alarm = at, None
     try:
-        raw = (session or _session()).send(
-            prepared, stream=True, timeout=timeout, allow_redirects=False
+        raw = (session or _session(purpose)).send(
+            prepared,
+            stream=True,
+            timeout=(min(timeout[0], limit), min(timeout[1], limit)),
+            allow_redirects=False,
         )
-    except requests.Timeout:
-        raise Timeout(f"{what}: timed out") from None
-    except requests.RequestException as exc:
-        reason = redact(type(exc).__name__, secrets)
-        raise ConnectionFailed(f"{what}: connection failed ({reason})") from None
-    try:
         data = _read_capped(raw, max_bytes, what)
-    except requests.Timeout:
-        raise Timeout(f"{what}: timed out while reading") from None
-    except requests.RequestException as exc:
-        raise ConnectionFailed(f"{what}: connection broke ({type(exc).__name__})") from None
+    except Exception as exc:  # sorted out below, once the deadline is disarmed
+        failure = exc
     finally:
-        raw.close()
-    return Response(status=raw.status_code, headers=dict(raw.headers), body=data)
+        if raw is not None:
+            raw.close()
+        alarm, _call.alarm, _call.deadline = _call.alarm, None, None
+        cut = alarm is not None and _watchdog.cancel(alarm)
+    if cut:
+        raise Timeout(f"{what}: no complete answer within {limit:.3g} s") from None
+    if failure is None:
+        return Response(status=raw.status_code, headers=dict(raw.headers), body=data)
+    if isinstance(failure, OutboundError):
+        raise failure
+    phase = "while reading" if raw is not None else ""
+    if isinstance(failure, requests.Timeout):
+        raise Timeout(f"{what}: timed out {phase}".rstrip()) from None
+    if isinstance(failure, requests.RequestException):
+        reason = redact(type(failure).__name__, secrets)
+        if raw is not None:
+            raise ConnectionFailed(f"{what}: connection broke ({reason})") from None
+        raise ConnectionFailed(f"{what}: connection failed ({reason})") from None
+    raise failure
 
 
-# --- fetching provider-supplied URLs (SSRF guard) ----------------------------------
-
-# Cloud metadata services answer on these even where "private" checks miss them.
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a)
-    for a in ("169.254.169.254", "100.100.100.200", "fd00:ec2::254", "169.254.170.2")
-)
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
-
-
-def address_allowed(address: str, *, allow_loopback: bool = False) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    if ip in METADATA_ADDRESSES:
-        return False
-    if ip.is_loopback:
-        return allow_loopback
-    if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
-        return False
-    return ip.is_global and not ip.is_multicast
-
-
-_guard = threading.local()
-
-
-def _guarded_create_connection(address, *args, **kwargs):
-    # Runs at connect time, after DNS: a hostname that resolves to a private address
-    # is refused even if it looked public when the URL was checked.
-    policy = getattr(_guard, "allow_loopback", None)
-    if policy is not None:
-        host, port = address
-        for *_, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-            if not address_allowed(sockaddr[0], allow_loopback=policy):
-                raise Refused(f"destination address {sockaddr[0]} is not allowed")
-    return _urllib3_create_connection(address, *args, **kwargs)
+# --- provider-supplied and configured URLs (SSRF guard) --------------------------------
 
 
 def fetch_public(
@@ -193,6 +534,7 @@ def fetch_public(
     *,
     max_bytes: int = 2 * 1024 * 1024,
     timeout: tuple[float, float] = (5.0, 15.0),
+    deadline: float = DEFAULT_DEADLINE,
     allow_loopback: bool = False,
 ) -> Response:
     """GET a URL a provider gave us, refusing anything but public http(s) destinations.
@@ -201,7 +543,12 @@ def fetch_public(
     Timeout, ConnectionFailed or TooLarge; a non-2xx answer is a ConnectionFailed too.
     """
     response = public_request(
-        "GET", url, max_bytes=max_bytes, timeout=timeout, allow_loopback=allow_loopback
+        "GET",
+        url,
+        max_bytes=max_bytes,
+        timeout=timeout,
+        deadline=deadline,
+        allow_loopback=allow_loopback,
     )
     if response.status >= 400:
         raise ConnectionFailed(f"{_describe('GET', url)}: HTTP {response.status}")
@@ -216,38 +563,28 @@ def public_request(
     body: bytes = b"",
     max_bytes: int = 256 * 1024,
     timeout: tuple[float, float] = (5.0, 15.0),
+    deadline: float = DEFAULT_DEADLINE,
     allow_loopback: bool = False,
     secrets: Iterable[str] = (),
 ) -> Response:
     """Send a request to a URL someone configured or a provider handed us (webhooks,
-    subtitle files) through the SSRF guard: http(s) only, a public address checked at
-    connect time after DNS, no redirects. Any status comes back as a Response."""
+    subtitle files) through the SSRF guard: http(s) only, a public address (or loopback
+    with `allow_loopback`) vetted after DNS and connected to as vetted, no redirects.
+    Any status comes back as a Response."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused(f"only http(s) URLs can be fetched, not {parts.scheme or 'a relative URL'}")
-    _guard.allow_loopback = allow_loopback
-    try:
-        response = request(
-            method,
-            url,
-            headers=headers,
-            body=body,
-            timeout=timeout,
-            max_bytes=max_bytes,
-            secrets=secrets,
-            session=_session(f"public_{allow_loopback}"),
-        )
-    finally:
-        _guard.allow_loopback = None
+    response = request(
+        method,
+        url,
+        headers=headers,
+        body=body,
+        timeout=timeout,
+        deadline=deadline,
+        max_bytes=max_bytes,
+        secrets=secrets,
+        purpose="loopback" if allow_loopback else "public",
+    )
     if 300 <= response.status < 400:
         raise Refused(f"{_describe(method, url)}: redirects are not followed")
     return response
-
-
-def _install_guard() -> None:
-    import urllib3.connection
-
-    urllib3.connection.connection.create_connection = _guarded_create_connection
-
-
-_install_guard()

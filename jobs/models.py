@@ -4,12 +4,14 @@ import uuid
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from jobs import http
 from jobs.crypto import EncryptedJSONField, EncryptedTextField
 from jobs.providers import PROVIDERS, provider_choices, provider_class
 from jobs.providers.base import TERMINAL_STATES, Provider, State
@@ -60,6 +62,16 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # "Test connection" and every poll send signed requests to the endpoint: it must
+        # not point at a metadata service, an internal port or carry a password.
+        if self.endpoint:
+            problem = http.endpoint_refusal(
+                self.endpoint, allow_private=settings.CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS
+            )
+            if problem:
+                raise ValidationError({"endpoint": f"{problem[0].upper()}{problem[1:]}."})
 
     @property
     def provider_label(self) -> str:

@@ -32,7 +32,7 @@ from django.db.models import Exists, Min, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from jobs import services, usage
+from jobs import http, services, usage
 from jobs.models import Account, Job
 from jobs.providers.base import JobStatus, Provider, ProviderError
 
@@ -48,6 +48,13 @@ LISTING_SECONDS = 5.0
 DETAIL_MAX_AGE = timedelta(seconds=60)
 # How long an account with due work may sit unleased before a loop takes it beyond its share.
 UNCLAIMED_GRACE = 3.0
+# A loop's requests may run this long past its end; later they are cut (a transient
+# error), so a provider that drips its answers cannot keep the loop, its leases and its
+# django-q2 worker past the next schedule tick.
+END_GRACE = 2.0
+# An answer slower than this (or a missed deadline) puts its account back to one request
+# in flight: a slow provider holds one thread of the shared pool, not max_in_flight.
+SLOW_ANSWER = 3.0
 
 
 # Set when the cluster is told to stop (SIGTERM/SIGINT to `manage.py qcluster`). Made
@@ -125,6 +132,9 @@ class AccountRun:
     adapter: Provider
     budget: RateBudget
     max_in_flight: int
+    # Requests in flight start at one and grow by one with each fast answer, up to
+    # max_in_flight (so a fast provider gets there within a few round trips).
+    in_flight_cap: int = 1
     due: deque[Due] = field(default_factory=deque)
     in_flight_jobs: set[int] = field(default_factory=set)
     requests_in_flight: int = 0
@@ -149,9 +159,14 @@ class AccountRun:
 
 
 class _Workers:
-    """A fixed set of threads with their own database connections, closed at the end."""
+    """A fixed set of threads with their own database connections, closed at the end.
 
-    def __init__(self, size: int) -> None:
+    No request a task sends runs past `cut_at` (a time.monotonic()), and a task still
+    queued then is dropped: the loop is over, its jobs stay due for the next one.
+    """
+
+    def __init__(self, size: int, cut_at: float | None = None) -> None:
+        self.cut_at = cut_at
         self.tasks: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self.threads = [
             threading.Thread(target=self._work, name=f"refresh-{i}", daemon=True)
@@ -163,8 +178,14 @@ class _Workers:
     def _work(self) -> None:
         try:
             while (task := self.tasks.get()) is not None:
+                if self.cut_at is not None and time.monotonic() >= self.cut_at:
+                    continue
                 try:
-                    task()
+                    if self.cut_at is None:
+                        task()
+                    else:
+                        with http.deadline_by(self.cut_at):
+                            task()
                 except Exception:  # one bad batch must never take the loop down
                     log.exception("refresh task failed")
         finally:
@@ -351,7 +372,7 @@ class RefreshLoop:
                 if not self._sort_by_listing(run, workers):
                     busy = True
                     continue  # waiting for a fresh listing
-            while run.due and run.requests_in_flight < run.max_in_flight:
+            while run.due and run.requests_in_flight < min(run.max_in_flight, run.in_flight_cap):
                 if not run.budget.try_take():
                     break
                 size = min(len(run.due), run.adapter.batch_size)
@@ -395,11 +416,19 @@ class RefreshLoop:
             run.flushed_at = time.monotonic()
         usage.usage_record(account_id=run.account_id, requests=counts[0], errors=counts[1])
 
+    def _pace(self, run: AccountRun, seconds: float, error: ProviderError | None = None) -> None:
+        """Widen or narrow how many requests the account may have in flight."""
+        slow = seconds > SLOW_ANSWER or (error is not None and error.code == http.Timeout.code)
+        with self.lock:
+            run.in_flight_cap = 1 if slow else min(run.max_in_flight, run.in_flight_cap + 1)
+
     def _poll(self, run: AccountRun, ids: dict[str, int]) -> None:
         asked_at = timezone.now()
+        started = time.monotonic()
         try:
             results = run.adapter.fetch(list(ids))
         except ProviderError as error:
+            self._pace(run, time.monotonic() - started, error)
             self._request_failed(run, list(ids.values()), error)
             return
         except Exception as exc:  # an adapter bug: treat as transient, never crash
@@ -407,6 +436,7 @@ class RefreshLoop:
             error = ProviderError("internal adapter error", "AdapterError")
             self._request_failed(run, list(ids.values()), error)
             return
+        self._pace(run, time.monotonic() - started)
         # One transaction per answer, not per job: a batch of 50 is one write for SQLite's
         # single writer. Each job is still applied in its own savepoint.
         subtitles = []
@@ -582,7 +612,7 @@ class RefreshLoop:
 
     def run(self) -> dict[str, int]:
         deadline = time.monotonic() + self.seconds
-        workers = _Workers(self.threads)
+        workers = _Workers(self.threads, cut_at=deadline + END_GRACE)
         next_claim = 0.0
         try:
             while time.monotonic() < deadline:

@@ -55,6 +55,11 @@ def account_create(
             http_url(endpoint)
         except ValidationError:
             raise InvalidInput(f"endpoint must be an http(s) URL, not {endpoint!r}") from None
+        problem = http.endpoint_refusal(
+            endpoint, allow_private=settings.CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS
+        )
+        if problem:
+            raise InvalidInput(problem)
     if rate_limit is not None and rate_limit <= 0:
         raise InvalidInput("rate limit must be a positive number of requests per second")
     clean_credentials, clean_options = account_settings_clean(

@@ -52,6 +52,7 @@ def test_killing_a_cluster_mid_refresh_loses_no_update_and_frees_the_lease(simul
         "CLAPBOARD_LEASE_SECONDS": "3",
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
         "DEBUG": "true",
+        "CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS": "true",  # the simulator is on 127.0.0.1
         "REDIS_URL": "",
     }
     # A real cluster on the ORM broker, sharing the test database; its own process group

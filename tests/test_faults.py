@@ -7,6 +7,7 @@ account, polling backs off, and it recovers when the fault clears.
 from __future__ import annotations
 
 import socket
+import time
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from jobs.models import Account, Job
 from jobs.providers import PROVIDERS, provider_class
-from jobs.refresh import refresh_once
+from jobs.refresh import RefreshLoop, refresh_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,3 +95,74 @@ def test_fault_leaves_the_job_alone_backs_off_and_recovers(
         assert account.consecutive_failures == 0 and account.retry_at is None
         if recovered.progress is not None:
             assert recovered.progress == 90
+
+
+# --- a provider that is slow, not down ----------------------------------------------
+
+
+def test_a_dripping_provider_is_a_recorded_transient_error_on_job_and_account(
+    simulator, accounts, monkeypatch
+):
+    # Headers at once, then a byte every 0.3 s: each read is quick, the answer never ends.
+    monkeypatch.setattr(provider_class("tencent_ivh"), "request_deadline", 1.0, raising=False)
+    simulator.drip_interval = 0.3
+    simulator.add_job("tencent_ivh", "ivh-drip", pinned="running", pinned_progress=30)
+    job = Job.objects.create(account=accounts["tencent_ivh"], external_id="ivh-drip")
+    simulator.inject("slow_drip", "tencent_ivh")
+
+    started = time.monotonic()
+    refresh_once()
+
+    assert time.monotonic() - started < 10
+    job.refresh_from_db()
+    account = Account.objects.get(pk=job.account_id)
+    assert job.state == "unknown" and job.version == 0  # nothing invented
+    assert (
+        "Timeout" in job.last_poll_error and "no complete answer within 1 s" in job.last_poll_error
+    )
+    assert job.poll_errors == 1 and job.next_poll_at > timezone.now() + timedelta(seconds=3)
+    assert "no complete answer within 1 s" in account.last_error
+    assert account.retry_at is None  # transient: the account's other jobs keep their pace
+
+
+def test_a_slow_account_does_not_delay_another_accounts_polls(simulator, accounts, monkeypatch):
+    # Two ICE accounts whose provider drips every answer until the 3 s deadline, each
+    # allowed 16 requests in flight: more than the loop's 24 threads between them.
+    monkeypatch.setattr(provider_class("aliyun_ice"), "request_deadline", 3.0, raising=False)
+    simulator.drip_interval = 0.05
+    simulator.inject("slow_drip", "aliyun_ice")
+    ice = accounts["aliyun_ice"]
+    for n in range(2):
+        slow = Account.objects.create(
+            name=f"slow-ice-{n}",
+            provider="aliyun_ice",
+            credentials=ice.credentials,
+            options=ice.options,
+            region=ice.region,
+            endpoint=ice.endpoint,
+            rate_limit=32,
+        )
+        for i in range(32):
+            simulator.add_job("aliyun_ice", f"slow-{n}-{i}", pinned="running")
+            Job.objects.create(account=slow, external_id=f"slow-{n}-{i}")
+    Account.objects.filter(pk=ice.pk).update(enabled=False)
+    fast = [f"ivh-fast-{i}" for i in range(8)]
+    for external_id in fast:
+        simulator.add_job("tencent_ivh", external_id, pinned="running", pinned_progress=50)
+        Job.objects.create(account=accounts["tencent_ivh"], external_id=external_id)
+
+    started = timezone.now()
+    clock = time.monotonic()
+    RefreshLoop(seconds=5, loops=1).run()  # one loop holds all three accounts
+    took = time.monotonic() - clock
+
+    polled = Job.objects.filter(external_id__in=fast)
+    assert all(job.progress == 50 and job.last_poll_error == "" for job in polled)
+    # Eight polls at IVH's 10/s take under a second; the slow accounts cost them nothing.
+    latest = max(job.last_polled_at for job in polled)
+    assert latest - started < timedelta(seconds=2), latest - started
+    # The loop ends on time: dripping answers are cut, not waited for.
+    assert took < 5 + 3
+    slow_jobs = Job.objects.filter(account__name__startswith="slow-ice").exclude(poll_errors=0)
+    assert slow_jobs.exists()
+    assert all("no complete answer" in job.last_poll_error for job in slow_jobs)

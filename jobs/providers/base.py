@@ -114,6 +114,11 @@ class ProviderError(Exception):
 
 # The code adapters use for "the provider does not know this task (any more)".
 NOT_FOUND = "NotFound"
+# The account's endpoint (or what its name resolves to) is not somewhere we send requests.
+REFUSED_ENDPOINT = "RefusedEndpoint"
+PRIVATE_ENDPOINT_HINT = (
+    "; private and loopback endpoints are refused unless CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS is true"
+)
 
 
 class FailureCategory(enum.StrEnum):
@@ -192,8 +197,10 @@ class Provider:
     # Templates read `account.adapter_class.can_discover`; a class is callable, and
     # Django would otherwise call it (and fail) instead of reading its attribute.
     do_not_call_in_templates: ClassVar[bool] = True
-    # (connect, read) seconds; a provider that hangs must not hold a poller thread.
+    # (connect, read) seconds, and the whole call's deadline (connect, headers and body):
+    # a provider that hangs or drips its answer must not hold a poller thread or a page.
     request_timeout: ClassVar[tuple[float, float]] = (5.0, 20.0)
+    request_deadline: ClassVar[float] = http.DEFAULT_DEADLINE
     max_response_bytes: ClassVar[int] = 4 * 1024 * 1024
 
     def __init__(
@@ -297,8 +304,17 @@ class Provider:
         headers: Mapping[str, str] | None = None,
         body: bytes = b"",
     ) -> http.Response:
-        """Send one signed request through the choke point; transport failures become
-        transient ProviderErrors with secrets redacted."""
+        """Send one signed request through the choke point; transport failures (a missed
+        deadline included) become transient ProviderErrors with secrets redacted.
+
+        An endpoint the SSRF guard refuses (see `http.endpoint_refusal`, and the
+        addresses its name resolves to) is a permanent ProviderError and sends nothing.
+        """
+        allow_private = http.private_endpoints_allowed()
+        if self.endpoint:
+            problem = http.endpoint_refusal(self.endpoint, allow_private=allow_private)
+            if problem:
+                raise ProviderError(problem, REFUSED_ENDPOINT, permanent=True)
         try:
             return http.request(
                 method,
@@ -306,9 +322,13 @@ class Provider:
                 headers=headers,
                 body=body,
                 timeout=self.request_timeout,
+                deadline=self.request_deadline,
                 max_bytes=self.max_response_bytes,
                 secrets=self.secret_values(),
             )
+        except http.Refused as exc:
+            hint = PRIVATE_ENDPOINT_HINT if exc.private and not allow_private else ""
+            raise ProviderError(f"{exc}{hint}", REFUSED_ENDPOINT, permanent=True) from None
         except http.OutboundError as exc:
             raise ProviderError(str(exc), exc.code) from None
 

@@ -166,6 +166,8 @@ class SimResponse:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # Seconds between body bytes: a provider that answers, then trickles (0: all at once).
+    drip: float = 0.0
 
     @classmethod
     def json(cls, payload: Any, status: int = 200, **headers: str) -> SimResponse:
@@ -258,6 +260,7 @@ class ProviderSimulator:
 
 FAULT_KINDS = (
     "timeout",  # answer only after `fault_delay` seconds (longer than the client waits)
+    "slow_drip",  # headers at once, then the body one byte every `drip_interval` seconds
     "reset",  # close the connection without answering
     "http_500",  # the provider's own internal-error answer
     "http_502_html",  # a proxy's HTML error page
@@ -345,11 +348,13 @@ class Simulator:
         latency: float = 0.0,
         clock: Callable[[], float] = time.time,
         fault_delay: float = 3.0,
+        drip_interval: float = 1.0,
     ) -> None:
         self.latency = latency
         self.clock = clock
         self.clock_offset = 0.0
         self.fault_delay = fault_delay
+        self.drip_interval = drip_interval
         self.tenants: dict[tuple[str, str], Tenant] = {}
         self.jobs: dict[tuple[str, str], SimJob] = {}
         self.faults: list[Fault] = []
@@ -464,6 +469,7 @@ class Simulator:
             self.clock_offset = 0.0
             self.latency = 0.0
             self.fault_delay = 3.0
+            self.drip_interval = 1.0
 
     def _take_fault(self, provider: str) -> str | None:
         with self.lock:
@@ -523,6 +529,8 @@ class Simulator:
             response = reject.response
         if fault == "truncated":
             response.body = response.body[: max(1, len(response.body) // 2)]
+        if fault == "slow_drip":
+            response.drip = self.drip_interval
         return response
 
     def _builtin(self, request: SimRequest) -> SimResponse:
@@ -548,6 +556,11 @@ class Simulator:
                 return SimResponse(200, svg.encode(), {"Content-Type": "image/svg+xml"})
         if parts[1:2] == ["faults"] and request.method == "POST":
             spec = request.json() or {}
+            # A separately started simulator (benchmarks) is slowed down from outside.
+            if "fault_delay" in spec:
+                self.fault_delay = float(spec["fault_delay"])
+            if "drip_interval" in spec:
+                self.drip_interval = float(spec["drip_interval"])
             self.inject(spec["kind"], spec.get("provider"), spec.get("count"))
             return SimResponse.json({"ok": True})
         if parts[1:2] == ["faults"] and request.method == "DELETE":
@@ -622,7 +635,13 @@ def _handler_for(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(response.body)))
                 self.end_headers()
-                if self.command != "HEAD":
+                if self.command != "HEAD" and response.drip:
+                    self.wfile.flush()
+                    for offset in range(len(response.body)):
+                        time.sleep(response.drip)
+                        self.wfile.write(response.body[offset : offset + 1])
+                        self.wfile.flush()
+                elif self.command != "HEAD":
                     self.wfile.write(response.body)
             except (BrokenPipeError, ConnectionResetError):
                 # The client gave up (timeouts, size caps): nothing left to answer.

@@ -724,6 +724,39 @@ def test_hostile_or_broken_xml_is_refused(body):
     assert caught.value.code == "MalformedResponse" and not caught.value.permanent
 
 
+PARAMETER_ENTITY = """<?xml version="1.0"?>
+<!DOCTYPE r [<!ENTITY % remote SYSTEM "http://169.254.169.254/x.dtd"> %remote;]><Response/>"""
+SYSTEM_ENTITY = """<?xml version="1.0"?>
+<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><Response>&xxe;</Response>"""
+BARE_DOCTYPE = '<?xml version="1.0"?><!DOCTYPE Response><Response><JobsDetail/></Response>'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [BILLION_LAUGHS, SYSTEM_ENTITY, PARAMETER_ENTITY, BARE_DOCTYPE],
+    ids=["billion-laughs", "system-entity", "parameter-entity", "bare-doctype"],
+)
+def test_declarations_are_refused_by_defusedxml(body):
+    with pytest.raises(ProviderError) as caught:
+        ci.parse_xml(body)
+    assert caught.value.code == "MalformedResponse" and not caught.value.permanent
+    assert "DOCTYPE or ENTITY" in caught.value.message
+
+
+def test_declaration_lookalikes_in_text_are_data_not_refusals():
+    # A failure message that quotes an HTML page (CDATA) or a comment is not a DTD: the
+    # parser, not a substring search, decides what is a declaration.
+    body = (
+        "<Response><!-- no <!ENTITY here --><JobsDetail><JobId>j1</JobId>"
+        "<State>Failed</State><Code>Upstream</Code>"
+        "<Message><![CDATA[<!DOCTYPE html><p>gateway error</p>]]></Message>"
+        "</JobsDetail></Response>"
+    )
+    (detail,) = ci.parse_jobs_response(body).details
+    assert detail["Message"] == "<!DOCTYPE html><p>gateway error</p>"
+    assert ci.parse_status(detail).failure_code == "Upstream"
+
+
 def test_hostile_xml_from_the_wire_is_refused(simulator, monkeypatch):
     adapter = adapter_for(simulator)
     monkeypatch.setattr(
