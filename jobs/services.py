@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -174,11 +175,20 @@ def job_track(
     if verify and new:
         adapter = account.adapter()
         answered = False
+        # A request that verifies must end well inside a web worker's timeout, whatever the
+        # provider's pace: IDs left when time runs out are watched unverified (the first
+        # poll checks them), so nothing pasted is lost.
+        until = time.monotonic() + TRACK_VERIFY_SECONDS
         for start in range(0, len(new), adapter.batch_size):
+            if time.monotonic() >= until:
+                break
             batch = new[start : start + adapter.batch_size]
             try:
-                statuses.update(adapter.fetch(batch))
+                with http.deadline_by(until):
+                    statuses.update(adapter.fetch(batch))
             except ProviderError as error:
+                if not error.permanent and time.monotonic() >= until:
+                    break  # cut by our own deadline: this batch is left to the first poll too
                 if error.is_not_found:
                     statuses.update(dict.fromkeys(batch, error))
                     continue
@@ -211,6 +221,8 @@ def job_track(
 
 # At most this many task IDs per paste on the Track page and per API track request.
 TRACK_MAX_IDS = 500
+# How long one verifying track call (API, `manage.py track`) may spend asking the provider.
+TRACK_VERIFY_SECONDS = 25.0
 TRACK_BATCH_KEPT = timedelta(days=7)
 PENDING = TrackItem.Outcome.PENDING
 

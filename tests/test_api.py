@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -385,6 +386,28 @@ def test_track_checks_each_id_with_the_provider(operator_token, simulator, accou
     assert not Job.objects.filter(external_id="j-missing").exists()
     text = response.content.decode()
     assert all(str(value) not in text for value in account.credentials.values())
+
+
+def test_track_verification_ends_in_time_and_watches_the_rest_unverified(
+    operator_token, simulator, accounts, monkeypatch
+):
+    from jobs import services
+
+    # IVH asks one ID per request; each answer takes 0.4 s, the call may spend 1 s.
+    monkeypatch.setattr(services, "TRACK_VERIFY_SECONDS", 1.0)
+    simulator.latency = 0.4
+    ids = [f"ivh-v{n}" for n in range(20)]
+    for external_id in ids:
+        simulator.add_job("tencent_ivh", external_id, pinned="running", pinned_progress=5)
+    started = time.monotonic()
+    response = post("/api/v1/track", operator_token, {"account": "sim-tencent_ivh", "task_ids": ids})
+    assert time.monotonic() - started < 5  # not 20 × 0.4 s
+    assert response.status_code == 200, response.content
+    assert [r["outcome"] for r in response.json()["results"]] == ["tracked"] * 20
+    assert simulator.requests["tencent_ivh"] < 20
+    # Every ID is watched; those not asked yet are due for the poller to verify.
+    jobs = Job.objects.filter(account=accounts["tencent_ivh"])
+    assert jobs.count() == 20 and jobs.filter(version=0, next_poll_at__isnull=False).exists()
 
 
 def test_track_by_account_name_and_provider_errors(operator_token, simulator, accounts):

@@ -180,8 +180,9 @@ def test_polling_a_refused_endpoint_is_a_permanent_account_error(simulator, acco
     job.refresh_from_db()
     assert simulator.requests.get("aliyun_ice", 0) == 0
     assert "RefusedEndpoint" in account.last_error and "127.0.0.1" in account.last_error
-    assert account.retry_at is not None  # permanent: the account waits, the job is untouched
-    assert job.state == "unknown" and job.last_poll_error == ""
+    assert account.retry_at is not None  # permanent: the account waits
+    # The job keeps its state; its page says the account is paused (a check episode).
+    assert job.state == "unknown" and "account paused" in job.last_poll_error
 
 
 @pytest.mark.parametrize("endpoint", ALWAYS_REFUSED + PRIVATE + NUMERIC_LOOPBACK)

@@ -50,6 +50,7 @@ def test_sigterm_stops_a_cluster_mid_loop_within_20_seconds(simulator, accounts)
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
         "DEBUG": "true",
         "REDIS_URL": "",
+        "CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS": "true",  # the simulator is on 127.0.0.1
     }
     # As under a supervisor: its own session, and SIGTERM to the parent alone.
     cluster = subprocess.Popen(
