@@ -107,6 +107,8 @@ def test_a_session_ended_in_another_tab_sends_the_list_to_login(
     other = page.context.new_page()
     other.goto(f"{live_server.url}/accounts/")
     other.get_by_role("button", name="Log out").click()
+    # Let the logout finish before closing: chromium can hang closing a page mid-navigation.
+    other.wait_for_url(re.compile(r"/login/"), timeout=15_000)
     other.close()
     Job.objects.filter(external_id="ivh-000").update(progress=50, version=9)
     JobEvent.objects.create(job=Job.objects.get(external_id="ivh-000"), state="running")

@@ -85,6 +85,7 @@ def test_hostile_names_download_as_srt(
         with page.expect_download() as download:
             page.get_by_role("link", name="Download SRT").click()
         saved = download.value.suggested_filename
+        download.value.path()  # wait until it is saved: closing mid-download can hang chromium
         assert saved.endswith(expected), saved
         assert not saved.endswith(".html")
     assert console_errors == []
