@@ -85,7 +85,7 @@ def world(simulator, accounts, operator, live_server) -> World:
             state="running",
             provider_state="PROCESSING_SEGMENT_TRANSCODE",
             progress=min(99, minute * 2),
-            note=f"segment {minute} written to {LONG_URL}",
+            note=f"segment {minute} written to {LONG_URL}"[:255],  # the column's size, as the engine writes it
         )
         for minute in range(40)
     )

@@ -26,10 +26,10 @@ HOSTILE = [
     "back\\slash",
     "../../etc/passwd",
     "evil.html",
-    "\x00\x1b[31m",
+    "\x01\x1b[31m\x7f",  # control bytes (PostgreSQL text cannot hold NUL at all)
     "   ",
     "视频任务-42",
-    "a" * 5000,
+    "a" * 255,  # as long as a task ID can be
 ]
 # RFC 6266 with the shapes this app sends: a quoted ASCII name, optionally an RFC 5987 one.
 DISPOSITION = re.compile(
