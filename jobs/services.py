@@ -477,8 +477,24 @@ EVENT_FIELDS = (
 NOT_FOUND_NOTE = "The provider no longer knows this task; polling stopped."
 
 
+def storable(value: Any) -> Any:
+    """`value` with every NUL character removed, through dicts, lists and tuples.
+
+    PostgreSQL's text and jsonb cannot hold U+0000, so a provider string carrying one
+    (JSON allows "\\u0000") would fail the whole status write there while SQLite stores it.
+    The character is never meaningful in a name, message, URL or payload, so it goes.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
 def _status_values(status: JobStatus) -> dict[str, Any]:
-    return {
+    return storable({
         "state": status.state.value,
         "provider_state": status.provider_state[:64],
         "progress": status.progress,
@@ -501,7 +517,7 @@ def _status_values(status: JobStatus) -> dict[str, Any]:
             }
             for sentence in status.words
         ],
-    }
+    })
 
 
 def _remaining(job: Job, status: JobStatus, now: datetime) -> timedelta | None:
@@ -588,7 +604,7 @@ def job_apply_status(
             update["next_poll_at"] = None if interval is None else now + timedelta(seconds=interval)
         if changed:
             update.update(changed)
-            update["raw"] = dict(status.raw)
+            update["raw"] = storable(dict(status.raw))
             update["version"] = job.version + 1
             JobEvent.objects.create(
                 job=job,
@@ -612,7 +628,7 @@ def jobs_record_error(
     outcome kept on the paste (see `_track_refuse`).
     """
     now = now or timezone.now()
-    message = str(error)[:500]
+    message = storable(str(error))[:500]
     with transaction.atomic():
         jobs = list(
             Job.objects.filter(pk__in=list(job_ids)).only(

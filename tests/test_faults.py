@@ -166,3 +166,26 @@ def test_a_slow_account_does_not_delay_another_accounts_polls(simulator, account
     slow_jobs = Job.objects.filter(account__name__startswith="slow-ice").exclude(poll_errors=0)
     assert slow_jobs.exists()
     assert all("no complete answer" in job.last_poll_error for job in slow_jobs)
+
+
+# CI answers in XML, which cannot carry U+0000 at all (XML 1.0 forbids it, even as &#0;).
+@pytest.mark.parametrize("code", [code for code in PROVIDERS if code != "tencent_ci"])
+def test_a_nul_character_from_a_provider_is_dropped_not_a_failed_write(simulator, accounts, code):
+    # JSON may carry "\u0000"; PostgreSQL's text and jsonb cannot store it, so before the
+    # engine dropped it this write failed there (and the job never left "running").
+    simulator.add_job(
+        code,
+        f"{code}-nul",
+        pinned="failed",
+        failure_code="E\x00X",
+        failure_message="bad\x00input",
+        name="clip\x00one",
+    )
+    job = Job.objects.create(account=accounts[code], external_id=f"{code}-nul")
+    refresh_once()
+    job.refresh_from_db()
+    assert job.state == "failed"
+    assert job.last_poll_error == ""
+    assert "\x00" not in job.failure_message and "bad" in job.failure_message
+    assert "\x00" not in str(job.raw) and "\\u0000" not in str(job.raw)
+    assert "\x00" not in job.name
