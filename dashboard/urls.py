@@ -47,7 +47,7 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("api/", include("dashboard.api_urls")),
+    path("api/", include("dashboard.api.urls")),
     path("alerts/", include("dashboard.alert_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,222 @@
+"""The API's endpoints under /api/v1/, on one ninja Router.
+
+Each takes validated input (ninja parses it with dashboard/api/schemas.py) and returns
+models or dicts that ninja shapes with the response schema; refusals raise ApiError.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import inspect
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django import forms
+from django.db.models import Q
+from django_q.tasks import async_task
+from ninja import Query, Router, Schema
+from ninja.responses import Status
+
+from dashboard.api import auth, schemas
+from dashboard.api.auth import ApiRequest
+from dashboard.api.errors import ERROR_STATUS, ApiError
+from dashboard.forms import JobFilterForm
+from jobs import api_tokens
+from jobs.models import Account, Job
+from jobs.services import job_track
+
+router = Router()
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_ERROR_DOCS = {
+    "invalid": "A parameter or the body is invalid (code invalid).",
+    "unauthorized": "No token, or an invalid or revoked one (code unauthorized).",
+    "forbidden": "The token's user lacks the permission (code forbidden).",
+    "not_found": "No such job (code not_found).",
+    "rate_limited": "The token's budget for this window is spent (code rate_limited).",
+}
+_ERROR_HEADERS = {
+    "unauthorized": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    "rate_limited": {
+        "Retry-After": {
+            "description": "Seconds until the next window.",
+            "schema": {"type": "integer"},
+        }
+    },
+}
+# Every token-authenticated call can meet these.
+_AUTH_ERRORS = ("unauthorized", "forbidden", "rate_limited")
+
+
+def _endpoint(
+    method: str,
+    path: str,
+    token_auth: auth.ApiTokenAuth,
+    ok: type[Schema],
+    *errors: str,
+    status: int = 200,
+    ids: tuple[str, str],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a view on the router: its success schema, the errors it can answer and its
+    (operationId, URL name); the docstring's first line is the summary, the rest the
+    description. GET also answers HEAD, as Django's own views do; the document lists GET."""
+    codes = (*errors, *_AUTH_ERRORS)
+    documented = {
+        ERROR_STATUS[code]: {"description": _ERROR_DOCS[code]}
+        | ({"headers": _ERROR_HEADERS[code]} if code in _ERROR_HEADERS else {})
+        for code in codes
+    }
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        summary, _, description = (view.__doc__ or "").partition("\n")
+        return router.api_operation(
+            [method, "HEAD"] if method == "GET" else [method],
+            path,
+            auth=token_auth,
+            response={status: ok} | {ERROR_STATUS[code]: schemas.Error for code in codes},
+            operation_id=ids[0],
+            url_name=ids[1],
+            summary=summary.strip(),
+            description=inspect.cleandoc(description) or None,
+            openapi_extra={"responses": documented},
+        )(view)
+
+    return decorator
+
+
+# --- cursors ------------------------------------------------------------------------------
+
+
+def encode_cursor(job: Job) -> str:
+    """Opaque to clients: the last row's (tracked_at in µs since the epoch, id).
+
+    Integer microseconds, not a float timestamp, so rows that differ by 1 µs stay apart."""
+    micros = (job.tracked_at - EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(f"{micros}:{job.pk}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str) -> tuple[datetime, int]:
+    invalid = ApiError("invalid", "cursor: not a cursor this API gave out.")
+    if len(raw) > 64:
+        raise invalid
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
+        micros, pk = text.split(":")
+        if not (re.fullmatch(r"-?[0-9]{1,20}", micros) and re.fullmatch(r"[0-9]{1,19}", pk)):
+            raise invalid
+        return EPOCH + timedelta(microseconds=int(micros)), int(pk)
+    except (ValueError, binascii.Error, OverflowError):
+        raise invalid from None
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _form_errors(form: forms.Form) -> str:
+    return "; ".join(
+        f"{name}: {' '.join(str(error) for error in errors)}"
+        for name, errors in form.errors.items()
+    )
+
+
+def _job(code: uuid.UUID) -> Job:
+    found = Job.objects.select_related("account").defer("raw", "account__credentials")
+    job: Job | None = found.filter(code=code).first()
+    if job is None:
+        raise ApiError("not_found", "No job with this code.")
+    return job
+
+
+def _account_for_tracking(reference: str) -> Account:
+    lookup = Q(name=reference)
+    try:
+        lookup |= Q(code=uuid.UUID(reference))
+    except ValueError:
+        pass
+    account = Account.objects.filter(lookup).first()
+    if account is None:
+        raise ApiError("invalid", f"account: no account {reference!r}.")
+    if not account.enabled:
+        raise ApiError("invalid", f"account: {account.name!r} is disabled.")
+    return account
+
+
+# --- endpoints ----------------------------------------------------------------------------
+
+
+@_endpoint("GET", "jobs", auth.VIEW, schemas.JobPage, "invalid", ids=("listJobs", "api-jobs"))
+def job_list(request: ApiRequest, filters: Query[schemas.JobListQuery]) -> dict[str, Any]:
+    """List jobs, newest tracked first
+
+    Needs the jobs.view_job permission. Filters combine, as on the job list page."""
+    unknown = sorted(set(request.GET) - schemas.LIST_PARAMETERS)
+    if unknown:
+        raise ApiError("invalid", f"Unknown parameter: {', '.join(unknown)}.")
+    cursor = decode_cursor(filters.cursor) if filters.cursor else None
+    form = JobFilterForm(filters.form_data(), known_kinds_only=False)
+    if not form.is_valid():
+        raise ApiError("invalid", _form_errors(form))
+    rows = form.filter(Job.objects.select_related("account").only(*schemas.JOB_LIST_FIELDS))
+    rows = rows.order_by("-tracked_at", "-id")
+    if cursor:
+        tracked_at, pk = cursor
+        rows = rows.filter(Q(tracked_at__lt=tracked_at) | Q(tracked_at=tracked_at, id__lt=pk))
+    limit = filters.limit
+    page = list(rows[: limit + 1])
+    next_cursor = encode_cursor(page[limit - 1]) if len(page) > limit else None
+    return {"jobs": page[:limit], "next_cursor": next_cursor}
+
+
+@_endpoint(
+    "GET", "jobs/{uuid:code}", auth.VIEW, schemas.JobDetail, "not_found", ids=("getJob", "api-job")
+)
+def job_detail(request: ApiRequest, code: uuid.UUID) -> Job:
+    """One job with its events, word timings and subtitles
+
+    Needs the jobs.view_job permission."""
+    return _job(code)
+
+
+@_endpoint(
+    "POST",
+    "jobs/{uuid:code}/refresh",
+    auth.OPERATE,
+    schemas.Queued,
+    "not_found",
+    status=202,
+    ids=("refreshJob", "api-job-refresh"),
+)
+def job_refresh(request: ApiRequest, code: uuid.UUID) -> Status[dict[str, bool]]:
+    """Ask the provider about the job now
+
+    Needs the jobs.operate_job permission. The poll happens in the background within
+    the account's rate limit (like the page's "Refresh now"); finished jobs are not polled
+    again."""
+    found = _job(code)
+    async_task("jobs.tasks.job_refresh", found.pk, task_name=f"refresh job {found.pk}")
+    return Status(202, {"queued": True})
+
+
+@_endpoint(
+    "POST", "track", auth.OPERATE, schemas.TrackResponse, "invalid", ids=("trackJobs", "api-track")
+)
+def track(request: ApiRequest, payload: schemas.TrackRequest) -> dict[str, Any]:
+    """Start tracking task IDs
+
+    Needs the jobs.operate_job permission. Each new ID is checked with the provider
+    first; the result says what happened to each."""
+    account = _account_for_tracking(payload.account)
+    results = job_track(account=account, external_ids=payload.task_ids, verify=True)
+    return {"results": results}
+
+
+API_DESCRIPTION = (
+    "Read and track video-production jobs. Authenticate with a personal API token "
+    "(create one on /api/tokens/) in `Authorization: Bearer <token>`. Each token "
+    f"may make {api_tokens.API_RATE_LIMIT} requests per "
+    f"{api_tokens.API_RATE_WINDOW} s. Errors carry a stable `code`."
+)
