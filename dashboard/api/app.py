@@ -22,8 +22,15 @@ from ninja.types import DictStrAny
 
 from dashboard.api import auth, views
 from dashboard.api.errors import ApiError, install_error_handlers
+from jobs import api_tokens
 
 PREFIX = "api/"  # where dashboard/urls.py mounts dashboard/api/urls.py
+DESCRIPTION = (
+    "Read and track video-production jobs. Authenticate with a personal API token "
+    "(create one on /api/tokens/) in `Authorization: Bearer <token>`. Each token "
+    f"may make {api_tokens.API_RATE_LIMIT} requests per "
+    f"{api_tokens.API_RATE_WINDOW} s. Errors carry a stable `code`."
+)
 
 
 class _Parser(Parser):
@@ -62,7 +69,7 @@ class ClapboardApi(NinjaAPI):
 api = ClapboardApi(
     title="Clapboard API",
     version="1",
-    description=views.API_DESCRIPTION,
+    description=DESCRIPTION,
     openapi_url=None,  # served below as an operation, so the document describes itself
     # No docs page: the API never had one, and ninja's Swagger UI would be a new page (and
     # "ninja" static files) to vet against the CSP; the JSON document is what clients use.

@@ -25,7 +25,6 @@ from dashboard.api import auth, schemas
 from dashboard.api.auth import ApiRequest
 from dashboard.api.errors import ERROR_STATUS, ApiError
 from dashboard.forms import JobFilterForm
-from jobs import api_tokens
 from jobs.models import Account, Job
 from jobs.services import job_track
 
@@ -212,11 +211,3 @@ def track(request: ApiRequest, payload: schemas.TrackRequest) -> dict[str, Any]:
     account = _account_for_tracking(payload.account)
     results = job_track(account=account, external_ids=payload.task_ids, verify=True)
     return {"results": results}
-
-
-API_DESCRIPTION = (
-    "Read and track video-production jobs. Authenticate with a personal API token "
-    "(create one on /api/tokens/) in `Authorization: Bearer <token>`. Each token "
-    f"may make {api_tokens.API_RATE_LIMIT} requests per "
-    f"{api_tokens.API_RATE_WINDOW} s. Errors carry a stable `code`."
-)
