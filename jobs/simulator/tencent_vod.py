@@ -25,16 +25,10 @@ from jobs.providers.tencent_vod import (
     tc3_date,
     tc3_sign,
 )
-from jobs.simulator.core import (
-    Phase,
-    ProviderSimulator,
-    Reject,
-    SimJob,
-    SimRequest,
-    SimResponse,
-    Snapshot,
-    Tenant,
-)
+from jobs.simulator.base import ProviderSimulator, Refusal
+from jobs.simulator.clock import Phase, SimJob, Snapshot
+from jobs.simulator.wire import SimRequest, SimResponse
+from jobs.simulator.world import Tenant
 
 _TOP_LEVEL_STATUS = {
     Phase.QUEUED: "WAITING",
@@ -97,6 +91,38 @@ def _legacy_code(code: str) -> int:
     return next((number for prefix, number in _LEGACY_CODES if code.startswith(prefix)), 70000)
 
 
+# Every refusal is HTTP 200 with `Response.Error`, as the API 3.0 gateway answers.
+REFUSALS: dict[str, Refusal] = {
+    "invalid": (
+        200,
+        "AuthFailure.InvalidAuthorization",
+        "Authorization header is not in the TC3-HMAC-SHA256 format.",
+    ),
+    "expired": (
+        200,
+        "AuthFailure.SignatureExpire",
+        "Signature expired. Timestamp and server time cannot differ by more than 5 minutes.",
+    ),
+    "unknown_key": (
+        200,
+        "AuthFailure.SecretIdNotFound",
+        "The SecretId is not found, please ensure that your SecretId is correct.",
+    ),
+    "signature": (
+        200,
+        "AuthFailure.SignatureFailure",
+        "The provided credentials could not be validated. Please check your signature is correct.",
+    ),
+    "throttled": (
+        200,
+        "RequestLimitExceeded",
+        "Your current request times exceeds the frequency limit `100` for a second. "
+        "Please reduce the frequency of calls.",
+    ),
+    "internal": (200, "InternalError", "An internal error has occurred. Please retry later."),
+}
+
+
 def _error(code: str, message: str) -> SimResponse:
     return SimResponse.json(
         {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": str(uuid.uuid4())}}
@@ -118,6 +144,7 @@ class TencentVodSimulator(ProviderSimulator):
         "ComposeMedia",
         "AigcVideoTask",
     )
+    refusals: ClassVar[dict[str, Refusal]] = REFUSALS
     failure_codes: ClassVar[tuple[tuple[str, str], ...]] = (
         ("SourceFileError", "Source file error: the video data may be corrupted."),
         ("InvalidInput.DefinitionNotExist", "Invalid parameter: the template does not exist."),
@@ -133,26 +160,21 @@ class TencentVodSimulator(ProviderSimulator):
     def authenticate(self, request: SimRequest) -> Tenant:
         parsed = parse_tc3_authorization(request.header("Authorization"))
         if parsed is None:
-            raise Reject(
-                _error(
-                    "AuthFailure.InvalidAuthorization",
-                    "Authorization header is not in the TC3-HMAC-SHA256 format.",
-                )
-            )
+            raise self.refuse("invalid")
         tenant = self.tenant(parsed.secret_id)
         try:
             timestamp = int(request.header("X-TC-Timestamp"))
         except ValueError:
-            raise Reject(self.auth_error("expired")) from None
-        if abs(self.sim.now() - timestamp) > CLOCK_TOLERANCE_SECONDS:
-            raise Reject(self.auth_error("expired"))
+            raise self.refuse("expired") from None
+        if abs(self.now() - timestamp) > CLOCK_TOLERANCE_SECONDS:
+            raise self.refuse("expired")
         # The real API requires content-type and host to be signed.
         if (
             parsed.service != SERVICE
             or parsed.date != tc3_date(timestamp)
             or not {"content-type", "host"} <= set(parsed.signed_headers)
         ):
-            raise Reject(self.auth_error("signature"))
+            raise self.refuse("signature")
         headers = {name: request.header(name) for name in parsed.signed_headers if name != "host"}
         expected = tc3_sign(
             parsed.secret_id,
@@ -166,7 +188,7 @@ class TencentVodSimulator(ProviderSimulator):
             timestamp,
         )
         if not signing.same(expected.signature, parsed.signature):
-            raise Reject(self.auth_error("signature"))
+            raise self.refuse("signature")
         return tenant
 
     # --- API ------------------------------------------------------------------------
@@ -214,9 +236,9 @@ class TencentVodSimulator(ProviderSimulator):
         offset = _decode_token(body.get("ScrollToken") or "")
         if offset is None:
             return _error("InvalidParameterValue.ScrollToken", "Invalid ScrollToken.")
-        now = self.sim.now()
+        now = self.now()
         rows = []
-        for job in self.sim.jobs_for(self.code, tenant):
+        for job in self.jobs(tenant):
             snap = job.snapshot(now)
             if now - snap.created > _RETENTION_SECONDS:
                 continue
@@ -263,7 +285,7 @@ class TencentVodSimulator(ProviderSimulator):
 
     def render_detail(self, job: SimJob) -> dict[str, Any]:
         """The DescribeTaskDetail `Response` object for a job at the simulator's now."""
-        snap = job.snapshot(self.sim.now())
+        snap = self.snapshot(job)
         kind = self._kind(job)
         key = kind if kind.endswith("Task") else f"{kind}Task"
         response: dict[str, Any] = {
@@ -387,7 +409,7 @@ class TencentVodSimulator(ProviderSimulator):
             "Message": "",
             "FileId": str(5285890780000000000 + job.seed % 10**9),
             "FileName": self._name(job),
-            "FileUrl": f"{self.sim.url}/_sim/media/{self.code}/{job.external_id}.wav",
+            "FileUrl": self.media_url(job),
             "MetaData": {"Duration": _MEDIA_SECONDS, "Container": "wav", "Size": 96044},
             "MediaProcessResultSet": results,
             "AiContentReviewResultSet": [],
@@ -481,32 +503,8 @@ class TencentVodSimulator(ProviderSimulator):
 
     # --- provider-shaped failures ------------------------------------------------------
 
-    def auth_error(self, reason: str) -> SimResponse:
-        if reason == "expired":
-            return _error(
-                "AuthFailure.SignatureExpire",
-                "Signature expired. Timestamp and server time cannot differ by more than 5 minutes.",
-            )
-        if reason == "unknown_key":
-            return _error(
-                "AuthFailure.SecretIdNotFound",
-                "The SecretId is not found, please ensure that your SecretId is correct.",
-            )
-        return _error(
-            "AuthFailure.SignatureFailure",
-            "The provided credentials could not be validated. "
-            "Please check your signature is correct.",
-        )
-
-    def throttled(self) -> SimResponse:
-        return _error(
-            "RequestLimitExceeded",
-            "Your current request times exceeds the frequency limit `100` for a second. "
-            "Please reduce the frequency of calls.",
-        )
-
-    def internal_error(self) -> SimResponse:
-        return _error("InternalError", "An internal error has occurred. Please retry later.")
+    def error(self, status: int, code: str | int, message: str) -> SimResponse:
+        return _error(str(code), message)
 
     def wrong_shape(self) -> SimResponse:
         return SimResponse.json(
