@@ -70,9 +70,9 @@ class Fault:
 
 
 class World:
-    """Tenants, jobs and faults of all five fake clouds, read on one clock.
-
-    Each provider with a module `jobs/simulator/<code>.py` gets its simulator here."""
+    """Tenants, jobs and faults of all five fake clouds, read on one clock: the state half
+    of `Simulator` (server.py), which is what gets built. Each provider with a module
+    `jobs/simulator/<code>.py` gets its provider simulator here."""
 
     def __init__(
         self,
