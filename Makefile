@@ -11,7 +11,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ENV := DEBUG=true CLAPBOARD_ENCRYPTION_KEY_FILE=$(KEYFILE) \
 	CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS=true CLAPBOARD_ALLOW_LOOPBACK_FETCH=true
 
-.PHONY: run test venv lint browser bench-refresh bench-pages clean
+.PHONY: run test venv lint typecheck browser bench-refresh bench-pages clean
 
 venv: $(STAMP)
 
@@ -42,6 +42,10 @@ browser:
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# mypy with django-stubs; files, strictness and plugins come from [tool.mypy] in pyproject.toml.
+typecheck: $(STAMP)
+	$(PY) -m mypy
 
 clean:
 	rm -rf $(VENV) var

@@ -3,6 +3,9 @@ a real simulator on 127.0.0.1."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -63,24 +66,31 @@ def _client_for(user) -> Client:
     return client
 
 
-@pytest.fixture
-def operator_client(operator) -> Client:
-    return _client_for(operator)
+def _logged_in(user_fixture: str) -> Callable[..., Client]:
+    """A fixture: a CSRF-checking client logged in as the user of `user_fixture`."""
+
+    @pytest.fixture
+    def client(request: pytest.FixtureRequest) -> Client:
+        """A CSRF-checking client, logged in."""
+        return _client_for(request.getfixturevalue(user_fixture))
+
+    return client
+
+
+operator_client = _logged_in("operator")
+viewer_client = _logged_in("viewer")
+outsider_client = _logged_in("outsider")
+staff_client = _logged_in("staff_admin")
 
 
 @pytest.fixture
-def viewer_client(viewer) -> Client:
-    return _client_for(viewer)
+def child_env(db) -> dict[str, str]:
+    """The environment of a `manage.py` child process that shares the test database
+    (the ORM broker, no Redis, DEBUG settings)."""
+    from tests.test_crash_safety import _database_url
 
-
-@pytest.fixture
-def outsider_client(outsider) -> Client:
-    return _client_for(outsider)
-
-
-@pytest.fixture
-def staff_client(staff_admin) -> Client:
-    return _client_for(staff_admin)
+    settings = {"DJANGO_SETTINGS_MODULE": "dashboard.settings", "DEBUG": "true"}
+    return {**os.environ, **settings, "DATABASE_URL": _database_url(), "REDIS_URL": ""}
 
 
 @pytest.fixture

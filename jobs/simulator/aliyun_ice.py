@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from jobs.providers import signing
@@ -29,15 +29,13 @@ from jobs.providers.aliyun_ice import (
     acs3_authorization,
     parse_acs3_authorization,
 )
-from jobs.simulator.core import (
-    Phase,
-    ProviderSimulator,
-    Reject,
-    SimJob,
-    SimRequest,
-    SimResponse,
-    Tenant,
-)
+from jobs.simulator.base import ProviderSimulator, Refusal
+from jobs.simulator.clock import Phase, SimJob
+from jobs.simulator.wire import SimRequest, SimResponse
+from jobs.simulator.world import Tenant
+
+if TYPE_CHECKING:
+    from jobs.simulator.server import Simulator as SimulatorCore
 
 STATUS_FOR_PHASE = {
     Phase.QUEUED: "Queuing",
@@ -50,6 +48,26 @@ STATUS_FOR_PHASE = {
     # (PROVIDERS.md §6.1); the adapter must show it as unknown, which this exercises.
     Phase.CANCELED: "Canceled",
 }
+
+
+# The gateway's refusals (Alibaba's common error codes), by reason: one row each, as a table.
+# fmt: off
+REFUSALS: dict[str, Refusal] = {
+    "signature": (400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation."),
+    "expired": (400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired."),
+    "unknown_key": (404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."),
+    "throttled": (400, "Throttling.User", "Request was denied due to user flow control."),
+    "internal": (500, "InternalError", "The request processing has failed due to some unknown error, exception or failure."),
+    # The Authorization header is not ACS3-HMAC-SHA256 at all.
+    "incomplete": (400, "IncompleteSignature", "The request signature does not conform to Aliyun standards."),
+    # The signature leaves out a header the gateway insists on signing.
+    "unsigned_headers": (400, "IncompleteSignature", "SignedHeaders must include host, content-type and every x-acs-* header."),
+    # x-acs-date is not ISO 8601 UTC (a skewed one is "expired").
+    "bad_date": (400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted."),
+    "no_nonce": (400, "MissingSignatureNonce", "SignatureNonce is mandatory for this action."),
+    "nonce_used": (400, "SignatureNonceUsed", "Specified signature nonce was used already."),
+}
+# fmt: on
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -70,8 +88,8 @@ class AliyunIceSimulator(ProviderSimulator):
         "access_key_id": "LTAI5tSimIceDemoKey0001",
         "access_key_secret": "SimIceDemoSecret0000000000000001",
     }
-    demo_options: dict[str, str] = {}
     demo_region = "cn-shanghai"
+    refusals = REFUSALS
     demo_kinds = ("MusicDemix", "SpeechDenoise", "VideoDetext", "CaptionExtraction")
     # INVENTED: ICE documents no per-job failure codes; these follow Alibaba's naming.
     failure_codes = (
@@ -81,7 +99,7 @@ class AliyunIceSimulator(ProviderSimulator):
         ("AlgorithmProcessError", "The algorithm failed to process the input media."),
     )
 
-    def __init__(self, sim: Any) -> None:
+    def __init__(self, sim: SimulatorCore) -> None:
         super().__init__(sim)
         self._nonces: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._nonce_lock = threading.Lock()
@@ -92,7 +110,7 @@ class AliyunIceSimulator(ProviderSimulator):
 
     # --- wire helpers ---------------------------------------------------------------
 
-    def _error(self, status: int, code: str, message: str) -> SimResponse:
+    def error(self, status: int, code: str | int, message: str) -> SimResponse:
         return SimResponse.json(
             {
                 "RequestId": _request_id(),
@@ -104,29 +122,6 @@ class AliyunIceSimulator(ProviderSimulator):
             status,
         )
 
-    def auth_error(self, reason: str) -> SimResponse:
-        if reason == "expired":
-            return self._error(
-                400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired."
-            )
-        if reason == "unknown_key":
-            return self._error(
-                404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."
-            )
-        return self._error(
-            400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation."
-        )
-
-    def throttled(self) -> SimResponse:
-        return self._error(400, "Throttling.User", "Request was denied due to user flow control.")
-
-    def internal_error(self) -> SimResponse:
-        return self._error(
-            500,
-            "InternalError",
-            "The request processing has failed due to some unknown error, exception or failure.",
-        )
-
     # --- protocol -------------------------------------------------------------------
 
     def matches(self, request: SimRequest) -> bool:
@@ -135,13 +130,7 @@ class AliyunIceSimulator(ProviderSimulator):
     def authenticate(self, request: SimRequest) -> Tenant:
         parsed = parse_acs3_authorization(request.header("Authorization"))
         if parsed is None:
-            raise Reject(
-                self._error(
-                    400,
-                    "IncompleteSignature",
-                    "The request signature does not conform to Aliyun standards.",
-                )
-            )
+            raise self.refuse("incomplete")
         key_id, signed_names, signature = parsed
         tenant = self.tenant(key_id)
 
@@ -149,30 +138,20 @@ class AliyunIceSimulator(ProviderSimulator):
         required = {"host"} | {n for n in sent_names if n.startswith("x-acs-")}
         required |= {"content-type"} & sent_names
         if not required <= set(signed_names):
-            raise Reject(
-                self._error(
-                    400,
-                    "IncompleteSignature",
-                    "SignedHeaders must include host, content-type and every x-acs-* header.",
-                )
-            )
+            raise self.refuse("unsigned_headers")
 
         self._check_date(request.header("x-acs-date"))
         nonce = request.header("x-acs-signature-nonce")
         if not nonce:
-            raise Reject(
-                self._error(
-                    400, "MissingSignatureNonce", "SignatureNonce is mandatory for this action."
-                )
-            )
+            raise self.refuse("no_nonce")
         if request.header("x-acs-content-sha256") != signing.sha256_hex(request.body):
-            raise Reject(self.auth_error("signature"))
+            raise self.refuse("signature")
 
         headers: dict[str, str] = {}
         for name in signed_names:
             value = request.headers.get(name)
             if value is None:
-                raise Reject(self.auth_error("signature"))
+                raise self.refuse("signature")
             headers[name] = value
         query = dict(parse_qsl(request.query, keep_blank_values=True))
         expected = acs3_authorization(
@@ -186,7 +165,7 @@ class AliyunIceSimulator(ProviderSimulator):
         )
         given = request.header("Authorization").strip()
         if not signing.same(expected, given):
-            raise Reject(self.auth_error("signature"))
+            raise self.refuse("signature")
         self._use_nonce(key_id, nonce)
         return tenant
 
@@ -194,18 +173,12 @@ class AliyunIceSimulator(ProviderSimulator):
         try:
             sent = datetime.strptime(value, DATE_FORMAT).replace(tzinfo=UTC).timestamp()
         except ValueError:
-            raise Reject(
-                self._error(
-                    400,
-                    "InvalidTimeStamp.Format",
-                    "Specified time stamp or date value is not well formatted.",
-                )
-            ) from None
-        if abs(self.sim.now() - sent) > CLOCK_TOLERANCE_SECONDS:
-            raise Reject(self.auth_error("expired"))
+            raise self.refuse("bad_date") from None
+        if abs(self.now() - sent) > CLOCK_TOLERANCE_SECONDS:
+            raise self.refuse("expired")
 
     def _use_nonce(self, key_id: str, nonce: str) -> None:
-        now = self.sim.now()
+        now = self.now()
         with self._nonce_lock:
             # Entries are in arrival order, so the stale ones are at the front.
             while self._nonces:
@@ -214,34 +187,30 @@ class AliyunIceSimulator(ProviderSimulator):
                     break
                 del self._nonces[oldest_key]
             if (key_id, nonce) in self._nonces:
-                raise Reject(
-                    self._error(
-                        400, "SignatureNonceUsed", "Specified signature nonce was used already."
-                    )
-                )
+                raise self.refuse("nonce_used")
             self._nonces[(key_id, nonce)] = now
 
     def handle(self, request: SimRequest, tenant: Tenant) -> SimResponse:
         action = request.header("x-acs-action")
         if action != ACTION or request.method not in ("GET", "POST"):
-            return self._error(
+            return self.error(
                 404,
                 "InvalidAction.NotFound",
                 "Specified api is not found, please check your url and method.",
             )
         if request.header("x-acs-version") != API_VERSION:
-            return self._error(400, "InvalidVersion", "Specified parameter Version is not valid.")
+            return self.error(400, "InvalidVersion", "Specified parameter Version is not valid.")
         job_id = dict(parse_qsl(request.query, keep_blank_values=True)).get("JobId", "")
         if not job_id:
-            return self._error(400, "MissingJobId", "JobId is mandatory for this action.")
+            return self.error(400, "MissingJobId", "JobId is mandatory for this action.")
         job = self.job(job_id, tenant)
         if job is None:
-            return self._error(404, "ResourceNotFound", "The specified resource is not found.")
+            return self.error(404, "ResourceNotFound", "The specified resource is not found.")
         return SimResponse.json(self.render(job))
 
     def render(self, job: SimJob) -> dict[str, Any]:
         """The QueryIProductionJob body for `job` at the simulator's current time."""
-        snapshot = job.snapshot(self.sim.now())
+        snapshot = self.snapshot(job)
         kind = job.kind or self.demo_kinds[job.seed % len(self.demo_kinds)]
         payload: dict[str, Any] = {
             "RequestId": _request_id(),

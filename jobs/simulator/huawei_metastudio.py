@@ -20,18 +20,13 @@ from urllib.parse import unquote
 
 from jobs.providers import huawei_metastudio as wire
 from jobs.providers import signing
-from jobs.simulator.core import (
-    Phase,
-    ProviderSimulator,
-    Reject,
-    SimJob,
-    SimRequest,
-    SimResponse,
-    Tenant,
-)
+from jobs.simulator.base import ProviderSimulator, Refusal
+from jobs.simulator.clock import Phase, SimJob
+from jobs.simulator.wire import Reject, SimRequest, SimResponse
+from jobs.simulator.world import Tenant
 
 if TYPE_CHECKING:
-    from jobs.simulator.core import Simulator as SimulatorCore
+    from jobs.simulator.server import Simulator as SimulatorCore
 
 # APIG's published lockout: five failed AK/SK checks in a row lock the AK for 5 minutes.
 LOCKOUT_FAILURES = 5
@@ -60,6 +55,23 @@ LOCKED_MESSAGE = (
     "Incorrect IAM authentication information: AK access failed to reach the limit,forbidden."
 )
 NO_API_MESSAGE = "The API does not exist or has not been published in the environment"
+# The gateway's refusals; a skewed X-Sdk-Date fails the same check with the same words on
+# the real gateway. The live gateway names the AK (not a secret) in the unknown-key message.
+REFUSALS: dict[str, Refusal] = {
+    "signature": (401, "APIGW.0301", SIGNATURE_MESSAGE),
+    "expired": (401, "APIGW.0301", SIGNATURE_MESSAGE),
+    "unknown_key": (
+        401,
+        "APIGW.0301",
+        "Incorrect IAM authentication information: Get secretKey failed,err:ak not exist",
+    ),
+    "locked": (401, "APIGW.0301", LOCKED_MESSAGE),
+    "throttled": (
+        429,
+        "APIGW.0308",
+        "The throttling threshold has been reached: policy user over ratelimit,limit:10,time:1 second",
+    ),
+}
 
 
 @dataclass
@@ -106,6 +118,7 @@ class MetaStudioSimulator(ProviderSimulator):
     demo_options = {"project_id": "5e1f0c9a7b3d4e2f8a6c0b1d2e3f4a5b"}
     demo_region = "cn-north-4"
     demo_kinds = (wire.KIND_2D, wire.KIND_PHOTO)
+    refusals = REFUSALS
     # Simulator inventions: MetaStudio does not publish its job-level error codes.
     failure_codes = (
         ("MSS.00000005", "video rendering failed"),
@@ -126,16 +139,16 @@ class MetaStudioSimulator(ProviderSimulator):
     def authenticate(self, request: SimRequest) -> Tenant:
         parsed = wire.parse_authorization(request.header("Authorization"))
         if parsed is None:
-            raise Reject(self.auth_error("signature"))
+            raise self.refuse("signature")
         access_key, signed_names, signature = parsed
         tenant = self.tenant(access_key)
-        now = self.sim.now()
+        now = self.now()
         with self._strikes_lock:
             strikes = self._strikes.get(access_key)
             if strikes is None or strikes.tenant is not tenant:
                 strikes = self._strikes[access_key] = _Strikes(tenant)
             if strikes.locked_until > now:
-                raise Reject(self._gateway_error(401, "APIGW.0301", LOCKED_MESSAGE))
+                raise self.refuse("locked")
             if strikes.locked_until:  # the lock ran out: a fresh start
                 strikes.failures, strikes.locked_until = 0, 0.0
         reason, canonical = self._verify(request, tenant, signed_names, signature, now)
@@ -190,7 +203,8 @@ class MetaStudioSimulator(ProviderSimulator):
             return "signature", canonical
         return None, canonical
 
-    def _gateway_error(self, status: int, code: str, message: str) -> SimResponse:
+    def error(self, status: int, code: str | int, message: str) -> SimResponse:
+        """APIG's envelope (the gateway refused the call before the service saw it)."""
         request_id = _request_id(f"{code}{message}{time.monotonic_ns()}")
         return SimResponse.json(
             {"error_msg": message, "error_code": code, "request_id": request_id},
@@ -199,27 +213,12 @@ class MetaStudioSimulator(ProviderSimulator):
         )
 
     def auth_error(self, reason: str, canonical: str = "") -> SimResponse:
-        if reason == "unknown_key":
-            # The live gateway names the AK (not a secret) in this message.
-            return self._gateway_error(
-                401,
-                "APIGW.0301",
-                "Incorrect IAM authentication information: Get secretKey failed,err:ak not exist",
-            )
-        # A skewed X-Sdk-Date fails the same check with the same words on the real gateway.
-        message = SIGNATURE_MESSAGE
+        status, code, message = self.refusals.get(reason, self.refusals["signature"])
         if canonical:
             # The gateway appends its canonical request with "|" for newlines; it holds
             # method, path, query, signed header values and the body hash, never the SK.
             message += ", " + canonical.replace("\n", "|")
-        return self._gateway_error(401, "APIGW.0301", message)
-
-    def throttled(self) -> SimResponse:
-        return self._gateway_error(
-            429,
-            "APIGW.0308",
-            "The throttling threshold has been reached: policy user over ratelimit,limit:10,time:1 second",
-        )
+        return self.error(status, code, message)
 
     def wrong_shape(self) -> SimResponse:
         # Valid JSON in MetaStudio's envelope, but a job whose fields have the wrong types.
@@ -244,20 +243,20 @@ class MetaStudioSimulator(ProviderSimulator):
     def handle(self, request: SimRequest, tenant: Tenant) -> SimResponse:
         parts = request.path.strip("/").split("/")
         if request.method != "GET" or len(parts) < 3:
-            return self._gateway_error(404, "APIGW.0101", NO_API_MESSAGE)
+            return self.error(404, "APIGW.0101", NO_API_MESSAGE)
         if parts[1] != tenant.options.get("project_id"):
             return self._service_error(401, "MSS.00000001", "Unauthorized")
         if len(parts) == 3 and parts[2] == "digital-human-videos":
             return self._list(request, tenant)
         if len(parts) == 4 and parts[2] in SHOW_PATHS:
             return self._show(parts[3], SHOW_PATHS[parts[2]], tenant)
-        return self._gateway_error(404, "APIGW.0101", NO_API_MESSAGE)
+        return self.error(404, "APIGW.0101", NO_API_MESSAGE)
 
     def _show(self, job_id: str, kind: str, tenant: Tenant) -> SimResponse:
         job = self.job(job_id, tenant)
         if job is None or wire.normalize_kind(self._kind(job)) != kind:
             return self._service_error(404, "MSS.00000002", "Not Found")
-        return SimResponse.json(self.render(job, self.sim.now()))
+        return SimResponse.json(self.render(job, self.now()))
 
     def _list(self, request: SimRequest, tenant: Tenant) -> SimResponse:
         params = {name: values[0] for name, values in request.params.items()}
@@ -269,9 +268,11 @@ class MetaStudioSimulator(ProviderSimulator):
         sort_key = params.get("sort_key", "create_time")
         if sort_key not in ("create_time", "update_time", "asset_order"):
             raise self._invalid("sort_key")
-        now = self.sim.now()
-        since = self._time_param(params, "create_since", now - DEFAULT_WINDOW_SECONDS)
-        until = self._time_param(params, "create_until", None)
+        now = self.now()
+        since = self._time_param(params, "create_since")
+        if since is None:
+            since = now - DEFAULT_WINDOW_SECONDS
+        until = self._time_param(params, "create_until")
         states = {s for s in params.get("state", "").split(",") if s}
         if states & SUCCESS_SPELLINGS:
             states |= SUCCESS_SPELLINGS
@@ -284,7 +285,7 @@ class MetaStudioSimulator(ProviderSimulator):
             candidates = [self.job(i, tenant) for i in dict.fromkeys(ids)]
             jobs = [j for j in candidates if j is not None]
         else:
-            jobs = self.sim.jobs_for(self.code, tenant)
+            jobs = self.jobs(tenant)
 
         rendered = []
         for job in jobs:
@@ -303,6 +304,7 @@ class MetaStudioSimulator(ProviderSimulator):
         page = [item for _, item in rendered[offset : offset + limit]]
         return SimResponse.json(
             {"count": len(rendered), "jobs": page},
+            200,
             **{"X-Request-Id": _request_id(f"list{time.monotonic_ns()}")},
         )
 
@@ -319,9 +321,9 @@ class MetaStudioSimulator(ProviderSimulator):
             raise self._invalid(name)
         return value
 
-    def _time_param(self, params: dict[str, str], name: str, default: float | None) -> float | None:
+    def _time_param(self, params: dict[str, str], name: str) -> float | None:
         if name not in params:
-            return default
+            return None
         value = _parse_rfc3339(params[name])
         if value is None:
             raise self._invalid(name)

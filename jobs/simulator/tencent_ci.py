@@ -22,15 +22,10 @@ from urllib.parse import unquote
 from jobs.providers import signing
 from jobs.providers import tencent_ci as ci
 from jobs.providers.base import ProviderError, parse_time
-from jobs.simulator.core import (
-    Phase,
-    ProviderSimulator,
-    Reject,
-    SimJob,
-    SimRequest,
-    SimResponse,
-    Tenant,
-)
+from jobs.simulator.base import ProviderSimulator, Refusal
+from jobs.simulator.clock import Phase, SimJob
+from jobs.simulator.wire import SimRequest, SimResponse
+from jobs.simulator.world import Tenant
 
 # CI reports times in China Standard Time, with a colon-less offset.
 CHINA = timezone(timedelta(hours=8))
@@ -42,13 +37,17 @@ STATE_BY_PHASE = {
     Phase.FAILED: "Failed",
     Phase.CANCELED: "Cancel",
 }
-AUTH_ERRORS = {
+REFUSALS: dict[str, Refusal] = {
     # (HTTP status, Code, Message) as PROVIDERS.md §3.3 lists them.
     "signature": (403, "AccessDenied", "The request signature does not match."),
     "expired": (401, "SignatureExpired", "The request signature has expired."),
     "unknown_key": (401, "SecretidNotExist", "The SecretId does not exist."),
     "missing": (401, "MissingAuthorization", "The Authorization header is missing."),
     "invalid": (401, "InvalidAuthorization", "The Authorization header is malformed."),
+    # CI does not document a Retry-After header on SlowDown; none is sent.
+    "throttled": (429, "SlowDown", "Please reduce your request rate."),
+    # PROVIDERS.md §3.3 spells it "InternalErrror" (a typo in the doc table).
+    "internal": (500, "InternalError", "We encountered an internal error. Please try again."),
 }
 AUTH_FIELDS = (
     "q-sign-algorithm",
@@ -122,6 +121,7 @@ class CiSimulator(ProviderSimulator):
     }
     demo_region = "ap-guangzhou"
     demo_kinds = (ci.VOICE_SEPARATE,)
+    refusals = REFUSALS
     # CI's catalogue of job-level codes was not retrieved (PROVIDERS.md §3.3): these codes
     # and messages are the simulator's inventions, shaped like CI's request-level ones.
     failure_codes = (
@@ -139,18 +139,18 @@ class CiSimulator(ProviderSimulator):
     def authenticate(self, request: SimRequest) -> Tenant:
         header = request.header("Authorization")
         if not header:
-            raise Reject(self.auth_error("missing"))
+            raise self.refuse("missing")
         fields = _parse_authorization(header)
         if any(name not in fields for name in AUTH_FIELDS) or fields["q-sign-algorithm"] != "sha1":
-            raise Reject(self.auth_error("invalid"))
+            raise self.refuse("invalid")
         tenant = self.tenant(fields["q-ak"])
         key_time = fields["q-key-time"]
         try:
             start, end = (int(part) for part in key_time.split(";"))
         except ValueError:
-            raise Reject(self.auth_error("invalid")) from None
-        if not start <= self.sim.now() <= end or fields["q-sign-time"] != key_time:
-            raise Reject(self.auth_error("expired"))
+            raise self.refuse("invalid") from None
+        if not start <= self.now() <= end or fields["q-sign-time"] != key_time:
+            raise self.refuse("expired")
         # Only what the client listed is signed; COS accepts unsigned extra params.
         header_names = [n for n in fields["q-header-list"].split(";") if n]
         param_names = [n for n in fields["q-url-param-list"].split(";") if n]
@@ -158,13 +158,13 @@ class CiSimulator(ProviderSimulator):
         for name in header_names:
             value = request.headers.get(unquote(name))
             if value is None:
-                raise Reject(self.auth_error("signature"))
+                raise self.refuse("signature")
             headers[name] = value
         received = {
             ci.cos_encode(k).lower(): (k, v) for k, v in _parse_query(request.query).items()
         }
         if any(name not in received for name in param_names):
-            raise Reject(self.auth_error("signature"))
+            raise self.refuse("signature")
         params = dict(received[name] for name in param_names)
         expected = ci.cos_sign(
             fields["q-ak"],
@@ -176,7 +176,7 @@ class CiSimulator(ProviderSimulator):
             key_time,
         )
         if not signing.same(expected.signature, fields["q-signature"]):
-            raise Reject(self.auth_error("signature"))
+            raise self.refuse("signature")
         return tenant
 
     # --- answers -----------------------------------------------------------------------
@@ -231,10 +231,10 @@ class CiSimulator(ProviderSimulator):
                 return error_xml(400, "InvalidArgument", f"{name} is not a valid time.")
             bounds.append(moment.timestamp() if moment else None)
         start, end = bounds
-        now = self.sim.now()
+        now = self.now()
         queue = params.get("queueId", "")
         matching = []
-        for job in self.sim.jobs_for(self.code, tenant):
+        for job in self.jobs(tenant):
             state = self._raw_state(job, now)
             if self._kind(job) != tag or (states and state not in states):
                 continue
@@ -320,7 +320,7 @@ class CiSimulator(ProviderSimulator):
 
     def jobs_detail(self, job: SimJob, tenant: Tenant) -> ET.Element:
         """One `<JobsDetail>` for `job` as CI renders it right now."""
-        snapshot = job.snapshot(self.sim.now())
+        snapshot = self.snapshot(job)
         state = job.raw_state or STATE_BY_PHASE[snapshot.phase]
         code, message = ("Success", "Success")
         if snapshot.phase is Phase.FAILED:
@@ -379,19 +379,8 @@ class CiSimulator(ProviderSimulator):
 
     # --- failures ----------------------------------------------------------------------
 
-    def auth_error(self, reason: str) -> SimResponse:
-        status, code, message = AUTH_ERRORS.get(reason, AUTH_ERRORS["signature"])
-        return error_xml(status, code, message)
-
-    def throttled(self) -> SimResponse:
-        # CI does not document a Retry-After header on SlowDown; none is sent.
-        return error_xml(429, "SlowDown", "Please reduce your request rate.")
-
-    def internal_error(self) -> SimResponse:
-        # PROVIDERS.md §3.3 spells it "InternalErrror" (a typo in the doc table).
-        return error_xml(
-            500, "InternalError", "We encountered an internal error. Please try again."
-        )
+    def error(self, status: int, code: str | int, message: str) -> SimResponse:
+        return error_xml(status, str(code), message)
 
     def wrong_shape(self) -> SimResponse:
         return SimResponse.xml(

@@ -14,22 +14,20 @@ from typing import Any
 
 from jobs.providers import signing
 from jobs.providers import tencent_ivh as ivh
-from jobs.simulator.core import (
-    Phase,
-    ProviderSimulator,
-    Reject,
-    SimJob,
-    SimRequest,
-    SimResponse,
-    Tenant,
-    demo_sentences,
-)
+from jobs.simulator.base import ProviderSimulator, Refusal
+from jobs.simulator.clock import Phase, SimJob
+from jobs.simulator.media import demo_sentences
+from jobs.simulator.wire import SimRequest, SimResponse
+from jobs.simulator.world import Tenant
 
-# The gateway's own answers for each refusal, as (Header.Code, Header.Message).
-AUTH_ERRORS = {
-    "signature": (ivh.CODE_SIGNATURE_INVALID, "signature verification failed"),
-    "expired": (ivh.CODE_TIMESTAMP_EXPIRED, "timestamp expired, check the local clock"),
-    "unknown_key": (ivh.CODE_APPKEY_UNKNOWN, "appkey does not exist"),
+# The gateway's own answers for each refusal: HTTP 200 with (Header.Code, Header.Message),
+# but a 500 for its internal error.
+REFUSALS: dict[str, Refusal] = {
+    "signature": (200, ivh.CODE_SIGNATURE_INVALID, "signature verification failed"),
+    "expired": (200, ivh.CODE_TIMESTAMP_EXPIRED, "timestamp expired, check the local clock"),
+    "unknown_key": (200, ivh.CODE_APPKEY_UNKNOWN, "appkey does not exist"),
+    "throttled": (200, ivh.CODE_FREQUENCY_LIMIT, "request frequency exceeds the limit"),
+    "internal": (500, ivh.CODE_INTERNAL_ERROR, "internal server error"),
 }
 STATUS_BY_PHASE = {
     Phase.QUEUED: "COMMIT",
@@ -66,6 +64,7 @@ class IvhSimulator(ProviderSimulator):
     }
     demo_region = ""
     demo_kinds = ("videomaker",)
+    refusals = REFUSALS
     failure_codes = (
         ("801005", "content review failed: the text contains sensitive content"),
         ("802000", "content review failed: the image did not pass review"),
@@ -83,15 +82,15 @@ class IvhSimulator(ProviderSimulator):
         params = {k: v[0] for k, v in request.params.items() if v}
         appkey, timestamp = params.get("appkey", ""), params.get("timestamp", "")
         if not appkey:
-            raise Reject(self.auth_error("unknown_key"))
+            raise self.refuse("unknown_key")
         tenant = self.tenant(appkey)
         if not timestamp.isdigit():
-            raise Reject(self.auth_error("signature"))
-        if abs(self.sim.now() - int(timestamp)) > ivh.TIMESTAMP_TOLERANCE_SECONDS:
-            raise Reject(self.auth_error("expired"))
+            raise self.refuse("signature")
+        if abs(self.now() - int(timestamp)) > ivh.TIMESTAMP_TOLERANCE_SECONDS:
+            raise self.refuse("expired")
         expected = ivh.sign(appkey, tenant.credentials["access_token"], timestamp)
         if not signing.same(expected, params.get("signature", "")):
-            raise Reject(self.auth_error("signature"))
+            raise self.refuse("signature")
         return tenant
 
     def handle(self, request: SimRequest, tenant: Tenant) -> SimResponse:
@@ -117,7 +116,7 @@ class IvhSimulator(ProviderSimulator):
         return SimResponse.json(envelope(self.progress_payload(job)))
 
     def progress_payload(self, job: SimJob) -> dict[str, Any]:
-        snapshot = job.snapshot(self.sim.now())
+        snapshot = self.snapshot(job)
         status = STATUS_BY_PHASE[snapshot.phase]
         payload: dict[str, Any] = {
             "Progress": snapshot.progress,
@@ -168,19 +167,8 @@ class IvhSimulator(ProviderSimulator):
     def _invalid(self, message: str) -> SimResponse:
         return SimResponse.json(envelope(code=ivh.CODE_INVALID_PARAMETER, message=message))
 
-    def auth_error(self, reason: str) -> SimResponse:
-        code, message = AUTH_ERRORS[reason]
-        return SimResponse.json(envelope(code=code, message=message))
-
-    def throttled(self) -> SimResponse:
-        return SimResponse.json(
-            envelope(code=ivh.CODE_FREQUENCY_LIMIT, message="request frequency exceeds the limit")
-        )
-
-    def internal_error(self) -> SimResponse:
-        return SimResponse.json(
-            envelope(code=ivh.CODE_INTERNAL_ERROR, message="internal server error"), 500
-        )
+    def error(self, status: int, code: str | int, message: str) -> SimResponse:
+        return SimResponse.json(envelope(code=int(code), message=message), status)
 
     def wrong_shape(self) -> SimResponse:
         # The envelope is there but Payload is not an object.

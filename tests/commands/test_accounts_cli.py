@@ -135,49 +135,27 @@ def test_track_unknown_account():
 # --- each provider's own credential names (issue 11 item 28) ------------------------------
 
 
+# (provider, {the provider's own credential name: the name Clapboard stores}, options)
+OWN_CREDENTIAL_NAMES = [
+    ("huawei_metastudio", {"ak": "access_key", "sk": "secret_key"}, ["project_id=0f1a2b3c"]),
+    ("huawei_metastudio", {"AK": "access_key", "SK": "secret_key"}, ["ProjectId=0f1a2b3c"]),
+    ("tencent_vod", {"SecretId": "secret_id", "SecretKey": "secret_key"}, []),
+    (
+        "tencent_ci",
+        {"SecretId": "secret_id", "secret_key": "secret_key"},
+        ["bucket=examplebucket-1250000000"],
+    ),
+    ("aliyun_ice", {"AccessKeyId": "access_key_id", "AccessKeySecret": "access_key_secret"}, []),
+    ("tencent_ivh", {"AppKey": "appkey", "accesstoken": "access_token"}, []),
+]
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("provider", "given", "stored", "options"),
-    [
-        (
-            "huawei_metastudio",
-            {"ak": "HWAKCLI0000000001", "sk": "hw-cli-secret-1"},
-            {"access_key": "HWAKCLI0000000001", "secret_key": "hw-cli-secret-1"},
-            ["project_id=0f1a2b3c"],
-        ),
-        (
-            "huawei_metastudio",
-            {"AK": "HWAKCLI0000000002", "SK": "hw-cli-secret-2"},
-            {"access_key": "HWAKCLI0000000002", "secret_key": "hw-cli-secret-2"},
-            ["ProjectId=0f1a2b3c"],
-        ),
-        (
-            "tencent_vod",
-            {"SecretId": "AKIDcli000000002", "SecretKey": "vod-cli-secret"},
-            {"secret_id": "AKIDcli000000002", "secret_key": "vod-cli-secret"},
-            [],
-        ),
-        (
-            "tencent_ci",
-            {"SecretId": "AKIDcli000000003", "secret_key": "ci-cli-secret"},
-            {"secret_id": "AKIDcli000000003", "secret_key": "ci-cli-secret"},
-            ["bucket=examplebucket-1250000000"],
-        ),
-        (
-            "aliyun_ice",
-            {"AccessKeyId": "LTAIcli000000004", "AccessKeySecret": "ice-cli-secret"},
-            {"access_key_id": "LTAIcli000000004", "access_key_secret": "ice-cli-secret"},
-            [],
-        ),
-        (
-            "tencent_ivh",
-            {"AppKey": "ivhcli00000000005", "accesstoken": "ivh-cli-token"},
-            {"appkey": "ivhcli00000000005", "access_token": "ivh-cli-token"},
-            [],
-        ),
-    ],
-)
-def test_addaccount_accepts_the_providers_own_credential_names(provider, given, stored, options):
+@pytest.mark.parametrize(("provider", "names", "options"), OWN_CREDENTIAL_NAMES)
+def test_addaccount_accepts_the_providers_own_credential_names(provider, names, options):
+    # Values unique per row and per field, so a value stored under the wrong name shows.
+    given = {own: f"cli-{provider}-{own}-0001" for own in names}
+    stored = {names[own]: value for own, value in given.items()}
     args = [arg for option in options for arg in ("--option", option)]
     out = addaccount("acct", "--provider", provider, *args, stdin=json.dumps(given))
     account = Account.objects.get(name="acct")

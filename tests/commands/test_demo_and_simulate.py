@@ -40,6 +40,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _get_once_up(url: str) -> requests.Response:
+    """GET a URL served by a child process that is still starting (up to ~10 s)."""
+    for _ in range(99):
+        try:
+            return requests.get(url, timeout=1)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    return requests.get(url, timeout=1)
+
+
 def test_simulate_command_serves_the_fake_clouds():
     port = _free_port()
     process = subprocess.Popen(
@@ -58,12 +68,7 @@ def test_simulate_command_serves_the_fake_clouds():
         stdout=subprocess.DEVNULL,
     )
     try:
-        for _ in range(100):
-            try:
-                health = requests.get(f"http://127.0.0.1:{port}/_sim/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        health = _get_once_up(f"http://127.0.0.1:{port}/_sim/health")
         assert health.json()["ok"] is True
     finally:
         process.terminate()
@@ -97,9 +102,7 @@ def test_demo_points_existing_demo_accounts_at_the_simulator_it_is_given():
     # An admin points one account elsewhere (to try an outage); run's keep-alive top-ups
     # pass the URL too, and must not undo the edit.
     Account.objects.filter(name="demo-huawei-metastudio").update(endpoint="http://127.0.0.1:9")
-    call_command(
-        "demo", keep_active=3, simulator_url="http://127.0.0.1:8101", stdout=io.StringIO()
-    )
+    call_command("demo", keep_active=3, simulator_url="http://127.0.0.1:8101", stdout=io.StringIO())
     assert Account.objects.get(name="demo-huawei-metastudio").endpoint == "http://127.0.0.1:9"
 
 
@@ -117,31 +120,16 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @pytest.mark.django_db(transaction=True)
-def test_run_serves_the_demo_world_on_its_own_simulator_port_and_stops_on_sigterm():
-    from tests.test_crash_safety import _database_url
+def test_run_serves_the_demo_world_on_its_own_simulator_port_and_stops_on_sigterm(child_env):
+    from tests.test_shutdown import _group_alive
 
     call_command("demo", stdout=io.StringIO())  # built once for the default port
     port, simulator_port = _free_port(), _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
-        "DEBUG": "true",
-        "REDIS_URL": "",
-    }
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run", "--port", str(port)]
         + ["--simulator-port", str(simulator_port)],
-        env=env,
+        env=child_env,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -152,12 +140,7 @@ def test_run_serves_the_demo_world_on_its_own_simulator_port_and_stops_on_sigter
         while set(Account.objects.values_list("endpoint", flat=True)) != wanted:
             assert time.monotonic() < deadline and process.poll() is None
             time.sleep(0.1)
-        for _ in range(100):
-            try:
-                page = requests.get(f"http://127.0.0.1:{port}/login/", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        page = _get_once_up(f"http://127.0.0.1:{port}/login/")
         assert page.status_code == 200
         # The accounts' endpoint is this instance's simulator, and it answers.
         health = requests.get(f"http://127.0.0.1:{simulator_port}/_sim/health", timeout=2)
