@@ -33,10 +33,9 @@ from django_q.tasks import async_task
 
 from dashboard import presenters
 from dashboard.forms import JobFilterForm
-from jobs import api_tokens
 from jobs.models import STATE_CHOICES, Account, ApiToken, Job, JobEvent
 from jobs.providers import PROVIDERS
-from jobs.services import TRACK_MAX_IDS, InvalidInput, TrackResult, job_track
+from jobs.services import TRACK_MAX_IDS, InvalidInput, TrackResult, api_tokens, job_track
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

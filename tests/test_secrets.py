@@ -14,7 +14,7 @@ from jobs.models import Account, Job, JobEvent
 from jobs.providers import PROVIDERS, provider_class
 from jobs.refresh import refresh_once
 from jobs.services import account_create
-from jobs.sharing import share_create
+from jobs.services.sharing import share_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
