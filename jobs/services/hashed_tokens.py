@@ -20,9 +20,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def row_for_token(
-    queryset: models.QuerySet[Row], token: str, shape: re.Pattern[str]
-) -> Row | None:
+def row_for_token(queryset: models.QuerySet[Row], token: str, shape: re.Pattern[str]) -> Row | None:
     """The row of `queryset` whose `token_hash` is `token`'s, or None (also for a token
     not of `shape`: anything far from a real token's shape is not worth hashing)."""
     if not shape.fullmatch(token):

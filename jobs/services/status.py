@@ -28,7 +28,6 @@ EVENT_FIELDS = (
     "failure_message",
 )
 
-
 NOT_FOUND_NOTE = "The provider no longer knows this task; polling stopped."
 
 

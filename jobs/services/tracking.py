@@ -123,11 +123,8 @@ def job_track(
 # At most this many task IDs per paste on the Track page and per API track request.
 TRACK_MAX_IDS = 500
 
-
 # How long one verifying track call (API, `manage.py track`) may spend asking the provider.
 TRACK_VERIFY_SECONDS = 25.0
-
-
 TRACK_BATCH_KEPT = timedelta(days=7)
 
 
