@@ -31,6 +31,7 @@ _TOKEN_SHAPE = re.compile(r"cb_[A-Za-z0-9_-]{20,100}")
 ACTIVE_TOKENS_PER_USER = 20
 # Writing last_used_at on every call would turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
 API_RATE_LIMIT = 600  # requests per token per window
 API_RATE_WINDOW = 60  # seconds
 

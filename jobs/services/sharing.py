@@ -26,6 +26,7 @@ SHARE_EXPIRY_DAYS = (1, 7, 30)
 SHARE_DEFAULT_DAYS = 7
 # token_urlsafe(32) is 43 characters; anything far from that shape is not worth hashing.
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,100}")
+
 SHARE_FAILURE_LIMIT = 20
 SHARE_FAILURE_WINDOW = timedelta(minutes=5)
 
