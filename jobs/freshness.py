@@ -9,7 +9,7 @@ behind). Pages show fresh data as it is and stale data greyed, with the reason.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
@@ -117,41 +117,43 @@ def freshness(job: Job, *, now: datetime | None = None) -> Freshness:
     if next_check_at is not None and paused_until is not None:
         next_check_at = max(next_check_at, paused_until)
     overdue = next_check_at is not None and next_check_at + OVERDUE_GRACE < now
-    common = {"checked_at": checked_at, "next_check_at": next_check_at, "overdue": overdue}
+    fresh = Freshness(
+        stale=False, checked_at=checked_at, next_check_at=next_check_at, overdue=overdue
+    )
     account_failed_since_check = (
         account.consecutive_failures > 0
         and account.last_error_at is not None
         and (checked_at is None or account.last_error_at > checked_at)
     )
     if not account.enabled:
-        return Freshness(stale=True, reason="account disabled", **common)
+        return replace(fresh, stale=True, reason="account disabled")
     if job.next_poll_at is None:
-        return Freshness(stale=True, reason="not watched", message=job.stopped_reason, **common)
+        return replace(fresh, stale=True, reason="not watched", message=job.stopped_reason)
     if paused_until is not None and account_failed_since_check:
-        return Freshness(
+        return replace(
+            fresh,
             stale=True,
             reason="account paused",
             message=account.last_error,
             paused_until=paused_until,
             failed_checks=account.consecutive_failures,
-            **common,
         )
     if job.poll_errors:
-        return Freshness(
+        return replace(
+            fresh,
             stale=True,
             reason="checks failing",
             message=job.last_poll_error,
             failed_checks=job.poll_errors,
-            **common,
         )
     if account_failed_since_check:
-        return Freshness(
+        return replace(
+            fresh,
             stale=True,
             reason="account failing",
             message=account.last_error,
             failed_checks=account.consecutive_failures,
-            **common,
         )
     if overdue:
-        return Freshness(stale=True, reason="overdue", **common)
-    return Freshness(stale=False, **common)
+        return replace(fresh, stale=True, reason="overdue")
+    return fresh

@@ -14,7 +14,7 @@ from jobs.providers.base import TERMINAL_STATES, State
 STATE_CHOICES = [(state.value, state.value.capitalize()) for state in State]
 
 
-class JobQuerySet(models.QuerySet):
+class JobQuerySet(models.QuerySet["Job"]):
     def active(self) -> JobQuerySet:
         return self.exclude(state__in=TERMINAL_STATES)
 

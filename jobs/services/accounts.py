@@ -105,7 +105,8 @@ def _canonical_names(data: Any, fields: Iterable[SchemaField], kind: str) -> Any
     given: dict[str, str] = {}
     result: dict[str, Any] = {}
     for key, value in data.items():
-        name = names.get(_fold(str(key)), key)
+        folded = _fold(str(key))
+        name = names[folded] if folded in names else key
         if name in result:
             raise InvalidInput(
                 f"{kind} {name!r} is given twice (as {given[name]!r} and {str(key)!r})"
@@ -184,8 +185,8 @@ def account_check(*, account_id: int) -> ProviderError | None:
         return error
     except Exception as exc:  # an adapter bug must not become a 500 on the admin page
         logger.error("%s: adapter error %s in check_credentials", account.name, type(exc).__name__)
-        error = ProviderError("internal adapter error", "AdapterError")
-        account_request_failed(account_id=account_id, error=error)
-        return error
+        adapter_error = ProviderError("internal adapter error", "AdapterError")
+        account_request_failed(account_id=account_id, error=adapter_error)
+        return adapter_error
     account_record_ok(account_id=account_id)
     return None

@@ -12,6 +12,7 @@ import logging
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Q
@@ -21,6 +22,9 @@ from jobs import ratelimit
 from jobs.models import ApiToken
 from jobs.services.errors import InvalidInput
 from jobs.services.hashed_tokens import row_for_token, token_hash
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +40,7 @@ API_RATE_LIMIT = 600  # requests per token per window
 API_RATE_WINDOW = 60  # seconds
 
 
-def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """Create a token for `user`. Returns the stored row and the raw token, which is not
     kept anywhere and cannot be recovered.
 

@@ -10,6 +10,7 @@ import logging
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import F
@@ -19,6 +20,9 @@ from jobs import ratelimit
 from jobs.models import Job, ShareLink
 from jobs.services.errors import InvalidInput
 from jobs.services.hashed_tokens import row_for_token, token_hash
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +36,7 @@ SHARE_FAILURE_WINDOW = timedelta(minutes=5)
 
 
 def share_create(
-    *, job: Job, user: AbstractBaseUser | None, days: int = SHARE_DEFAULT_DAYS
+    *, job: Job, user: User | None, days: int = SHARE_DEFAULT_DAYS
 ) -> tuple[ShareLink, str]:
     """Create a share link for `job` valid for `days` days.
 

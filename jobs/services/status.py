@@ -48,7 +48,7 @@ def storable(value: Any) -> Any:
 
 
 def _status_values(status: JobStatus) -> dict[str, Any]:
-    return storable({
+    values: dict[str, Any] = storable({
         "state": status.state.value,
         "provider_state": status.provider_state[:64],
         "progress": status.progress,
@@ -72,10 +72,12 @@ def _status_values(status: JobStatus) -> dict[str, Any]:
             for sentence in status.words
         ],
     })
+    return values
 
 
 def _remaining(job: Job, status: JobStatus, now: datetime) -> timedelta | None:
-    if status.state is not State.RUNNING or status.progress is None:
+    progress = status.progress
+    if status.state is not State.RUNNING or progress is None:
         return None
     first = (
         job.events.filter(state=State.RUNNING, progress__isnull=False)
@@ -85,8 +87,15 @@ def _remaining(job: Job, status: JobStatus, now: datetime) -> timedelta | None:
     )
     if first is None:
         return None
+    started_at, started_progress = first
+    if started_progress is None:
+        return None
     return scheduling.eta(
-        [scheduling.ProgressPoint(*first), scheduling.ProgressPoint(now, status.progress)], now
+        [
+            scheduling.ProgressPoint(started_at, started_progress),
+            scheduling.ProgressPoint(now, progress),
+        ],
+        now,
     )
 
 
@@ -142,10 +151,13 @@ def job_apply_status(
         }
         adapter = job.account.adapter_class
         reference = status.created_at or job.tracked_at
-        if scheduling.past_retention(adapter.retention, started=reference, now=now):
+        retention = adapter.retention
+        if retention is not None and scheduling.past_retention(
+            retention, started=reference, now=now
+        ):
             update["next_poll_at"] = None
             update["stopped_reason"] = (
-                f"Past {adapter.label}'s retention of {adapter.retention.days} days; "
+                f"Past {adapter.label}'s retention of {retention.days} days; "
                 "the provider no longer answers for it."
             )
         else:

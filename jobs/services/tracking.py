@@ -190,7 +190,7 @@ def _jobs_create(account: Account, new: list[str], existing: dict[str, int]) -> 
             jobs = Job.objects.bulk_create(Job(account=account, external_id=i) for i in new)
         return {job.external_id: job.pk for job in jobs}
     except IntegrityError:
-        created = {}
+        created: dict[str, int] = {}
         for external_id in new:
             job, made = Job.objects.get_or_create(account=account, external_id=external_id)
             (created if made else existing)[external_id] = job.pk

@@ -11,6 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from jobs.models import Account, Job, JobEvent
+from jobs.providers.base import ProviderError
 from jobs.services.errors import InvalidInput
 from jobs.services.tracking import job_track
 
@@ -31,6 +32,8 @@ def job_submit(*, account: Account, params: Mapping[str, Any]) -> Job:
     (result,) = job_track(account=account, external_ids=[external_id], verify=True)
     if result.job is None:  # the provider accepted it but cannot show it yet: poll it
         result = job_track(account=account, external_ids=[external_id])[0]
+    if result.job is None:  # an ID Clapboard cannot store (over 255 characters)
+        raise ProviderError(f"the provider's task ID cannot be tracked: {result.message}")
     return result.job
 
 
