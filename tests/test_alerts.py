@@ -154,6 +154,21 @@ def fail_job(
     return job
 
 
+def deliver_the_one_alert(receiver: Receiver) -> Recorded:
+    """Scan, deliver, and return the one request the receiver got."""
+    alerts_scan()
+    alerts_deliver()
+    (request,) = receiver.requests
+    return request
+
+
+def signed_robot_alert(operator, account, receiver, channel: str, path: str) -> Recorded:
+    """One failure alerted through a robot rule signed with ROBOT_SECRET; the request."""
+    make_rule(operator, channel, receiver.url + path, secrets={"secret": ROBOT_SECRET})
+    fail_job(account, "task-robot")
+    return deliver_the_one_alert(receiver)
+
+
 def only_delivery() -> AlertDelivery:
     (delivery,) = AlertDelivery.objects.all()
     return delivery
@@ -200,10 +215,7 @@ def test_wecom_robot_gets_markdown(operator, account, receiver):
     make_rule(operator, "wecom", receiver.url + "/cgi-bin/webhook/send?key=robot-key-0001")
     fail_job(account, "task-2", code="AudioMissing")
 
-    alerts_scan()
-    alerts_deliver()
-
-    (request,) = receiver.requests
+    request = deliver_the_one_alert(receiver)
     assert request.query == {"key": "robot-key-0001"}
     body = request.json()
     assert set(body) == {"msgtype", "markdown"} and body["msgtype"] == "markdown"
@@ -214,18 +226,9 @@ def test_wecom_robot_gets_markdown(operator, account, receiver):
 
 
 def test_dingtalk_robot_gets_markdown_signed_in_the_query(operator, account, receiver):
-    make_rule(
-        operator,
-        "dingtalk",
-        receiver.url + "/robot/send?access_token=ding-token-0001",
-        secrets={"secret": ROBOT_SECRET},
+    request = signed_robot_alert(
+        operator, account, receiver, "dingtalk", "/robot/send?access_token=ding-token-0001"
     )
-    fail_job(account, "task-3")
-
-    alerts_scan()
-    alerts_deliver()
-
-    (request,) = receiver.requests
     query = request.query
     assert query["access_token"] == "ding-token-0001"
     timestamp = query["timestamp"]
@@ -238,27 +241,22 @@ def test_dingtalk_robot_gets_markdown_signed_in_the_query(operator, account, rec
     assert f"sign={quote_plus(expected)}" in request.path  # URL-encoded as documented
     body = request.json()
     assert body["msgtype"] == "markdown"
-    assert body["markdown"]["title"] == "Clapboard: job Promo task-3 failed"
+    assert body["markdown"]["title"] == "Clapboard: job Promo task-robot failed"
     assert "InvalidInput" in body["markdown"]["text"]
     assert only_delivery().status == AlertDelivery.Status.SENT
 
 
 def test_feishu_robot_gets_text_signed_in_the_body(operator, account, receiver):
-    make_rule(
+    request = signed_robot_alert(
         operator,
+        account,
+        receiver,
         "feishu",
-        receiver.url + "/open-apis/bot/v2/hook/5b8f0c1e-2d3a-4f6b-9c7d-0e1f2a3b4c5d",
-        secrets={"secret": ROBOT_SECRET},
+        "/open-apis/bot/v2/hook/5b8f0c1e-2d3a-4f6b-9c7d-0e1f2a3b4c5d",
     )
-    fail_job(account, "task-4")
-
-    alerts_scan()
-    alerts_deliver()
-
-    (request,) = receiver.requests
     body = request.json()
     assert body["msg_type"] == "text"
-    assert "Clapboard: job Promo task-4 failed" in body["content"]["text"]
+    assert "Clapboard: job Promo task-robot failed" in body["content"]["text"]
     timestamp = body["timestamp"]
     assert abs(int(timestamp) - time.time()) < 60  # seconds
     digest = hmac.new(f"{timestamp}\n{ROBOT_SECRET}".encode(), b"", hashlib.sha256).digest()
