@@ -52,6 +52,7 @@ class Receiver:
         self.requests: list[Recorded] = []
         self.answers: list[tuple[int, bytes]] = []
         self.default: tuple[int, bytes] = (200, ROBOT_OK)
+        self.extra_headers: dict[str, str] = {}  # sent with every answer
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -62,6 +63,8 @@ class Receiver:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))
+                for name, value in receiver.extra_headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(answer)
 
@@ -656,6 +659,30 @@ def test_a_failed_delivery_is_retried_with_backoff(operator, account, receiver, 
     assert receiver.requests[0].body == receiver.requests[1].body or (
         receiver.requests[0].json()["delivery"] == receiver.requests[1].json()["delivery"]
     )
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "wait"),
+    [("120", (120.0, 120.0)), ("Wed, 21 Oct 2037 07:28:00 GMT", (4.5, 5.5)), (None, (4.5, 5.5))],
+)
+def test_a_throttled_delivery_waits_as_the_receiver_asks(
+    operator, account, receiver, time_machine, retry_after, wait
+):
+    # Whole seconds are honoured; an HTTP date is not read, and the usual back-off applies.
+    time_machine.move_to(T0, tick=False)
+    make_rule(operator, "webhook", receiver.url + "/hook", secrets={"secret": WEBHOOK_SECRET})
+    fail_job(account, "throttled-1")
+    alerts_scan()
+    receiver.answers = [(429, b"slow down")]
+    if retry_after is not None:
+        receiver.extra_headers = {"Retry-After": retry_after}
+
+    assert alerts_deliver() == 1
+    delivery = only_delivery()
+    assert delivery.status == AlertDelivery.Status.PENDING  # 429 is worth retrying
+    assert delivery.response_status == 429
+    waited = (delivery.next_attempt_at - T0).total_seconds()
+    assert wait[0] <= waited <= wait[1]
 
 
 def test_delivery_gives_up_after_the_last_attempt(operator, account, receiver, time_machine):
