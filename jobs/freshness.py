@@ -125,35 +125,34 @@ def freshness(job: Job, *, now: datetime | None = None) -> Freshness:
         and account.last_error_at is not None
         and (checked_at is None or account.last_error_at > checked_at)
     )
-    if not account.enabled:
-        return replace(fresh, stale=True, reason="account disabled")
-    if job.next_poll_at is None:
-        return replace(fresh, stale=True, reason="not watched", message=job.stopped_reason)
-    if paused_until is not None and account_failed_since_check:
+
+    def stale(
+        reason: str,
+        message: str = "",
+        failed_checks: int = 0,
+        paused_until: datetime | None = None,
+    ) -> Freshness:
         return replace(
             fresh,
             stale=True,
-            reason="account paused",
-            message=account.last_error,
+            reason=reason,
+            message=message,
+            failed_checks=failed_checks,
             paused_until=paused_until,
-            failed_checks=account.consecutive_failures,
+        )
+
+    if not account.enabled:
+        return stale("account disabled")
+    if job.next_poll_at is None:
+        return stale("not watched", job.stopped_reason)
+    if paused_until is not None and account_failed_since_check:
+        return stale(
+            "account paused", account.last_error, account.consecutive_failures, paused_until
         )
     if job.poll_errors:
-        return replace(
-            fresh,
-            stale=True,
-            reason="checks failing",
-            message=job.last_poll_error,
-            failed_checks=job.poll_errors,
-        )
+        return stale("checks failing", job.last_poll_error, job.poll_errors)
     if account_failed_since_check:
-        return replace(
-            fresh,
-            stale=True,
-            reason="account failing",
-            message=account.last_error,
-            failed_checks=account.consecutive_failures,
-        )
+        return stale("account failing", account.last_error, account.consecutive_failures)
     if overdue:
-        return replace(fresh, stale=True, reason="overdue")
+        return stale("overdue")
     return fresh
