@@ -16,10 +16,10 @@ from django_htmx.middleware import HtmxDetails
 
 from dashboard import downloads, presenters
 from dashboard.views import STOP_POLLING, _media_signature, detail_token, job_for_user
-from jobs import ratelimit, sharing
+from jobs import ratelimit
 from jobs.freshness import freshness
 from jobs.models import Job, ShareLink
-from jobs.services import InvalidInput
+from jobs.services import InvalidInput, sharing
 
 PANEL_TEMPLATE = "share/links.html"
 PANEL_LINKS = 20

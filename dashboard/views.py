@@ -37,7 +37,7 @@ from jobs.models import (
     TrackItem,
 )
 from jobs.providers.base import ProviderError, State
-from jobs.usage import usage_last_hour
+from jobs.services.usage import usage_last_hour
 
 PAGE_SIZE = 50
 STOP_POLLING = 286  # htmx stops an `every` poll on this status

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -26,11 +26,23 @@ from jobs.providers.base import SchemaField
 # breadcrumbs already lead everywhere.
 admin.site.enable_nav_sidebar = False
 
+if TYPE_CHECKING:
+    # django-stubs makes these generic over the model; at run time they cannot be
+    # subscripted (no django_stubs_ext monkeypatch), so only the type checker sees it.
+    _AccountForm = forms.ModelForm[Account]
+    _AccountAdmin = admin.ModelAdmin[Account]
+    _JobAdmin = admin.ModelAdmin[Job]
+    _JobEventAdmin = admin.ModelAdmin[JobEvent]
+    _ShareLinkAdmin = admin.ModelAdmin[ShareLink]
+else:
+    _AccountForm = forms.ModelForm
+    _AccountAdmin = _JobAdmin = _JobEventAdmin = _ShareLinkAdmin = admin.ModelAdmin
+
 CRED_PREFIX = "credential__"
 OPTION_PREFIX = "option__"
 
 
-class AccountForm(forms.ModelForm):
+class AccountForm(_AccountForm):
     """Account form whose credential inputs are write-only.
 
     The fields come from the chosen provider's declared schema. A saved secret is never
@@ -70,7 +82,8 @@ class AccountForm(forms.ModelForm):
             )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.schema is None:
             return cleaned
         if self.instance.pk and self.instance.provider != cleaned.get("provider"):
@@ -123,7 +136,7 @@ HEALTH_FIELDS = ["masked_id", "last_ok_at", "last_error", "last_error_at"]
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(_AccountAdmin):
     form = AccountForm
     change_form_template = "admin/jobs/account/change_form.html"
     list_display = [
@@ -204,7 +217,7 @@ class AccountAdmin(admin.ModelAdmin):
         return super().get_form(request, obj, change, **kwargs)
 
     def add_view(
-        self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         """Adding takes two steps: choose the provider, then fill in its credentials."""
         if request.method == "GET" and request.GET.get("provider") not in PROVIDERS:
@@ -273,18 +286,8 @@ class AccountAdmin(admin.ModelAdmin):
             self.message_user(request, f"{account.name}: {error}", messages.ERROR)
 
 
-class JobEventInline(admin.TabularInline):
-    model = JobEvent
-    extra = 0
-    can_delete = False
-    fields = ["at", "state", "provider_state", "progress", "queue_position", "failure_code"]
-    readonly_fields = fields
-    ordering = ["-at"]
-    max_num = 0
-
-
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(_JobAdmin):
     list_display = [
         "display_name",
         "external_id",
@@ -306,7 +309,7 @@ class JobAdmin(admin.ModelAdmin):
 
 
 @admin.register(JobEvent)
-class JobEventAdmin(admin.ModelAdmin):
+class JobEventAdmin(_JobEventAdmin):
     list_display = ["job", "at", "state", "provider_state", "progress", "failure_code"]
     list_filter = ["state"]
     list_select_related = ["job"]
@@ -315,7 +318,7 @@ class JobEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(ShareLink)
-class ShareLinkAdmin(admin.ModelAdmin):
+class ShareLinkAdmin(_ShareLinkAdmin):
     list_display = ["job", "created_by", "created_at", "expires_at", "revoked_at", "use_count"]
     list_filter = ["revoked_at"]
     list_select_related = ["job", "created_by"]

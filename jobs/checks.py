@@ -23,7 +23,9 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks
 def check_q_cluster(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     config = settings.Q_CLUSTER
     messages: list[checks.CheckMessage] = []
-    if config.get("retry", 60) <= config.get("timeout", 0):
+    retry, timeout = config.get("retry", 60), config.get("timeout", 0)
+    # Settings parse both as integers; anything else is django-q2's to refuse.
+    if isinstance(retry, int | float) and isinstance(timeout, int | float) and retry <= timeout:
         messages.append(
             checks.Error(
                 "Q_CLUSTER retry must be greater than timeout, or a slow task is run twice",

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
+
+if TYPE_CHECKING:
+    # django-stubs types a field by what it accepts and returns; at run time TextField
+    # cannot be subscripted, so only the type checker sees the parameters.
+    _JSONText = models.TextField[Any, Any]
+    _Text = models.TextField[Any, str]
+else:
+    _JSONText = _Text = models.TextField
 
 
 class EncryptionError(Exception):
@@ -55,12 +63,16 @@ def decrypt(token: str) -> Any:
         ) from None
 
 
-class EncryptedJSONField(models.TextField):
+class EncryptedJSONField(_JSONText):
     """A JSON object stored as a Fernet token; decrypted on load, encrypted on save.
 
     A row that cannot be decrypted raises EncryptionError rather than handing the
     ciphertext to code that would treat it as the secret.
     """
+
+    # What the model attribute accepts and holds, for django-stubs (TextField's are str).
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
         if value is None or value == "":
@@ -86,7 +98,7 @@ class EncryptedJSONField(models.TextField):
 _TOKEN_PREFIX = "gAAAAA"
 
 
-class EncryptedTextField(models.TextField):
+class EncryptedTextField(_Text):
     """A string stored as a Fernet token: robot webhook URLs carry their access token.
 
     Python code sees the plain string; the column only ever holds the token, so the value
@@ -101,14 +113,14 @@ class EncryptedTextField(models.TextField):
     def to_python(self, value: Any) -> str:
         if value is None:
             return ""
-        value = str(value)
+        text = str(value)
         # loaddata hands back what value_to_string wrote: the token.
-        if value.startswith(_TOKEN_PREFIX):
+        if text.startswith(_TOKEN_PREFIX):
             try:
-                return str(json.loads(fernet().decrypt(value.encode())))
+                return str(json.loads(fernet().decrypt(text.encode())))
             except InvalidToken:
                 pass
-        return value
+        return text
 
     def get_prep_value(self, value: Any) -> str:
         return encrypt(str(value) if value is not None else "")

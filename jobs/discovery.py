@@ -24,11 +24,12 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from jobs import services, usage
+from jobs import services
 from jobs.models import Account, Job
 from jobs.providers import PROVIDERS, provider_class
 from jobs.providers.base import JobStatus, Provider, ProviderError
 from jobs.refresh import RateBudget
+from jobs.services import usage
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ behind). Pages show fresh data as it is and stale data greyed, with the reason.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
@@ -117,41 +117,42 @@ def freshness(job: Job, *, now: datetime | None = None) -> Freshness:
     if next_check_at is not None and paused_until is not None:
         next_check_at = max(next_check_at, paused_until)
     overdue = next_check_at is not None and next_check_at + OVERDUE_GRACE < now
-    common = {"checked_at": checked_at, "next_check_at": next_check_at, "overdue": overdue}
+    fresh = Freshness(
+        stale=False, checked_at=checked_at, next_check_at=next_check_at, overdue=overdue
+    )
     account_failed_since_check = (
         account.consecutive_failures > 0
         and account.last_error_at is not None
         and (checked_at is None or account.last_error_at > checked_at)
     )
-    if not account.enabled:
-        return Freshness(stale=True, reason="account disabled", **common)
-    if job.next_poll_at is None:
-        return Freshness(stale=True, reason="not watched", message=job.stopped_reason, **common)
-    if paused_until is not None and account_failed_since_check:
-        return Freshness(
+
+    def stale(
+        reason: str,
+        message: str = "",
+        failed_checks: int = 0,
+        paused_until: datetime | None = None,
+    ) -> Freshness:
+        return replace(
+            fresh,
             stale=True,
-            reason="account paused",
-            message=account.last_error,
+            reason=reason,
+            message=message,
+            failed_checks=failed_checks,
             paused_until=paused_until,
-            failed_checks=account.consecutive_failures,
-            **common,
+        )
+
+    if not account.enabled:
+        return stale("account disabled")
+    if job.next_poll_at is None:
+        return stale("not watched", job.stopped_reason)
+    if paused_until is not None and account_failed_since_check:
+        return stale(
+            "account paused", account.last_error, account.consecutive_failures, paused_until
         )
     if job.poll_errors:
-        return Freshness(
-            stale=True,
-            reason="checks failing",
-            message=job.last_poll_error,
-            failed_checks=job.poll_errors,
-            **common,
-        )
+        return stale("checks failing", job.last_poll_error, job.poll_errors)
     if account_failed_since_check:
-        return Freshness(
-            stale=True,
-            reason="account failing",
-            message=account.last_error,
-            failed_checks=account.consecutive_failures,
-            **common,
-        )
+        return stale("account failing", account.last_error, account.consecutive_failures)
     if overdue:
-        return Freshness(stale=True, reason="overdue", **common)
-    return Freshness(stale=False, **common)
+        return stale("overdue")
+    return fresh

@@ -32,9 +32,10 @@ from django.db.models import Exists, Min, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from jobs import http, services, usage
+from jobs import http, services
 from jobs.models import Account, Job
 from jobs.providers.base import JobStatus, Provider, ProviderError
+from jobs.services import usage
 
 log = logging.getLogger(__name__)
 

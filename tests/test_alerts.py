@@ -52,6 +52,7 @@ class Receiver:
         self.requests: list[Recorded] = []
         self.answers: list[tuple[int, bytes]] = []
         self.default: tuple[int, bytes] = (200, ROBOT_OK)
+        self.extra_headers: dict[str, str] = {}  # sent with every answer
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -62,6 +63,8 @@ class Receiver:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))
+                for name, value in receiver.extra_headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(answer)
 
@@ -154,6 +157,21 @@ def fail_job(
     return job
 
 
+def deliver_the_one_alert(receiver: Receiver) -> Recorded:
+    """Scan, deliver, and return the one request the receiver got."""
+    alerts_scan()
+    alerts_deliver()
+    (request,) = receiver.requests
+    return request
+
+
+def signed_robot_alert(operator, account, receiver, channel: str, path: str) -> Recorded:
+    """One failure alerted through a robot rule signed with ROBOT_SECRET; the request."""
+    make_rule(operator, channel, receiver.url + path, secrets={"secret": ROBOT_SECRET})
+    fail_job(account, "task-robot")
+    return deliver_the_one_alert(receiver)
+
+
 def only_delivery() -> AlertDelivery:
     (delivery,) = AlertDelivery.objects.all()
     return delivery
@@ -200,10 +218,7 @@ def test_wecom_robot_gets_markdown(operator, account, receiver):
     make_rule(operator, "wecom", receiver.url + "/cgi-bin/webhook/send?key=robot-key-0001")
     fail_job(account, "task-2", code="AudioMissing")
 
-    alerts_scan()
-    alerts_deliver()
-
-    (request,) = receiver.requests
+    request = deliver_the_one_alert(receiver)
     assert request.query == {"key": "robot-key-0001"}
     body = request.json()
     assert set(body) == {"msgtype", "markdown"} and body["msgtype"] == "markdown"
@@ -214,18 +229,9 @@ def test_wecom_robot_gets_markdown(operator, account, receiver):
 
 
 def test_dingtalk_robot_gets_markdown_signed_in_the_query(operator, account, receiver):
-    make_rule(
-        operator,
-        "dingtalk",
-        receiver.url + "/robot/send?access_token=ding-token-0001",
-        secrets={"secret": ROBOT_SECRET},
+    request = signed_robot_alert(
+        operator, account, receiver, "dingtalk", "/robot/send?access_token=ding-token-0001"
     )
-    fail_job(account, "task-3")
-
-    alerts_scan()
-    alerts_deliver()
-
-    (request,) = receiver.requests
     query = request.query
     assert query["access_token"] == "ding-token-0001"
     timestamp = query["timestamp"]
@@ -238,27 +244,22 @@ def test_dingtalk_robot_gets_markdown_signed_in_the_query(operator, account, rec
     assert f"sign={quote_plus(expected)}" in request.path  # URL-encoded as documented
     body = request.json()
     assert body["msgtype"] == "markdown"
-    assert body["markdown"]["title"] == "Clapboard: job Promo task-3 failed"
+    assert body["markdown"]["title"] == "Clapboard: job Promo task-robot failed"
     assert "InvalidInput" in body["markdown"]["text"]
     assert only_delivery().status == AlertDelivery.Status.SENT
 
 
 def test_feishu_robot_gets_text_signed_in_the_body(operator, account, receiver):
-    make_rule(
+    request = signed_robot_alert(
         operator,
+        account,
+        receiver,
         "feishu",
-        receiver.url + "/open-apis/bot/v2/hook/5b8f0c1e-2d3a-4f6b-9c7d-0e1f2a3b4c5d",
-        secrets={"secret": ROBOT_SECRET},
+        "/open-apis/bot/v2/hook/5b8f0c1e-2d3a-4f6b-9c7d-0e1f2a3b4c5d",
     )
-    fail_job(account, "task-4")
-
-    alerts_scan()
-    alerts_deliver()
-
-    (request,) = receiver.requests
     body = request.json()
     assert body["msg_type"] == "text"
-    assert "Clapboard: job Promo task-4 failed" in body["content"]["text"]
+    assert "Clapboard: job Promo task-robot failed" in body["content"]["text"]
     timestamp = body["timestamp"]
     assert abs(int(timestamp) - time.time()) < 60  # seconds
     digest = hmac.new(f"{timestamp}\n{ROBOT_SECRET}".encode(), b"", hashlib.sha256).digest()
@@ -658,6 +659,30 @@ def test_a_failed_delivery_is_retried_with_backoff(operator, account, receiver, 
     assert receiver.requests[0].body == receiver.requests[1].body or (
         receiver.requests[0].json()["delivery"] == receiver.requests[1].json()["delivery"]
     )
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "wait"),
+    [("120", (120.0, 120.0)), ("Wed, 21 Oct 2037 07:28:00 GMT", (4.5, 5.5)), (None, (4.5, 5.5))],
+)
+def test_a_throttled_delivery_waits_as_the_receiver_asks(
+    operator, account, receiver, time_machine, retry_after, wait
+):
+    # Whole seconds are honoured; an HTTP date is not read, and the usual back-off applies.
+    time_machine.move_to(T0, tick=False)
+    make_rule(operator, "webhook", receiver.url + "/hook", secrets={"secret": WEBHOOK_SECRET})
+    fail_job(account, "throttled-1")
+    alerts_scan()
+    receiver.answers = [(429, b"slow down")]
+    if retry_after is not None:
+        receiver.extra_headers = {"Retry-After": retry_after}
+
+    assert alerts_deliver() == 1
+    delivery = only_delivery()
+    assert delivery.status == AlertDelivery.Status.PENDING  # 429 is worth retrying
+    assert delivery.response_status == 429
+    waited = (delivery.next_attempt_at - T0).total_seconds()
+    assert wait[0] <= waited <= wait[1]
 
 
 def test_delivery_gives_up_after_the_last_attempt(operator, account, receiver, time_machine):

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from dashboard.api import app, errors, schemas, views
 from dashboard.api import urls as api_urls
-from jobs import api_tokens
-from jobs.api_tokens import api_token_create, api_token_resolve, api_token_revoke
 from jobs.models import ApiToken, Job, JobEvent, RateCounter
 from jobs.providers import PROVIDERS
+from jobs.services import api_tokens
+from jobs.services.api_tokens import api_token_create, api_token_resolve, api_token_revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -393,7 +393,7 @@ def test_track_checks_each_id_with_the_provider(operator_token, simulator, accou
 def test_track_verification_ends_in_time_and_watches_the_rest_unverified(
     operator_token, simulator, accounts, monkeypatch
 ):
-    from jobs import services
+    from jobs.services import tracking as services
 
     # IVH asks one ID per request; each answer takes 0.4 s, the call may spend 1 s.
     monkeypatch.setattr(services, "TRACK_VERIFY_SECONDS", 1.0)

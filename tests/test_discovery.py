@@ -16,7 +16,7 @@ from jobs.discovery import discovery_run
 from jobs.models import Account, Job
 from jobs.providers.base import State
 from jobs.refresh import refresh_once
-from jobs.usage import usage_last_hour
+from jobs.services.usage import usage_last_hour
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

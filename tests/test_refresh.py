@@ -15,7 +15,7 @@ from jobs import refresh, services
 from jobs.models import Account, Job, JobEvent
 from jobs.providers.base import JobStatus, State
 from jobs.refresh import RefreshLoop, refresh_once
-from jobs.usage import usage_last_hour
+from jobs.services.usage import usage_last_hour
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,7 +14,7 @@ from jobs.models import Account, Job, JobEvent
 from jobs.providers import PROVIDERS, provider_class
 from jobs.refresh import refresh_once
 from jobs.services import account_create
-from jobs.sharing import share_create
+from jobs.services.sharing import share_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,14 +40,6 @@ def test_no_secret_appears_anywhere(simulator, staff_admin, outsider, caplog):
         credentials = planted_credentials(code, sim)
         simulator.add_tenant(code, credentials, options=sim.demo_options)
         secrets += [credentials[f.name] for f in provider_class(code).credential_fields if f.secret]
-        accounts[code] = account_create(
-            name=f"planted-{code}",
-            provider=code,
-            credentials=credentials,
-            options=sim.demo_options,
-            region=sim.demo_region,
-            endpoint=simulator.url,
-        )
         # A second account whose secret is wrong: signature failures must not echo it.
         wrong = {
             **credentials,
@@ -59,13 +51,16 @@ def test_no_secret_appears_anywhere(simulator, staff_admin, outsider, caplog):
             },
         }
         secrets += [wrong[f.name] for f in provider_class(code).credential_fields if f.secret]
-        account_create(
-            name=f"wrong-{code}",
-            provider=code,
-            credentials=wrong,
-            options=sim.demo_options,
-            region=sim.demo_region,
-            endpoint=simulator.url,
+        accounts[code], _ = (
+            account_create(
+                name=f"{label}-{code}",
+                provider=code,
+                credentials=values,
+                options=sim.demo_options,
+                region=sim.demo_region,
+                endpoint=simulator.url,
+            )
+            for label, values in (("planted", credentials), ("wrong", wrong))
         )
         for phase in ("running", "succeeded", "failed"):
             simulator.add_job(code, f"{code}-{phase}", pinned=phase)

@@ -74,3 +74,12 @@ def test_sqlite_uses_wal_and_a_busy_timeout(settings):
         pytest.skip("SQLite only")
     assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
     assert db["OPTIONS"]["timeout"] >= 5
+
+
+@pytest.mark.parametrize(("retry", "timeout", "refused"), [(120, 90, False), (90, 90, True)])
+def test_a_task_retry_within_its_timeout_is_a_check_error(settings, retry, timeout, refused):
+    from jobs.checks import check_q_cluster
+
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "retry": retry, "timeout": timeout}
+    ids = [message.id for message in check_q_cluster()]
+    assert ("clapboard.E002" in ids) is refused

@@ -22,7 +22,7 @@ from ninja.types import DictStrAny
 
 from dashboard.api import auth, views
 from dashboard.api.errors import ApiError, install_error_handlers
-from jobs import api_tokens
+from jobs.services import api_tokens
 
 PREFIX = "api/"  # where dashboard/urls.py mounts dashboard/api/urls.py
 DESCRIPTION = (

@@ -1,4 +1,4 @@
-"""Bearer-token authentication for the API, over jobs/api_tokens.py.
+"""Bearer-token authentication for the API, over jobs/services/api_tokens.py.
 
 API calls authenticate with `Authorization: Bearer <token>` and nothing else: the session
 cookie is ignored, which is why the endpoints can be exempt from CSRF. Permissions are the
@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from dashboard.api.errors import ApiError
-from jobs import api_tokens
+from jobs.services import api_tokens
 from jobs.models import ApiToken
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="clapboard"'}

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 
-from jobs import api_tokens
+from jobs.services import api_tokens
 from jobs.models import ApiToken
 from jobs.services import InvalidInput
 

@@ -10,7 +10,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from dashboard.api import schemas
-from jobs.api_tokens import api_token_create
+from jobs.services.api_tokens import api_token_create
 from jobs.models import Job
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from jobs.api_tokens import api_token_create
+from jobs.services.api_tokens import api_token_create
 from jobs.models import Job
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from dashboard.api.app import openapi_document
-from jobs.api_tokens import api_token_create
+from jobs.services.api_tokens import api_token_create
 from jobs.models import Job
 
 CHECKS = [

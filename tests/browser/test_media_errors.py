@@ -11,7 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from jobs.models import Job
-from jobs.sharing import share_create
+from jobs.services.sharing import share_create
 from tests.browser.conftest import screenshot
 from tests.browser.test_pages import wait_until
 from tests.views.test_media import closed_port_url

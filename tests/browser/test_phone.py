@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from jobs.models import Account, AlertDelivery, Job, JobEvent
 from jobs.refresh import refresh_once
 from jobs.services import account_create
-from jobs.sharing import share_create
+from jobs.services.sharing import share_create
 from tests.browser.conftest import ARTIFACTS
 from tests.test_alerts import make_rule
 

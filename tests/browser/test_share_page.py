@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from jobs.models import Job
 from jobs.providers.base import JobStatus, State
 from jobs.services import job_apply_status
-from jobs.sharing import share_create, share_revoke
+from jobs.services.sharing import share_create, share_revoke
 from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

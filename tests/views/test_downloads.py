@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from jobs.models import Job
-from jobs.sharing import share_create
+from jobs.services.sharing import share_create
 
 pytestmark = pytest.mark.django_db
 

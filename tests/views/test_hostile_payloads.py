@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from jobs.models import Job
 from jobs.refresh import refresh_once
-from jobs.sharing import share_create
+from jobs.services.sharing import share_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -238,7 +238,7 @@ def test_clear_shows_whenever_a_filter_is_set(viewer_client, accounts):
 
 
 def test_far_future_dates_are_a_400_in_the_api_too(viewer, accounts):
-    from jobs.api_tokens import api_token_create
+    from jobs.services.api_tokens import api_token_create
 
     token = api_token_create(user=viewer, name="script")[1]
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")

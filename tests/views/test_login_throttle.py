@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from jobs.api_tokens import api_token_create
+from jobs.services.api_tokens import api_token_create
 
 LIMIT = settings.AXES_FAILURE_LIMIT
 CSRF_SECRET = "Csrf0Secret1For2Tests3Only4abcde"

@@ -18,7 +18,7 @@ from jobs.providers.huawei_metastudio import HuaweiMetaStudio
 from jobs.providers.tencent_ci import TencentCi
 from jobs.providers.tencent_ivh import TencentIvh
 from jobs.providers.tencent_vod import TencentVod
-from jobs.sharing import share_create
+from jobs.services.sharing import share_create
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2030, 1, 10, 12, 0, tzinfo=UTC)

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from jobs.models import Account, Job, ShareLink
-from jobs.sharing import SHARE_FAILURE_LIMIT, share_create, share_resolve, share_revoke
+from jobs.services.sharing import SHARE_FAILURE_LIMIT, share_create, share_resolve, share_revoke
 
 PUBLIC_HEADERS = {
     "Referrer-Policy": "no-referrer",

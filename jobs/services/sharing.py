@@ -6,12 +6,11 @@ counted per client IP so guessing tokens is throttled long before it could succe
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import F
@@ -19,7 +18,11 @@ from django.utils import timezone
 
 from jobs import ratelimit
 from jobs.models import Job, ShareLink
-from jobs.services import InvalidInput
+from jobs.services.errors import InvalidInput
+from jobs.services.hashed_tokens import row_for_token, token_hash
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +35,8 @@ SHARE_FAILURE_LIMIT = 20
 SHARE_FAILURE_WINDOW = timedelta(minutes=5)
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def share_create(
-    *, job: Job, user: AbstractBaseUser | None, days: int = SHARE_DEFAULT_DAYS
+    *, job: Job, user: User | None, days: int = SHARE_DEFAULT_DAYS
 ) -> tuple[ShareLink, str]:
     """Create a share link for `job` valid for `days` days.
 
@@ -51,7 +50,7 @@ def share_create(
     now = timezone.now()
     link = ShareLink.objects.create(
         job=job,
-        token_hash=_token_hash(token),
+        token_hash=token_hash(token),
         created_by=user,
         created_at=now,
         expires_at=now + timedelta(days=days),
@@ -80,12 +79,8 @@ def share_resolve(
     (an open page's own polls are not new uses).
     """
     now = now or timezone.now()
-    if not _TOKEN_SHAPE.fullmatch(token):
-        return None
-    digest = _token_hash(token)
-    # The lookup is by hash, so its timing says nothing about the token itself.
-    link = ShareLink.objects.select_related("job").filter(token_hash=digest).first()
-    if link is None or not hmac.compare_digest(link.token_hash, digest):
+    link = row_for_token(ShareLink.objects.select_related("job"), token, _TOKEN_SHAPE)
+    if link is None:
         return None
     if not link.is_usable(now):
         return None

@@ -8,12 +8,11 @@ shares.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Q
@@ -21,7 +20,11 @@ from django.utils import timezone
 
 from jobs import ratelimit
 from jobs.models import ApiToken
-from jobs.services import InvalidInput
+from jobs.services.errors import InvalidInput
+from jobs.services.hashed_tokens import row_for_token, token_hash
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +40,7 @@ API_RATE_LIMIT = 600  # requests per token per window
 API_RATE_WINDOW = 60  # seconds
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """Create a token for `user`. Returns the stored row and the raw token, which is not
     kept anywhere and cannot be recovered.
 
@@ -58,7 +57,7 @@ def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, st
         )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     api_token = ApiToken.objects.create(
-        user=user, name=name, token_hash=_token_hash(token), prefix=token[:PREFIX_LENGTH]
+        user=user, name=name, token_hash=token_hash(token), prefix=token[:PREFIX_LENGTH]
     )
     logger.info("API token %s (%s) created by %s", api_token.code, api_token.prefix, user)
     return api_token, token
@@ -83,12 +82,8 @@ def api_token_resolve(token: str, now: datetime | None = None) -> ApiToken | Non
     A hit records its time, at most once per LAST_USED_RESOLUTION.
     """
     now = now or timezone.now()
-    if not _TOKEN_SHAPE.fullmatch(token):
-        return None
-    digest = _token_hash(token)
-    # The lookup is by hash, so its timing says nothing about the token itself.
-    api_token = ApiToken.objects.select_related("user").filter(token_hash=digest).first()
-    if api_token is None or not hmac.compare_digest(api_token.token_hash, digest):
+    api_token = row_for_token(ApiToken.objects.select_related("user"), token, _TOKEN_SHAPE)
+    if api_token is None:
         return None
     if api_token.revoked_at is not None or not api_token.user.is_active:
         return None

@@ -1,0 +1,30 @@
+"""The domain's models, one module per aggregate; imported here so `from jobs.models import
+Job` works and Django finds them all (app label `jobs`, tables unchanged)."""
+
+from jobs.models.accounts import Account, http_url, mask
+from jobs.models.alerts import AlertDelivery, AlertNotice, AlertRule
+from jobs.models.jobs import STATE_CHOICES, Job, JobEvent, JobQuerySet, JobStateCount
+from jobs.models.sharing import ShareLink
+from jobs.models.tokens import ApiToken
+from jobs.models.tracking import TrackBatch, TrackItem
+from jobs.models.usage import AccountUsage, RateCounter
+
+__all__ = [
+    "STATE_CHOICES",
+    "Account",
+    "AccountUsage",
+    "AlertDelivery",
+    "AlertNotice",
+    "AlertRule",
+    "ApiToken",
+    "Job",
+    "JobEvent",
+    "JobQuerySet",
+    "JobStateCount",
+    "RateCounter",
+    "ShareLink",
+    "TrackBatch",
+    "TrackItem",
+    "http_url",
+    "mask",
+]
