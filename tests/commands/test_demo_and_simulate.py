@@ -127,7 +127,7 @@ def _group_alive(pgid: int) -> bool:
 
 @pytest.mark.django_db(transaction=True)
 def test_run_serves_the_demo_world_on_its_own_simulator_port_and_stops_on_sigterm():
-    from tests.test_crash_safety import _database_url
+    from tests.clusters import database_url as _database_url
 
     call_command("demo", stdout=io.StringIO())  # built once for the default port
     port, simulator_port = _free_port(), _free_port()
