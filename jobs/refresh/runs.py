@@ -26,10 +26,10 @@ class Due(NamedTuple):
 class Queue(enum.Enum):
     """Where an account's queue of due jobs stands."""
 
-    UNKNOWN = "unknown"  # not looked yet, or handed out: look again soon
+    UNKNOWN = "unknown"  # not looked yet
     EMPTY = "empty"  # looked and found nothing due: look again in a second
     TO_SORT = "to sort"  # fresh from the database; a state listing sorts it first
-    READY = "ready"  # every job in it is worth a request
+    READY = "ready"  # every job in it is worth a request; once handed out, look again soon
 
 
 class Phase(enum.Enum):
