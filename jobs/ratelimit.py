@@ -88,4 +88,4 @@ def client_ip(request: HttpRequest) -> str:
             return str(ipaddress.ip_address(value))
         except ValueError:
             pass
-    return request.META.get("REMOTE_ADDR", "")
+    return str(request.META.get("REMOTE_ADDR", ""))

@@ -81,7 +81,7 @@ def error_backoff(consecutive_errors: int, *, retry_after: float | None = None) 
     """Seconds to wait after the n-th consecutive failed request (n ≥ 1), with jitter."""
     if retry_after:
         return min(ERROR_MAX, max(retry_after, 1.0))
-    delay = min(ERROR_MAX, ERROR_BASE * 2 ** max(0, consecutive_errors - 1))
+    delay = min(ERROR_MAX, ERROR_BASE * 2.0 ** max(0, consecutive_errors - 1))
     return delay * random.uniform(0.9, 1.1)
 
 

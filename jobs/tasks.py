@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from jobs import alerts, discovery, refresh
+from jobs import alerts, refresh
+from jobs.refresh import discovery
 
 
 def refresh_loop() -> dict[str, int]:

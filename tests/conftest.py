@@ -3,7 +3,6 @@ a real simulator on 127.0.0.1."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import pytest
@@ -87,10 +86,9 @@ staff_client = _logged_in("staff_admin")
 def child_env(db) -> dict[str, str]:
     """The environment of a `manage.py` child process that shares the test database
     (the ORM broker, no Redis, DEBUG settings)."""
-    from tests.test_crash_safety import _database_url
+    from tests.clusters import child_env as environment
 
-    settings = {"DJANGO_SETTINGS_MODULE": "dashboard.settings", "DEBUG": "true"}
-    return {**os.environ, **settings, "DATABASE_URL": _database_url(), "REDIS_URL": ""}
+    return environment()
 
 
 @pytest.fixture

@@ -5,36 +5,20 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
-from django_q.brokers.orm import ORM
 from django_q.tasks import async_task
 
 from jobs.models import Account, Job
 from jobs.refresh import RefreshLoop, refresh_once
+from tests.clusters import cluster_start, orm_broker
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _orm_broker() -> ORM:
-    # The cluster under test uses the ORM broker on this database, whatever the suite's
-    # own broker is (Redis in the PostgreSQL run).
-    return ORM(list_key="clapboard")
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def test_killing_a_cluster_mid_refresh_loses_no_update_and_frees_the_lease(simulator, accounts):
@@ -46,26 +30,11 @@ def test_killing_a_cluster_mid_refresh_loses_no_update_and_frees_the_lease(simul
         simulator.add_job("tencent_ivh", external_id, pinned="running", pinned_progress=40)
     Job.objects.bulk_create(Job(account=account, external_id=i) for i in ids)
 
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "CLAPBOARD_LEASE_SECONDS": "3",
-        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
-        "DEBUG": "true",
-        "CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS": "true",  # the simulator is on 127.0.0.1
-        "REDIS_URL": "",
-    }
-    # A real cluster on the ORM broker, sharing the test database; its own process group
-    # so SIGKILL takes the workers down with it, as when a host dies.
-    cluster = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # A real cluster on the ORM broker, sharing the test database; SIGKILL to its group
+    # takes the workers down with it, as when a host dies.
+    cluster = cluster_start(CLAPBOARD_LEASE_SECONDS="3")
     try:
-        async_task("jobs.tasks.refresh_loop", sync=False, broker=_orm_broker())
+        async_task("jobs.tasks.refresh_loop", sync=False, broker=orm_broker())
         deadline = time.monotonic() + 60
         while Job.objects.filter(version__gt=0).count() < 5:  # mid-pass: some jobs done
             assert time.monotonic() < deadline and cluster.poll() is None

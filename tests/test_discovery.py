@@ -11,11 +11,10 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from jobs import discovery
-from jobs.discovery import discovery_run
 from jobs.models import Account, Job
 from jobs.providers.base import State
-from jobs.refresh import refresh_once
+from jobs.refresh import discovery, refresh_once
+from jobs.refresh.discovery import discovery_run
 from jobs.services.usage import usage_last_hour
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -13,7 +12,7 @@ from django.db import close_old_connections
 
 from jobs.models import RateCounter
 from jobs.ratelimit import rate_hit
-from tests.test_crash_safety import _database_url as database_url
+from tests.clusters import child_env
 
 NOW = 1_900_001_000.0  # a fixed instant, 200 s into an hour: 3400 s to its end
 
@@ -29,16 +28,9 @@ def test_two_processes_share_one_count():
         "from jobs.ratelimit import rate_hit\n"
         f"print([rate_hit('test', 'client-1', limit=5, window=3600, now={NOW}) for _ in range(3)])"
     )
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
-        "DEBUG": "true",
-        "REDIS_URL": "",
-    }
     other = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", script],
-        env=env,
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=60,

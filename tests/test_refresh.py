@@ -8,13 +8,14 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import DataError
 from django.utils import timezone
 from django_q.models import Schedule
 
 from jobs import refresh, services
 from jobs.models import Account, Job, JobEvent
 from jobs.providers.base import JobStatus, State
-from jobs.refresh import RefreshLoop, refresh_once
+from jobs.refresh import RefreshLoop, poll, refresh_once
 from jobs.services.usage import usage_last_hour
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -326,6 +327,38 @@ def test_refresh_now_polls_one_job_or_defers_to_the_loop_holding_the_account(sim
     assert outcome.startswith("Refresh handed to the poller")
     notes = job.events.filter(kind="refresh").values_list("note", flat=True)
     assert list(notes) == ["Refreshed: the job changed.", outcome]
+
+
+@pytest.mark.timeout(60)
+def test_a_status_write_that_raises_is_recorded_on_the_job_and_the_pass_ends(
+    simulator, accounts, monkeypatch
+):
+    # As PostgreSQL refused a NUL character once: the job stayed due, unmarked, and a
+    # one-pass run asked about it again and again instead of ending.
+    for external_id in ("ci-unstorable", "ci-fine"):
+        simulator.add_job("tencent_ci", external_id, pinned="running")
+    unstorable, fine = track(accounts["tencent_ci"], "ci-unstorable", "ci-fine")
+    apply_status = services.job_apply_status
+
+    def refuse(*, job_id, **kwargs):
+        if job_id == unstorable.pk:
+            raise DataError("invalid byte sequence for encoding UTF8: 0x00")
+        return apply_status(job_id=job_id, **kwargs)
+
+    monkeypatch.setattr(poll.services, "job_apply_status", refuse)
+    stats = refresh_once()
+
+    assert stats["jobs"] == 2 and stats["requests"] == 1  # one batch, asked once
+    unstorable.refresh_from_db()
+    assert (unstorable.state, unstorable.version, unstorable.poll_errors) == (State.UNKNOWN, 0, 1)
+    assert unstorable.last_poll_error == "StoreError: The answer could not be stored (DataError)."
+    assert unstorable.next_poll_at > timezone.now()  # backs off like any failed poll
+    assert Job.objects.get(pk=fine.pk).state == State.RUNNING  # the rest of the batch is kept
+    assert Account.objects.get(pk=unstorable.account_id).lease_owner == ""
+
+    Job.objects.filter(pk=unstorable.pk).update(next_poll_at=timezone.now())
+    outcome = refresh.job_refresh_now(job_id=unstorable.pk)
+    assert outcome == "Refresh failed: StoreError: The answer could not be stored (DataError)."
 
 
 def test_refreshjobs_command(simulator, accounts, capsys):

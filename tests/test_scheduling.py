@@ -78,7 +78,7 @@ class FakeClock:
 
 
 def test_rate_budget_spends_under_the_limit_in_small_bursts():
-    from jobs.refresh import RateBudget
+    from jobs.refresh.budget import RateBudget
 
     clock = FakeClock()
     budget = RateBudget(50, clock=clock)
@@ -92,7 +92,7 @@ def test_rate_budget_spends_under_the_limit_in_small_bursts():
 
 
 def test_a_burst_of_throttles_halves_once_and_the_rate_recovers():
-    from jobs.refresh import RateBudget
+    from jobs.refresh.budget import RateBudget
 
     clock = FakeClock()
     budget = RateBudget(100, clock=clock)
@@ -105,3 +105,53 @@ def test_a_burst_of_throttles_halves_once_and_the_rate_recovers():
     clock.now += budget.RECOVER_AFTER + 1
     budget.try_take()
     assert budget.rate == 95
+
+
+class FakeSleep:
+    """Sleeps on a FakeClock, recording each wait; `stopping` plays a cluster's stop."""
+
+    def __init__(self, clock: FakeClock, *, stopping: bool = False) -> None:
+        self.clock = clock
+        self.stopping = stopping
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        self.clock.now += seconds
+        return self.stopping
+
+
+def test_taking_from_the_budget_sleeps_exactly_until_the_next_token():
+    from jobs.refresh.budget import RateBudget
+
+    clock = FakeClock()
+    sleep = FakeSleep(clock)
+    budget = RateBudget(10, clock=clock, sleep=sleep)  # 9.5 tokens a second
+    assert budget.take() and sleep.waits == []  # the first one is there
+    assert budget.take()
+    assert sleep.waits == [pytest.approx(1 / 9.5)]  # one wait, no polling
+    # A token that would come after the deadline is not waited for.
+    assert not budget.take(deadline=clock.now + 0.05)
+    assert len(sleep.waits) == 1
+    assert budget.take(deadline=clock.now + 0.2) and len(sleep.waits) == 2
+
+
+def test_taking_from_the_budget_gives_up_when_the_cluster_stops(monkeypatch):
+    import multiprocessing
+
+    from jobs.refresh import shutdown
+    from jobs.refresh.budget import RateBudget
+
+    clock = FakeClock()
+    sleep = FakeSleep(clock, stopping=True)
+    budget = RateBudget(1, clock=clock, sleep=sleep)
+    assert budget.take()
+    assert not budget.take() and len(sleep.waits) == 1
+
+    # The real sleep wakes on the shared stop flag at once, not after the 1 s wait.
+    stopped = multiprocessing.get_context("fork").Event()
+    stopped.set()
+    monkeypatch.setattr(shutdown, "_flag", stopped)
+    budget = RateBudget(1, clock=clock)
+    assert budget.take()
+    assert not budget.take()

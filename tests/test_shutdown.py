@@ -6,25 +6,15 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
-from django.db import connection
-from django_q.brokers.orm import ORM
 from django_q.tasks import async_task
 
 from jobs.models import Account, Job
+from tests.clusters import cluster_start, orm_broker
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _group_alive(pgid: int) -> bool:
@@ -44,24 +34,9 @@ def test_sigterm_stops_a_cluster_mid_loop_within_20_seconds(simulator, accounts)
     for external_id in ids:
         simulator.add_job("tencent_ivh", external_id, pinned="running", pinned_progress=10)
     Job.objects.bulk_create(Job(account=account, external_id=i) for i in ids)
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
-        "DEBUG": "true",
-        "REDIS_URL": "",
-        "CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS": "true",  # the simulator is on 127.0.0.1
-    }
-    # As under a supervisor: its own session, and SIGTERM to the parent alone.
-    cluster = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    cluster = cluster_start()  # as under a supervisor; SIGTERM goes to the parent alone
     try:
-        broker = ORM(list_key="clapboard")
+        broker = orm_broker()
         async_task("jobs.tasks.refresh_loop", sync=False, broker=broker)
         async_task("jobs.tasks.refresh_loop", sync=False, broker=broker)  # queued behind
         deadline = time.monotonic() + 60

@@ -11,8 +11,8 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from dashboard.api.errors import ApiError
-from jobs.services import api_tokens
 from jobs.models import ApiToken
+from jobs.services import api_tokens
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="clapboard"'}
 

@@ -18,9 +18,8 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 
-from jobs.services import api_tokens
 from jobs.models import ApiToken
-from jobs.services import InvalidInput
+from jobs.services import InvalidInput, api_tokens
 
 TOKENS_SHOWN = 50
 

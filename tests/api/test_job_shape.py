@@ -10,8 +10,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from dashboard.api import schemas
-from jobs.services.api_tokens import api_token_create
 from jobs.models import Job
+from jobs.services.api_tokens import api_token_create
 
 pytestmark = pytest.mark.django_db
 

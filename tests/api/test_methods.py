@@ -7,8 +7,8 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from jobs.services.api_tokens import api_token_create
 from jobs.models import Job
+from jobs.services.api_tokens import api_token_create
 
 pytestmark = pytest.mark.django_db
 

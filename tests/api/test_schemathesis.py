@@ -17,8 +17,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from dashboard.api.app import openapi_document
-from jobs.services.api_tokens import api_token_create
 from jobs.models import Job
+from jobs.services.api_tokens import api_token_create
 
 CHECKS = [
     not_a_server_error,

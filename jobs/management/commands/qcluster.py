@@ -16,21 +16,21 @@ from django.conf import settings
 from django_q.cluster import Cluster
 from django_q.management.commands import qcluster
 
-from jobs import refresh
+from jobs.refresh.shutdown import shutdown_prepare, shutdown_request
 
 
-class PromptCluster(Cluster):
+class PromptCluster(Cluster):  # type: ignore[misc]  # django-q2 has no type hints
     def sig_handler(self, signum: int, frame: Any) -> None:
-        refresh.shutdown_request()
+        shutdown_request()
         super().sig_handler(signum, frame)
 
 
-class Command(qcluster.Command):
+class Command(qcluster.Command):  # type: ignore[misc]
     def handle(self, *args: Any, **options: Any) -> None:
         settings.SECRET_KEY  # noqa: B018 - as django-q2: signing needs it
         if options.get("cluster_name"):
             os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
-        refresh.shutdown_prepare()  # before the fork, so the workers share it
+        shutdown_prepare()  # before the fork, so the workers share it
         cluster = PromptCluster()
         cluster.start()
         if options.get("run_once", False):

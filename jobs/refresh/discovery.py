@@ -12,23 +12,24 @@ twice, whatever runs at the same time; the cursor, saved after every page, saves
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import time
-import uuid
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from jobs import services
 from jobs.models import Account, Job
 from jobs.providers import PROVIDERS, provider_class
 from jobs.providers.base import JobStatus, Provider, ProviderError
-from jobs.refresh import RateBudget
+from jobs.refresh.budget import RateBudget
+from jobs.refresh.leases import (
+    account_lease_keep,
+    account_lease_take,
+    account_leases_release,
+    not_backing_off,
+    owner_id,
+)
 from jobs.services import usage
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,7 @@ def discovery_run(
     imported} for the accounts read this run (not those skipped: off, no list API,
     backing off, or leased by a refresh loop)."""
     now = timezone.now()
-    accounts = Account.objects.filter(enabled=True, discover=True).filter(
-        Q(retry_at__isnull=True) | Q(retry_at__lte=now)
-    )
+    accounts = Account.objects.filter(enabled=True, discover=True).filter(not_backing_off(now))
     if account_names is not None:
         accounts = accounts.filter(name__in=list(account_names))
     imported: dict[str, int] = {}
@@ -73,14 +72,8 @@ def account_discover(
     A failed request ends the run and is recorded on the account as the refresh engine
     records it (throttling and permanent errors back the account off).
     """
-    owner = f"discovery:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    now = timezone.now()
-    won = (
-        Account.objects.filter(pk=account_id)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_owner=owner, lease_until=now + _lease_time())
-    )
-    if not won:
+    owner = owner_id("discovery")
+    if not account_lease_take(account_id=account_id, owner=owner):
         return None
     try:
         account = Account.objects.get(pk=account_id)
@@ -93,9 +86,7 @@ def account_discover(
             page_size=page_size,
         )
     finally:
-        Account.objects.filter(pk=account_id, lease_owner=owner).update(
-            lease_owner="", lease_until=None
-        )
+        account_leases_release(owner=owner, account_id=account_id)
 
 
 def discover_pages(
@@ -106,20 +97,24 @@ def discover_pages(
     owner: str,
     max_pages: int = MAX_PAGES,
     page_size: int = PAGE_SIZE,
+    deadline: float | None = None,
 ) -> int:
     """The pages of one discovery run, for a caller that holds the account's lease as
     `owner` and spends from its `budget` (this module, or a refresh loop that already
     holds the account). Returns how many jobs were imported; see `account_discover`.
+    The run ends early when the budget has no token before `deadline` (a
+    time.monotonic()) or the cluster stops.
     """
     requests = failures = imported = 0
     # The adapter's cursor, plus this module's own counts for the accounts page.
     state = account.discovery_cursor if isinstance(account.discovery_cursor, dict) else {}
-    cursor = state.get("position") if isinstance(state.get("position"), dict) else {}
+    position = state.get("position")
+    cursor: Mapping[str, Any] = position if isinstance(position, dict) else {}
     imported_before = _count(state.get("imported"))
     try:
         for _ in range(max_pages):
-            while not budget.try_take():
-                time.sleep(0.01)
+            if not budget.take(deadline):
+                break
             asked_at = timezone.now()
             requests += 1
             try:
@@ -134,15 +129,15 @@ def discover_pages(
                 _record_failure(account, ProviderError("internal adapter error", "AdapterError"))
                 break
             imported += _import(account_id=account.pk, statuses=statuses, asked_at=asked_at)
-            now = timezone.now()
-            kept = Account.objects.filter(pk=account.pk, lease_owner=owner).update(
+            kept = account_lease_keep(
+                account_id=account.pk,
+                owner=owner,
                 discovery_cursor={
                     "position": cursor,
                     "imported": imported_before + imported,
                     "last_run": imported,
                 },
-                discovered_at=now,
-                lease_until=now + _lease_time(),
+                discovered_at=timezone.now(),
             )
             if not kept:
                 log.warning("%s: lost its lease during discovery", account.name)
@@ -207,10 +202,6 @@ def _record_failure(account: Account, error: ProviderError) -> None:
     back_off = error.retry_after is not None or error.permanent
     services.account_record_error(account_id=account.pk, error=error, back_off=back_off)
     log.warning("%s: discovery failed: %s", account.name, error)
-
-
-def _lease_time() -> timedelta:
-    return timedelta(seconds=settings.CLAPBOARD_LEASE_SECONDS)
 
 
 def _count(value: Any) -> int:

@@ -1,0 +1,143 @@
+"""One request about a batch of jobs, and everything its answer means for them.
+
+The refresh loop and "Refresh now" both poll through `poll_batch`: it asks the provider,
+stores every answer, records a failed request on the account or its jobs, and hands back
+a `Polled` for the caller's own counts and pacing. It writes the database only, never
+the caller's in-memory state, so it is safe on any worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from jobs import services
+from jobs.models import Account
+from jobs.providers.base import JobStatus, Provider, ProviderError
+from jobs.refresh.budget import RateBudget
+
+# One logger for the whole engine: bench/refresh.py counts the failed requests in a
+# cluster's log by "WARNING jobs.refresh <account name>: ".
+log = logging.getLogger("jobs.refresh")
+
+
+@dataclass(frozen=True)
+class Leased:
+    """An account whose lease the caller holds, with what polling it needs."""
+
+    account_id: int
+    name: str
+    adapter: Provider
+    budget: RateBudget
+
+    @classmethod
+    def of(cls, account: Account) -> Leased:
+        return cls(
+            account_id=account.pk,
+            name=account.name,
+            adapter=account.adapter(),
+            budget=RateBudget(account.effective_rate_limit),
+        )
+
+
+@dataclass(frozen=True)
+class Polled:
+    """What one request did. `seconds` is how long the provider took to answer or fail
+    (None when our adapter failed, which says nothing about the provider's pace)."""
+
+    seconds: float | None
+    jobs: int = 0
+    changed: int = 0
+    error: ProviderError | None = None
+    # Set when the whole account must wait this many seconds (throttled, refused).
+    back_off: float | None = None
+
+
+def poll_batch(leased: Leased, ids: Mapping[str, int]) -> Polled:
+    """Ask about the jobs `ids` ({external id: pk}) in one request and store the answers."""
+    asked_at = timezone.now()
+    started = time.monotonic()
+    try:
+        results = leased.adapter.fetch(list(ids))
+    except ProviderError as error:
+        seconds = time.monotonic() - started
+        back_off = request_failed(leased, list(ids.values()), error)
+        return Polled(seconds=seconds, error=error, back_off=back_off)
+    except Exception as exc:  # an adapter bug: treat as transient, never crash
+        log.error("%s: adapter error %s", leased.name, type(exc).__name__)
+        failure = ProviderError("internal adapter error", "AdapterError")
+        back_off = request_failed(leased, list(ids.values()), failure)
+        return Polled(seconds=None, error=failure, back_off=back_off)
+    seconds = time.monotonic() - started
+    jobs, changed = _store(results, ids, asked_at)
+    return Polled(seconds=seconds, jobs=jobs, changed=changed)
+
+
+def _store(
+    results: Mapping[str, JobStatus | ProviderError], ids: Mapping[str, int], asked_at: datetime
+) -> tuple[int, int]:
+    """Store a batch's answers; returns (jobs answered, jobs changed)."""
+    jobs = changed = 0
+    subtitles: list[int] = []
+    unstored: dict[int, ProviderError] = {}
+    # One transaction per answer, not per job: a batch of 50 is one write for SQLite's
+    # single writer. Each job is still applied in its own savepoint.
+    with transaction.atomic():
+        for external_id, result in results.items():
+            pk = ids.get(external_id)
+            if pk is None:
+                continue
+            jobs += 1
+            if not isinstance(result, JobStatus):
+                services.jobs_record_error(job_ids=[pk], error=result)
+                continue
+            try:
+                applied = services.job_apply_status(job_id=pk, status=result, asked_at=asked_at)
+            except Exception as exc:  # its savepoint is rolled back: the batch goes on
+                # Left due, the job would be asked again at once, for ever (a one-pass
+                # run then never ends): note the error so it backs off like any other.
+                log.exception("could not store the answer for job %s", pk)
+                unstored[pk] = ProviderError(
+                    f"The answer could not be stored ({type(exc).__name__}).", "StoreError"
+                )
+                continue
+            changed += applied.changed
+            if applied.became_terminal and result.subtitles_url:
+                subtitles.append(pk)
+    for pk, error in unstored.items():
+        services.jobs_record_error(job_ids=[pk], error=error)
+    for pk in subtitles:  # outbound fetches never run inside a transaction
+        services.job_fetch_subtitles(job_id=pk)
+    missing = [pk for external_id, pk in ids.items() if external_id not in results]
+    if missing:  # an adapter that forgot an id: retry later rather than lose it
+        services.jobs_record_error(
+            job_ids=missing, error=ProviderError("no answer for this job", "NoAnswer")
+        )
+    return jobs, changed
+
+
+def request_failed(leased: Leased, job_ids: list[int], error: ProviderError) -> float | None:
+    """Record a failed request on the account or on its jobs `job_ids`.
+
+    Returns how many seconds the whole account must now wait, or None when only the
+    jobs back off.
+    """
+    back_off = None
+    if error.retry_after is not None or error.permanent:
+        # Throttling or credentials: the account's problem, not the jobs'.
+        if error.retry_after is not None:
+            leased.budget.slow_down()
+        back_off = services.account_record_error(account_id=leased.account_id, error=error)
+        if error.permanent:
+            services.track_account_refused(account_id=leased.account_id, error=error)
+    else:
+        services.jobs_record_error(job_ids=job_ids, error=error)
+        services.account_record_error(account_id=leased.account_id, error=error, back_off=False)
+    log.warning("%s: %s", leased.name, error)
+    return back_off
