@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
@@ -72,9 +73,15 @@ class Refused(OutboundError):
 
 @dataclass(frozen=True)
 class Response:
+    """A whole answer. `headers` is case-insensitive whatever mapping it was built from:
+    servers spell header names as they like (`retry-after`, `Retry-After`)."""
+
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", CaseInsensitiveDict(self.headers))
 
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
@@ -512,7 +519,7 @@ def request(
     if cut:
         raise Timeout(f"{what}: no complete answer within {limit:.3g} s") from None
     if failure is None:
-        return Response(status=raw.status_code, headers=dict(raw.headers), body=data)
+        return Response(status=raw.status_code, headers=raw.headers, body=data)
     if isinstance(failure, OutboundError):
         raise failure
     phase = "while reading" if raw is not None else ""

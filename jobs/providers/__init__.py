@@ -34,4 +34,5 @@ def provider_class(code: str) -> type[Provider]:
     """Return the adapter class for `code`; raises KeyError for an unknown code."""
     _, dotted = PROVIDERS[code]
     module_name, class_name = dotted.rsplit(".", 1)
-    return getattr(import_module(module_name), class_name)
+    adapter: type[Provider] = getattr(import_module(module_name), class_name)
+    return adapter

@@ -9,7 +9,6 @@ kept here only so its published vectors stay reproducible; it is never sent.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import re
 import uuid
@@ -18,10 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobs import http
-from jobs.providers import signing
+from jobs.providers import signing, wire
 from jobs.providers.base import (
     NOT_FOUND,
-    UNKNOWN_FAILURE,
     Explanation,
     FailureCategory,
     FetchResult,
@@ -30,8 +28,8 @@ from jobs.providers.base import (
     ProviderError,
     SchemaField,
     State,
-    parse_time,
 )
+from jobs.providers.errors import MALFORMED
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +40,6 @@ DEFAULT_REGION = "cn-shanghai"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 # The gateway refuses requests whose x-acs-date is further than this from its clock.
 CLOCK_TOLERANCE_SECONDS = 15 * 60
-DEFAULT_RETRY_AFTER = 1.0
 # Provider messages are shown to operators; a runaway one must not fill the page.
 MAX_MESSAGE_CHARS = 300
 
@@ -170,31 +167,6 @@ def rpc_signature(access_key_secret: str, method: str, params: Mapping[str, str]
 
 # --- payload parsing ---------------------------------------------------------------------
 
-_CREDENTIAL_KEYS = re.compile(
-    r"authorization|secret|password|securitytoken|accesstoken|credential", re.IGNORECASE
-)
-
-
-# Deeper nesting than any real answer is cut, so a hostile body cannot exhaust the stack.
-MAX_RAW_DEPTH = 32
-
-
-def _plain(value: Any, depth: int = 0) -> Any:
-    """A JSON-safe copy without credential-looking keys (for `JobStatus.raw`)."""
-    if isinstance(value, Mapping | list | tuple) and depth >= MAX_RAW_DEPTH:
-        return "[nested too deep]"
-    if isinstance(value, Mapping):
-        return {
-            str(key): _plain(item, depth + 1)
-            for key, item in value.items()
-            if not _CREDENTIAL_KEYS.search(str(key))
-        }
-    if isinstance(value, list | tuple):
-        return [_plain(item, depth + 1) for item in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
-
 
 def _decode_json_string(value: Any) -> Any:
     """ICE nests JSON documents as strings (`Result`, `JobParams`); decode one if it
@@ -202,19 +174,9 @@ def _decode_json_string(value: Any) -> Any:
     if not isinstance(value, str) or not value.strip():
         return value
     try:
-        return json.loads(value)
-    except (ValueError, RecursionError):
+        return wire.decode_json(value)
+    except ValueError:
         return value
-
-
-def _text(mapping: Any, *names: str) -> str:
-    if not isinstance(mapping, Mapping):
-        return ""
-    for name in names:
-        value = mapping.get(name)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return ""
 
 
 def _failure(result: Any) -> tuple[str, str]:
@@ -225,11 +187,16 @@ def _failure(result: Any) -> tuple[str, str]:
     """
     inner = _decode_json_string(result.get("Data")) if isinstance(result, Mapping) else None
     code = ""
-    for candidate in (_text(result, "Code", "code"), _text(inner, "Code", "code")):
+    for candidate in (
+        wire.first_text(result, "Code", "code"),
+        wire.first_text(inner, "Code", "code"),
+    ):
         if candidate and candidate.lower() != "success":
             code = candidate
             break
-    message = _text(result, "Message", "message") or _text(inner, "Message", "message")
+    message = wire.first_text(result, "Message", "message") or wire.first_text(
+        inner, "Message", "message"
+    )
     return code or "Fail", message
 
 
@@ -286,18 +253,16 @@ def parse_status(payload: Any, *, external_id: str) -> JobStatus:
         failure_code=failure_code,
         failure_message=failure_message,
         media_url=_media_url(payload) if state is State.SUCCEEDED else "",
-        created_at=parse_time(payload.get("CreateTime")),
-        finished_at=parse_time(payload.get("FinishTime")),
-        kind=_text(payload, "FunctionName"),
-        name=_text(payload, "Name"),
-        raw=_plain(raw),
+        created_at=wire.parse_time(payload.get("CreateTime")),
+        finished_at=wire.parse_time(payload.get("FinishTime")),
+        kind=wire.first_text(payload, "FunctionName"),
+        name=wire.first_text(payload, "Name"),
+        raw=wire.scrub(raw),
     )
 
 
 def _malformed(reason: str, http_status: int | None = None) -> ProviderError:
-    return ProviderError(
-        f"unexpected answer from ICE: {reason}", "MalformedResponse", http_status=http_status
-    )
+    return wire.malformed("ICE", reason, http_status=http_status)
 
 
 # --- request-level errors ---------------------------------------------------------------
@@ -306,15 +271,6 @@ _AUTH_CODES = ("SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKey
 _DENIED_CODES = ("Forbidden", "OperationDenied", "InvalidSecurityToken")
 _THROTTLE_CODES = ("Throttling", "RequestsTooFrequent", "ServiceUnavailable.Throttling")
 _NOT_FOUND_CODES = ("ResourceNotFound", "InvalidJobId", "JobNotFound", "InvalidParameter.JobId")
-
-
-def _retry_after(headers: Mapping[str, str]) -> float:
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), "")
-    try:
-        seconds = float(value)
-    except ValueError:
-        return DEFAULT_RETRY_AFTER
-    return seconds if 0 < seconds <= 3600 else DEFAULT_RETRY_AFTER
 
 
 def _starts(code: str, prefixes: tuple[str, ...]) -> bool:
@@ -339,19 +295,19 @@ def error_from_response(response: http.Response, secrets: Sequence[str] = ()) ->
     """
     status = response.status
     try:
-        body = json.loads(response.body)
-    except (ValueError, RecursionError):
+        body = wire.decode_json(response.body)
+    except ValueError:
         body = None
-    code = _text(body, "Code", "code")
+    code = wire.first_text(body, "Code", "code")
     if not code:
         # A proxy's or load balancer's page, not the API gateway: transient.
         return ProviderError(
             f"HTTP {status} without an ICE error body",
-            "MalformedResponse" if status < 500 else f"HTTP{status}",
+            MALFORMED if status < 500 else f"HTTP{status}",
             http_status=status,
         )
-    message = _text(body, "Message", "message") or "no message"
-    request_id = _text(body, "RequestId", "requestId")
+    message = wire.first_text(body, "Message", "message") or "no message"
+    request_id = wire.first_text(body, "RequestId", "requestId")
     text = http.redact(message, secrets)[:MAX_MESSAGE_CHARS]
     if request_id:
         text += f" (RequestId {request_id[:64]})"
@@ -374,7 +330,7 @@ def error_from_response(response: http.Response, secrets: Sequence[str] = ()) ->
             "check this server's clock (NTP). "
         )
     if _starts(code, _THROTTLE_CODES):
-        return error(retry_after=_retry_after(response.headers))
+        return error(retry_after=wire.throttle_delay(response.headers))
     if code == "SignatureNonceUsed":
         return error("a retry with a fresh nonce will do. ")
     if _starts(code, _AUTH_CODES) or _starts(code, _DENIED_CODES):
@@ -505,13 +461,7 @@ class AliyunIce(Provider):
             for quoted in _QUOTED_CODE.findall(message):
                 if quoted != "Fail" and quoted in catalogue:
                     return catalogue[quoted]
-        parts = code.split(".") if code else []
-        while parts:
-            entry = catalogue.get(".".join(parts))
-            if entry is not None:
-                return entry
-            parts.pop()
-        return UNKNOWN_FAILURE
+        return wire.lookup_dotted(catalogue, code)
 
     def default_base_url(self) -> str:
         return f"https://ice.{self.region or DEFAULT_REGION}.aliyuncs.com"
@@ -560,8 +510,8 @@ class AliyunIce(Provider):
         if response.status != 200:
             raise _malformed(f"HTTP {response.status}", response.status)
         try:
-            payload = json.loads(response.body)
-        except (ValueError, RecursionError):
+            payload = wire.decode_json(response.body)
+        except ValueError:
             raise _malformed("the body is not JSON", response.status) from None
         status = parse_status(payload, external_id=external_id)
         if status.state is State.UNKNOWN:

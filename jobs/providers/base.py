@@ -10,14 +10,50 @@ import enum
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from jobs import http
+from jobs.providers.errors import (
+    MALFORMED,
+    NOT_FOUND,
+    PRIVATE_ENDPOINT_HINT,
+    REFUSED_ENDPOINT,
+    UNKNOWN_FAILURE,
+    Explanation,
+    FailureCategory,
+    ProviderError,
+)
+from jobs.providers.wire import as_int, clamp_progress, iso_utc, parse_time
 
 if TYPE_CHECKING:
     from jobs.models import Account
+
+# Re-exported: callers import the status shape, the errors and the coercions from here.
+__all__ = [
+    "MALFORMED",
+    "NOT_FOUND",
+    "PRIVATE_ENDPOINT_HINT",
+    "REFUSED_ENDPOINT",
+    "TERMINAL_STATES",
+    "UNKNOWN_FAILURE",
+    "Explanation",
+    "FailureCategory",
+    "FetchResult",
+    "JobStatus",
+    "ListingPass",
+    "Provider",
+    "ProviderError",
+    "SchemaField",
+    "Sentence",
+    "State",
+    "Word",
+    "as_int",
+    "clamp_progress",
+    "iso_utc",
+    "parse_time",
+]
 
 
 class State(enum.StrEnum):
@@ -76,78 +112,6 @@ class JobStatus:
     name: str = ""
     words: tuple[Sentence, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
-
-
-class ProviderError(Exception):
-    """A request-level failure: the provider did not tell us anything about the job.
-
-    `permanent` means retrying the same request cannot succeed (bad credentials, unknown
-    task ID); `retry_after` (seconds) is set when the provider throttled us.
-    Messages never contain secrets: adapters build them from codes and redacted text.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        code: str = "",
-        *,
-        permanent: bool = False,
-        retry_after: float | None = None,
-        http_status: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.permanent = permanent
-        self.retry_after = retry_after
-        self.http_status = http_status
-
-    def __str__(self) -> str:
-        if not self.code or self.message.startswith(self.code):
-            return self.message
-        return f"{self.code}: {self.message}"
-
-    @property
-    def is_not_found(self) -> bool:
-        return self.code == NOT_FOUND
-
-
-# The code adapters use for "the provider does not know this task (any more)".
-NOT_FOUND = "NotFound"
-# The account's endpoint (or what its name resolves to) is not somewhere we send requests.
-REFUSED_ENDPOINT = "RefusedEndpoint"
-PRIVATE_ENDPOINT_HINT = (
-    "; private and loopback endpoints are refused unless CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS is true"
-)
-
-
-class FailureCategory(enum.StrEnum):
-    INPUT = "input"
-    CONTENT_POLICY = "content policy"
-    QUOTA = "quota/throttling"
-    TRANSIENT = "transient"
-    INTERNAL = "internal"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """What a job failure code means for an operator: its kind, whether retrying the job
-    can help, and what to do about it."""
-
-    category: FailureCategory
-    summary: str
-    retry_helps: bool
-    action: str
-
-
-UNKNOWN_FAILURE = Explanation(
-    FailureCategory.UNKNOWN,
-    "Not in Clapboard's catalogue for this provider",
-    retry_helps=False,
-    action="Read the provider's message below; if it is unclear, ask the provider's support "
-    "with the task ID.",
-)
 
 
 @dataclass(frozen=True)
@@ -437,54 +401,3 @@ class ListingPass:
         if self.newest is not None:
             cursor["newest"] = iso_utc(self.newest)
         return cursor
-
-
-def iso_utc(moment: datetime) -> str:
-    """`2019-07-16T06:21:27Z`: whole seconds, UTC (naive times are taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any) -> datetime | None:
-    """Parse the ISO 8601 flavours the providers send into aware UTC; None if unusable.
-
-    Covers `2019-07-16T06:21:27Z`, `+08:00` and CI's colon-less `+0800`.
-    """
-    from datetime import UTC
-
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):  # e.g. year 9999 with a negative offset
-        return None
-
-
-def as_int(value: Any) -> int | None:
-    """An int from a provider number or numeric string; None for anything else."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value == value and abs(value) < 2**62:
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def clamp_progress(value: Any) -> int | None:
-    number = as_int(value)
-    if number is None or number < 0:
-        return None
-    return min(number, 100)

@@ -10,9 +10,7 @@ type-agnostic "show one job" call. Failures arrive as `{error_code, error_msg}` 
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,7 +19,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from jobs import http
-from jobs.providers import signing
+from jobs.providers import signing, wire
 from jobs.providers.base import (
     NOT_FOUND,
     Explanation,
@@ -33,10 +31,8 @@ from jobs.providers.base import (
     ProviderError,
     SchemaField,
     State,
-    as_int,
-    iso_utc,
-    parse_time,
 )
+from jobs.providers.wire import as_int, iso_utc
 
 logger = logging.getLogger(__name__)
 
@@ -79,18 +75,10 @@ THROTTLE_CODES = frozenset({"APIGW.0308", "APIG.0308"})
 UNAUTHORIZED_CODE = "MSS.00000001"
 INVALID_PARAMETER_CODE = "MSS.00000003"
 INTERNAL_ERROR_CODE = "MSS.00000004"
-DEFAULT_RETRY_AFTER = 1.0
-MAX_RETRY_AFTER = 3600.0
 # Gateway messages can echo a whole canonical request; keep stored messages short.
 MAX_MESSAGE_CHARS = 500
-MAX_PAYLOAD_DEPTH = 64
 
 _REGION = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-# Keys that would hold credentials wherever they appear in a payload.
-_CREDENTIAL_KEY = re.compile(
-    r"authorization|secret|password|passwd|token|credential|access_?key|^(ak|sk)$",
-    re.IGNORECASE,
-)
 
 
 # --- signing ------------------------------------------------------------------------
@@ -216,56 +204,16 @@ def sdk_date(timestamp: float) -> str:
 
 
 def _malformed(what: str) -> ProviderError:
-    return ProviderError(f"MetaStudio sent {what}", "MalformedResponse")
-
-
-def _clean(value: Any, depth: int = 0) -> Any:
-    """Plain JSON data with credential-like keys dropped and NaN/inf made null."""
-    if depth > MAX_PAYLOAD_DEPTH:
-        raise _malformed("a payload nested too deeply")
-    if isinstance(value, Mapping):
-        return {
-            str(key): _clean(item, depth + 1)
-            for key, item in value.items()
-            if not _CREDENTIAL_KEY.search(str(key))
-        }
-    if isinstance(value, list | tuple):
-        return [_clean(item, depth + 1) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        return parse_time(value)
-    except (OverflowError, ValueError):  # e.g. year 9999 with a negative offset
-        return None
+    return wire.malformed("MetaStudio", what)
 
 
 def _duration_ms(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    if value <= 0 or value > 2_147_483_647:
-        return None
-    return round(value * 1000)
+    # A duration of 0 is a job that has not rendered yet, not an empty video.
+    return wire.seconds_to_ms(value) or None
 
 
 def normalize_kind(job_type: Any) -> str:
-    kind = _text(job_type).upper()
+    kind = wire.text(job_type).upper()
     return KIND_ALIASES.get(kind, kind)
 
 
@@ -298,17 +246,17 @@ def parse_status(payload: Any, external_id: str = "") -> JobStatus:
         provider_state=raw_state,
         # The list reports no progress or queue position; only "done" is certain.
         progress=100 if state is State.SUCCEEDED else None,
-        failure_code=_text(error.get("error_code")),
-        failure_message=_text(error.get("error_msg")),
-        media_url=_text(output.get("preview_video_url")),
-        cover_url=_text(output.get("cover_url")),
+        failure_code=wire.text(error.get("error_code")),
+        failure_message=wire.text(error.get("error_msg")),
+        media_url=wire.text(output.get("preview_video_url")),
+        cover_url=wire.text(output.get("cover_url")),
         duration_ms=_duration_ms(payload.get("duration")),
-        created_at=_time(payload.get("create_time")),
-        started_at=_time(payload.get("start_time")),
-        finished_at=_time(payload.get("end_time")),
+        created_at=wire.parse_time(payload.get("create_time")),
+        started_at=wire.parse_time(payload.get("start_time")),
+        finished_at=wire.parse_time(payload.get("end_time")),
         kind=normalize_kind(payload.get("job_type")),
-        name=_text(output.get("asset_name")),
-        raw=_clean(payload),
+        name=wire.text(output.get("asset_name")),
+        raw=wire.scrub(payload),
     )
 
 
@@ -322,32 +270,12 @@ def parse_list(payload: Any) -> list[JobStatus]:
     return [parse_status(job) for job in payload["jobs"]]
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def decode_json(body: bytes) -> Any:
     """The JSON document in a response body; ProviderError("MalformedResponse") if none."""
     try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):  # includes JSONDecodeError, UnicodeDecodeError
+        return wire.decode_json(body)
+    except ValueError:  # includes JSONDecodeError, UnicodeDecodeError
         raise _malformed("a body that is not JSON") from None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    # http.Response keeps the server's spelling of header names.
-    wanted = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == wanted), "")
-
-
-def _retry_after(headers: Mapping[str, str]) -> float:
-    try:
-        seconds = float(_header(headers, "Retry-After"))
-    except ValueError:
-        return DEFAULT_RETRY_AFTER
-    if not math.isfinite(seconds) or seconds < 0:
-        return DEFAULT_RETRY_AFTER
-    return min(seconds, MAX_RETRY_AFTER)
 
 
 def error_from_response(response: http.Response, secrets: Iterable[str] = ()) -> ProviderError:
@@ -360,12 +288,12 @@ def error_from_response(response: http.Response, secrets: Iterable[str] = ()) ->
     status = response.status
     code = message = ""
     try:
-        body = json.loads(response.body)
-    except (ValueError, RecursionError):
+        body = wire.decode_json(response.body)
+    except ValueError:
         body = None
     if isinstance(body, Mapping):
-        code = _text(body.get("error_code"))
-        message = _text(body.get("error_msg"))
+        code = wire.text(body.get("error_code"))
+        message = wire.text(body.get("error_msg"))
     code = code or f"HTTP{status}"
     message = http.redact(message or f"MetaStudio answered HTTP {status}", secrets)
     message = message[:MAX_MESSAGE_CHARS]
@@ -376,7 +304,7 @@ def error_from_response(response: http.Response, secrets: Iterable[str] = ()) ->
         )
 
     if code in THROTTLE_CODES or status == 429:
-        return error(False, _retry_after(response.headers))
+        return error(False, wire.throttle_delay(response.headers))
     if code in SIGNATURE_CODES or code == UNAUTHORIZED_CODE or status in (401, 403):
         return error(True)
     if code == INTERNAL_ERROR_CODE or status >= 500 or status == 408:

@@ -10,7 +10,6 @@ failed job is HTTP 200 with `State=Failed` and the job's own `Code`/`Message`.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,11 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
-
 from jobs import http
-from jobs.providers import signing
+from jobs.providers import signing, wire
 from jobs.providers.base import (
     NOT_FOUND,
     Explanation,
@@ -35,13 +31,12 @@ from jobs.providers.base import (
     ProviderError,
     SchemaField,
     State,
-    clamp_progress,
-    parse_time,
 )
+from jobs.providers.errors import MALFORMED
+from jobs.providers.wire import clamp_progress
 
 logger = logging.getLogger(__name__)
 
-MALFORMED = "MalformedResponse"
 JOBS_PATH = "/jobs"
 XML_CONTENT_TYPE = "application/xml"
 VOICE_SEPARATE = "VoiceSeparate"
@@ -57,12 +52,7 @@ MAX_LIST_SIZE = 100
 # How far back the first import looks: CI documents no job-record retention (§3.5).
 DISCOVERY_WINDOW = timedelta(days=30)
 
-# Seconds to wait after a 429 SlowDown that did not carry Retry-After.
-DEFAULT_RETRY_AFTER = 1.0
-MAX_RETRY_AFTER = 3600.0
 MAX_MESSAGE_CHARS = 300
-# Nesting deeper than this is not a CI document (and would exhaust the recursion).
-MAX_XML_DEPTH = 40
 
 STATES = {
     "Submitted": State.QUEUED,
@@ -92,19 +82,17 @@ AUTH_CODES = frozenset(
 # A saturated or paused queue clears up on its own (or when an operator resumes it).
 TRANSIENT_CODES = frozenset({"QueueSaturated", "QueuePaused", "SlowDown", "ServiceUnavailable"})
 
-# Payload keys whose values are credentials wherever they appear (matched as substrings
-# of the lower-cased key, e.g. `x-ci-security-token`, `SecretId`).
-_CREDENTIAL_WORDS = ("secret", "token", "authorization", "signature", "password", "credential")
-
 # COS job ids are short alphanumerics; anything with a separator could not be asked for
 # in a comma-separated batch path and is unknown to CI by construction.
 _ASKABLE_ID = re.compile(r"[^\x00-\x20\x7f,/]{1,128}")
-_BUCKET = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?-[0-9]{5,}")
+# Also the dashboard's VoiceSeparationForm checks: a bucket, a template id, no control
+# characters in object keys.
+BUCKET = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?-[0-9]{5,}")
 _REGION = re.compile(r"[a-z]{2,}(?:-[a-z0-9]+){1,3}")
 _QUEUE_ID = re.compile(r"[A-Za-z0-9]{1,64}")
-_TEMPLATE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TEMPLATE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CODEC = re.compile(r"[A-Za-z0-9]{1,16}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # PROVIDERS.md §3.1 is sure of `IsAudio` only; the others are the template API's values.
 AUDIO_MODES = frozenset({"IsAudio", "IsBackground", "AudioAndBackground", "MusicMode"})
 # COS object keys are at most 850 bytes of UTF-8.
@@ -215,58 +203,21 @@ def encode_query(params: Mapping[str, str]) -> str:
 # --- parsing ---------------------------------------------------------------------------
 
 
+PROVIDER = "Cloud Infinite"
+
+
 def _malformed(message: str) -> ProviderError:
-    return ProviderError(message, MALFORMED)
+    return wire.malformed(PROVIDER, message)
 
 
 def parse_xml(body: bytes | str) -> ET.Element:
-    """Parse a CI XML document, refusing what a hostile or broken peer could send.
-
-    defusedxml refuses any DOCTYPE (CI never sends one), entity declarations (expansion
-    bombs) and external references, as is anything that is not UTF-8 XML. Raises
-    ProviderError MalformedResponse (transient); never returns a partial tree.
-    """
-    if isinstance(body, bytes):
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _malformed("the answer is not UTF-8 text") from None
-    elif isinstance(body, str):
-        text = body
-    else:
-        raise _malformed("the answer is not text")
-    try:
-        # A str is fed to expat as UTF-8 whatever encoding the declaration claims.
-        return SafeET.fromstring(text, forbid_dtd=True)
-    except DefusedXmlException:
-        raise _malformed("the answer declares a DOCTYPE or ENTITY, which CI never sends") from None
-    except (ET.ParseError, ValueError, UnicodeError) as exc:
-        raise _malformed(f"the answer is not well-formed XML ({type(exc).__name__})") from None
+    """A CI XML document (DOCTYPE, entities and non-UTF-8 refused); see `wire.parse_xml`."""
+    return wire.parse_xml(body, provider=PROVIDER)
 
 
-def element_data(element: ET.Element, _depth: int = 0) -> Any:
-    """An element as plain JSON data: text for a leaf, a dict for a container.
-
-    Repeated child tags become lists (in document order); attributes are ignored (CI
-    sends none). Raises ProviderError MalformedResponse for absurd nesting.
-    """
-    if _depth > MAX_XML_DEPTH:
-        raise _malformed("the answer is nested too deeply")
-    children = list(element)
-    if not children:
-        return (element.text or "").strip()
-    data: dict[str, Any] = {}
-    for child in children:
-        value = element_data(child, _depth + 1)
-        if child.tag in data:
-            existing = data[child.tag]
-            if isinstance(existing, list):
-                existing.append(value)
-            else:
-                data[child.tag] = [existing, value]
-        else:
-            data[child.tag] = value
-    return data
+def element_data(element: ET.Element) -> Any:
+    """A CI element as plain JSON data; see `wire.element_data`."""
+    return wire.element_data(element, provider=PROVIDER)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -282,10 +233,6 @@ def _get(data: Any, *path: str) -> Any:
             return None
         data = data.get(key)
     return data
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
 
 
 @dataclass(frozen=True)
@@ -323,21 +270,8 @@ def jobs_page(root: ET.Element) -> JobsPage:
     return JobsPage(
         details=_as_list(data.get("JobsDetail")),
         missing_ids=missing,
-        next_token=_text(data.get("NextToken")),
+        next_token=wire.text(data.get("NextToken")),
     )
-
-
-def redact_payload(value: Any) -> Any:
-    """A copy of parsed payload data without credential-like keys."""
-    if isinstance(value, Mapping):
-        return {
-            key: redact_payload(item)
-            for key, item in value.items()
-            if not any(word in str(key).lower() for word in _CREDENTIAL_WORDS)
-        }
-    if isinstance(value, list):
-        return [redact_payload(item) for item in value]
-    return value
 
 
 def output_object_url(output: Any, *, object_base_url: str = "") -> str:
@@ -350,9 +284,9 @@ def output_object_url(output: Any, *, object_base_url: str = "") -> str:
     endpoint override: a private gateway, the simulator) the key is addressed there.
     Keys with a `${…}` placeholder are skipped: the real name is decided by CI.
     """
-    key = _text(_get(output, "AuObject")) or _text(_get(output, "Object"))
+    key = wire.text(_get(output, "AuObject")) or wire.text(_get(output, "Object"))
     key = key.lstrip("/")
-    if not key or "${" in key or _CONTROL.search(key):
+    if not key or "${" in key or CONTROL_CHARS.search(key):
         return ""
     try:
         path = quote(key, safe="/")
@@ -360,32 +294,11 @@ def output_object_url(output: Any, *, object_base_url: str = "") -> str:
         return ""
     if object_base_url:
         return f"{object_base_url.rstrip('/')}/{path}"
-    bucket = _text(_get(output, "Bucket"))
-    region = _text(_get(output, "Region"))
-    if not _BUCKET.fullmatch(bucket) or not _REGION.fullmatch(region):
+    bucket = wire.text(_get(output, "Bucket"))
+    region = wire.text(_get(output, "Region"))
+    if not BUCKET.fullmatch(bucket) or not _REGION.fullmatch(region):
         return ""
     return f"https://{bucket}.cos.{region}.myqcloud.com/{path}"
-
-
-def _duration_ms(media_info: Any) -> int | None:
-    # GenerateMediaInfo reports seconds as a decimal string, e.g. "12.000000".
-    value = _text(_get(media_info, "Format", "Duration"))
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    if not math.isfinite(seconds) or seconds < 0 or seconds > 10**9:
-        return None
-    return round(seconds * 1000)
-
-
-def _time(value: Any) -> datetime | None:
-    # base.parse_time lets OverflowError out for offsets at the ends of the calendar
-    # (e.g. "0001-01-01T00:00:00+0800"); such a time is as unusable as a missing one.
-    try:
-        return parse_time(value)
-    except OverflowError:
-        return None
 
 
 def parse_status(detail: Any, *, external_id: str = "", object_base_url: str = "") -> JobStatus:
@@ -397,7 +310,7 @@ def parse_status(detail: Any, *, external_id: str = "", object_base_url: str = "
     """
     if not isinstance(detail, Mapping):
         raise _malformed("JobsDetail is not a container")
-    job_id = external_id or _text(detail.get("JobId"))
+    job_id = external_id or wire.text(detail.get("JobId"))
     if not job_id:
         raise _malformed("JobsDetail has no JobId")
     raw_state = detail.get("State")
@@ -410,8 +323,8 @@ def parse_status(detail: Any, *, external_id: str = "", object_base_url: str = "
     failure_code = failure_message = ""
     if state is State.FAILED:
         # Code/Message say "Success" on healthy jobs; they only mean something here.
-        failure_code = _text(detail.get("Code"))
-        failure_message = _text(detail.get("Message"))
+        failure_code = wire.text(detail.get("Code"))
+        failure_message = wire.text(detail.get("Message"))
     progress = clamp_progress(detail.get("Progress"))
     if progress is None and state is State.SUCCEEDED:
         progress = 100
@@ -426,29 +339,15 @@ def parse_status(detail: Any, *, external_id: str = "", object_base_url: str = "
         failure_code=failure_code,
         failure_message=failure_message,
         media_url=media_url,
-        duration_ms=_duration_ms(_get(operation, "MediaInfo")),
-        created_at=_time(detail.get("CreationTime")),
-        started_at=_time(detail.get("StartTime")),
-        finished_at=_time(detail.get("EndTime")),
-        kind=_text(detail.get("Tag")),
-        name=_text(_get(detail, "Input", "Object")),
-        raw=redact_payload(detail),
+        # GenerateMediaInfo reports seconds as a decimal string, e.g. "12.000000".
+        duration_ms=wire.seconds_to_ms(_get(operation, "MediaInfo", "Format", "Duration")),
+        created_at=wire.parse_time(detail.get("CreationTime")),
+        started_at=wire.parse_time(detail.get("StartTime")),
+        finished_at=wire.parse_time(detail.get("EndTime")),
+        kind=wire.text(detail.get("Tag")),
+        name=wire.text(_get(detail, "Input", "Object")),
+        raw=wire.scrub(detail),
     )
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    wanted = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == wanted), "")
-
-
-def _retry_after(headers: Mapping[str, str]) -> float:
-    try:
-        seconds = float(_header(headers, "Retry-After"))
-    except ValueError:
-        return DEFAULT_RETRY_AFTER
-    if not math.isfinite(seconds) or seconds < 0:
-        return DEFAULT_RETRY_AFTER
-    return min(seconds, MAX_RETRY_AFTER)
 
 
 def error_from_response(response: http.Response, *, secrets: Iterable[str] = ()) -> ProviderError:
@@ -469,12 +368,12 @@ def error_from_response(response: http.Response, *, secrets: Iterable[str] = ())
             f"HTTP {status} without a COS error document", MALFORMED, http_status=status
         )
     data = element_data(root)
-    code = _text(_get(data, "Code")).strip()[:64] or f"HTTP{status}"
-    text = _text(_get(data, "Message")).strip()[:MAX_MESSAGE_CHARS] or "no message"
+    code = wire.text(_get(data, "Code")).strip()[:64] or f"HTTP{status}"
+    text = wire.text(_get(data, "Message")).strip()[:MAX_MESSAGE_CHARS] or "no message"
     message = http.redact(f"HTTP {status}: {text}", secrets)
     if status == 429 or code == "SlowDown":
         return ProviderError(
-            message, code, retry_after=_retry_after(response.headers), http_status=status
+            message, code, retry_after=wire.throttle_delay(response.headers), http_status=status
         )
     if code not in AUTH_CODES and (status >= 500 or status < 400 or code in TRANSIENT_CODES):
         return ProviderError(message, code, http_status=status)
@@ -493,7 +392,7 @@ def _check(value: str, pattern: re.Pattern[str], what: str) -> str:
 def _object_key(value: str, what: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{what} must be a string")
-    if _CONTROL.search(value):
+    if CONTROL_CHARS.search(value):
         raise ValueError(f"{what} contains control characters")
     if len(value.encode("utf-8")) > MAX_OBJECT_KEY_BYTES:
         raise ValueError(f"{what} is longer than {MAX_OBJECT_KEY_BYTES} bytes")
@@ -635,7 +534,7 @@ class TencentCi(Provider):
     def default_base_url(self) -> str:
         """`https://<bucket>.ci.<region>.myqcloud.com`; raises ProviderError if either is bad."""
         bucket = str(self.options.get("bucket", ""))
-        if not _BUCKET.fullmatch(bucket):
+        if not BUCKET.fullmatch(bucket):
             raise ProviderError(
                 "the bucket option must look like name-APPID",
                 "InvalidConfiguration",
@@ -728,7 +627,7 @@ class TencentCi(Provider):
             page = self._send_signed("GET", f"{JOBS_PATH}/{','.join(batch)}")
             wanted = set(batch)
             for detail in page.details:
-                job_id = _text(_get(detail, "JobId"))
+                job_id = wire.text(_get(detail, "JobId"))
                 if not job_id:
                     raise _malformed("a JobsDetail has no JobId")
                 if job_id in wanted:
@@ -772,7 +671,7 @@ class TencentCi(Provider):
         """
         if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_LIST_SIZE:
             raise ValueError(f"size must be 1..{MAX_LIST_SIZE}")
-        _check(tag, _TEMPLATE_ID, "tag")
+        _check(tag, TEMPLATE_ID, "tag")
         raw_states: list[str] = []
         for state in states:
             if state in STATES:
@@ -847,7 +746,7 @@ class TencentCi(Provider):
         if not isinstance(input_object, str) or not input_object.strip():
             raise ValueError("input_object is required")
         _object_key(input_object, "input_object")
-        _check(output_bucket, _BUCKET, "output_bucket (name-APPID)")
+        _check(output_bucket, BUCKET, "output_bucket (name-APPID)")
         _check(output_region, _REGION, "output_region")
         _object_key(background_object, "background_object")
         _object_key(voice_object, "voice_object")
@@ -863,7 +762,7 @@ class TencentCi(Provider):
         if template_id and inline:
             raise ValueError("give template_id or inline audio parameters, not both")
         if template_id:
-            _check(template_id, _TEMPLATE_ID, "template_id")
+            _check(template_id, TEMPLATE_ID, "template_id")
         elif audio_mode not in AUDIO_MODES:
             raise ValueError(
                 "give template_id, or audio_mode as one of " + ", ".join(sorted(AUDIO_MODES))
@@ -897,7 +796,7 @@ class TencentCi(Provider):
 
         page = self._send_signed("POST", JOBS_PATH, body=body)
         details = page.details
-        job_id = _text(_get(details[0], "JobId")) if len(details) == 1 else ""
+        job_id = wire.text(_get(details[0], "JobId")) if len(details) == 1 else ""
         if not job_id:
             raise _malformed("the answer to CreateMediaJobs carries no JobId")
         return job_id

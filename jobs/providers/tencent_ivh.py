@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from jobs import http
-from jobs.providers import signing
+from jobs.providers import signing, wire
 from jobs.providers.base import (
     NOT_FOUND,
     Explanation,
@@ -30,9 +30,8 @@ from jobs.providers.base import (
     Sentence,
     State,
     Word,
-    as_int,
-    clamp_progress,
 )
+from jobs.providers.wire import DEFAULT_RETRY_AFTER, as_int, clamp_progress
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +64,6 @@ _AUTH_WORDS = ("signature", "appkey", "timestamp", "auth", "token")
 _THROTTLE_WORDS = ("frequency", "rate limit", "too many", "qps", "throttl")
 _NOT_FOUND_WORDS = ("not exist", "not found", "no such task")
 
-# Seconds to wait after a throttled answer that did not say how long.
-DEFAULT_RETRY_AFTER = 1.0
-
 STATES = {
     "COMMIT": State.QUEUED,
     "MAKING": State.RUNNING,
@@ -77,21 +73,6 @@ STATES = {
 
 # TextTimestampResult counts in 100 ns ticks.
 TICKS_PER_MS = 10_000
-
-# Keys whose values are credentials wherever they appear in a payload.
-_CREDENTIAL_KEYS = frozenset(
-    {
-        "authorization",
-        "appkey",
-        "accesstoken",
-        "access_token",
-        "signature",
-        "secretid",
-        "secretkey",
-        "password",
-    }
-)
-_RAW_MAX_DEPTH = 32
 
 
 def sign(appkey: str, access_token: str, timestamp: int | str) -> str:
@@ -169,7 +150,7 @@ def parse_status(document: Any, *, external_id: str) -> JobStatus:
     failure_code = failure_message = ""
     if state is State.FAILED:
         failure_code = _failure_code(payload.get("FailCode"))
-        failure_message = _text(payload.get("FailMessage"))
+        failure_message = wire.text(payload.get("FailMessage"))
 
     duration_ms = as_int(payload.get("Duration"))
     return JobStatus(
@@ -180,12 +161,12 @@ def parse_status(document: Any, *, external_id: str) -> JobStatus:
         queue_position=queue_position,
         failure_code=failure_code,
         failure_message=failure_message,
-        media_url=_text(payload.get("MediaUrl")),
-        subtitles_url=_text(payload.get("SubtitlesUrl")),
+        media_url=wire.text(payload.get("MediaUrl")),
+        subtitles_url=wire.text(payload.get("SubtitlesUrl")),
         duration_ms=duration_ms if duration_ms is not None and duration_ms > 0 else None,
         kind="videomaker",
         words=_sentences(payload.get("TextTimestampResult")),
-        raw=_scrub(document),
+        raw=wire.scrub(document),
     )
 
 
@@ -246,8 +227,8 @@ def raise_for_header(
 
 
 def _header_message(header: Mapping[str, Any]) -> str:
-    message = _text(header.get("Message")) or "request refused"
-    request_id = _text(header.get("RequestID"))
+    message = wire.text(header.get("Message")) or "request refused"
+    request_id = wire.text(header.get("RequestID"))
     return f"{message} (RequestID {request_id})" if request_id else message
 
 
@@ -276,10 +257,13 @@ def interpret_response(response: http.Response, *, external_id: str) -> JobStatu
     a body that is not the JSON envelope is a transient `MalformedResponse`.
     """
     status = response.status
-    retry_after = _retry_after(response.headers)
-    document = _decode(response.body)
+    retry_after = wire.retry_after(response.headers)
+    try:
+        document = wire.decode_json(response.body)
+    except ValueError:
+        document = _UNDECODABLE
     header = document.get("Header") if isinstance(document, Mapping) else None
-    header_code = _text(header.get("Code")) if isinstance(header, Mapping) else ""
+    header_code = wire.text(header.get("Code")) if isinstance(header, Mapping) else ""
     if header_code == str(CODE_OK):
         header_code = ""
     if status == 429:
@@ -493,38 +477,15 @@ class TencentIvh(Provider):
 _UNDECODABLE = object()
 
 
-def _decode(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return _UNDECODABLE
-
-
 def _malformed(reason: str) -> ProviderError:
-    return ProviderError(f"IVH answer not understood: {reason}", "MalformedResponse")
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            seconds = as_int(value)
-            return float(seconds) if seconds is not None and seconds >= 0 else None
-    return None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return ""
-    if isinstance(value, str | int):
-        return str(value).strip()
-    return ""
+    return wire.malformed("IVH", reason)
 
 
 def _failure_code(value: Any) -> str:
     number = as_int(value)
     if number is not None:
         return "" if number == 0 else str(number)
-    return _text(value)
+    return wire.text(value)
 
 
 def _sentences(value: Any) -> tuple[Sentence, ...]:
@@ -552,23 +513,3 @@ def _sentences(value: Any) -> tuple[Sentence, ...]:
         if text or words:
             sentences.append(Sentence(text, tuple(words)))
     return tuple(sentences)
-
-
-def _scrub(value: Any, depth: int = 0) -> Any:
-    """Plain JSON data without credential-looking keys, nesting capped."""
-    if depth > _RAW_MAX_DEPTH:
-        return None
-    if isinstance(value, Mapping):
-        return {
-            str(k): _scrub(v, depth + 1) for k, v in value.items() if not _credential_key(str(k))
-        }
-    if isinstance(value, list | tuple):
-        return [_scrub(v, depth + 1) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
-
-
-def _credential_key(key: str) -> bool:
-    lowered = key.lower()
-    return lowered in _CREDENTIAL_KEYS or "token" in lowered or "secret" in lowered

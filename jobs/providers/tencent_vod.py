@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from jobs import http
-from jobs.providers import signing
+from jobs.providers import signing, wire
 from jobs.providers.base import (
     NOT_FOUND,
     UNKNOWN_FAILURE,
@@ -33,10 +32,9 @@ from jobs.providers.base import (
     ProviderError,
     SchemaField,
     State,
-    as_int,
-    clamp_progress,
-    parse_time,
 )
+from jobs.providers.errors import MALFORMED
+from jobs.providers.wire import DEFAULT_RETRY_AFTER, as_int, clamp_progress, iso_utc
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +43,8 @@ API_VERSION = "2018-07-17"
 ALGORITHM = "TC3-HMAC-SHA256"
 # The official SDK signs and sends exactly this; what is signed must be what is sent.
 CONTENT_TYPE = "application/json"
-MALFORMED = "MalformedResponse"
 # The server rejects an X-TC-Timestamp more than this far from its clock (§6.3).
 CLOCK_TOLERANCE_SECONDS = 300
-DEFAULT_RETRY_AFTER = 1.0
 MAX_LIST_LIMIT = 100
 LISTABLE_STATUSES = frozenset({"WAITING", "PROCESSING", "FINISH"})
 
@@ -57,8 +53,6 @@ _TOP_LEVEL_STATES = {
     "PROCESSING": State.RUNNING,
     "ABORTED": State.CANCELED,
 }
-# Keys that could carry a credential if a payload ever echoed one; never stored in `raw`.
-_CREDENTIAL_KEY = re.compile(r"secret|token|authorization|password|credential|signature", re.I)
 
 
 # --- TC3-HMAC-SHA256 -----------------------------------------------------------------
@@ -257,7 +251,7 @@ def error_from_response(
 
 
 def _malformed(why: str) -> ProviderError:
-    return ProviderError(f"unexpected Tencent VOD answer: {why}", MALFORMED)
+    return wire.malformed("Tencent VOD", why)
 
 
 def response_object(
@@ -274,7 +268,7 @@ def response_object(
     """
     if not isinstance(payload, dict) or not isinstance(payload.get("Response"), dict):
         raise _malformed("no Response object")
-    response = payload["Response"]
+    response: dict[str, Any] = payload["Response"]
     error = response.get("Error")
     if error is not None:
         if not isinstance(error, dict):
@@ -377,22 +371,6 @@ def _progress(subtask: Any) -> int | None:
     return sum(nested) // len(nested) if nested else None
 
 
-def _time(value: Any) -> datetime | None:
-    # base.parse_time lets OverflowError escape for e.g. "0001-01-01T00:00:00+01:00".
-    try:
-        return parse_time(value)
-    except (OverflowError, ValueError):
-        return None
-
-
-def _seconds_to_ms(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if not math.isfinite(value) or value < 0 or value > 10**8:
-        return None
-    return round(value * 1000)
-
-
 def _outputs(subtask: Any) -> dict[str, Any]:
     """Media URL, cover, duration and name from the sub-task's results (first found wins)."""
     found: dict[str, Any] = {}
@@ -404,7 +382,7 @@ def _outputs(subtask: Any) -> dict[str, Any]:
                 value = node.get(key)
                 if "media_url" not in found and isinstance(value, str) and value.strip():
                     found["media_url"] = value.strip()
-            duration = _seconds_to_ms(node.get("Duration"))
+            duration = wire.seconds_to_ms(node.get("Duration"))
             if "duration_ms" not in found and duration is not None:
                 found["duration_ms"] = duration
             name = node.get("MediaName")
@@ -418,25 +396,10 @@ def _outputs(subtask: Any) -> dict[str, Any]:
         found["name"] = file_name.strip()
     meta = subtask.get("MetaData")
     if "duration_ms" not in found and isinstance(meta, dict):
-        duration = _seconds_to_ms(meta.get("Duration"))
+        duration = wire.seconds_to_ms(meta.get("Duration"))
         if duration is not None:
             found["duration_ms"] = duration
     return found
-
-
-def scrub(value: Any) -> Any:
-    """A plain-JSON copy without credential-like keys (kept in `JobStatus.raw`)."""
-    if isinstance(value, dict):
-        return {
-            str(key): scrub(item)
-            for key, item in value.items()
-            if not _CREDENTIAL_KEY.search(str(key))
-        }
-    if isinstance(value, list):
-        return [scrub(item) for item in value]
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
 
 
 def parse_status(payload: Any, *, external_id: str) -> JobStatus:
@@ -465,7 +428,7 @@ def parse_status(payload: Any, *, external_id: str) -> JobStatus:
     code, message = failure if failure and state in (State.FAILED, State.CANCELED) else ("", "")
     outputs = _outputs(subtask)
     task_type = response.get("TaskType")
-    raw = scrub({key: value for key, value in response.items() if value is not None})
+    raw = wire.scrub({key: value for key, value in response.items() if value is not None})
     return JobStatus(
         external_id=external_id,
         state=state,
@@ -476,9 +439,9 @@ def parse_status(payload: Any, *, external_id: str) -> JobStatus:
         media_url=outputs.get("media_url", ""),
         cover_url=outputs.get("cover_url", ""),
         duration_ms=outputs.get("duration_ms"),
-        created_at=_time(response.get("CreateTime")),
-        started_at=_time(response.get("BeginProcessTime")),
-        finished_at=_time(response.get("FinishTime")),
+        created_at=wire.parse_time(response.get("CreateTime")),
+        started_at=wire.parse_time(response.get("BeginProcessTime")),
+        finished_at=wire.parse_time(response.get("FinishTime")),
         kind=task_type if isinstance(task_type, str) else "",
         name=outputs.get("name", ""),
         raw=raw,
@@ -528,8 +491,8 @@ def parse_task_list(payload: Any) -> tuple[list[TaskSummary], str]:
                 task_id=task_id,
                 status=status if isinstance(status, str) else "",
                 task_type=task_type if isinstance(task_type, str) else "",
-                create_time=_time(row.get("CreateTime")),
-                finish_time=_time(row.get("FinishTime")),
+                create_time=wire.parse_time(row.get("CreateTime")),
+                finish_time=wire.parse_time(row.get("FinishTime")),
             )
         )
     token = response.get("ScrollToken")
@@ -552,17 +515,11 @@ def _summary_status(task: TaskSummary) -> JobStatus:
                 "TaskId": task.task_id,
                 "Status": task.status,
                 "TaskType": task.task_type,
-                "CreateTime": _iso(task.create_time) if task.create_time else "",
-                "FinishTime": _iso(task.finish_time) if task.finish_time else "",
+                "CreateTime": iso_utc(task.create_time) if task.create_time else "",
+                "FinishTime": iso_utc(task.finish_time) if task.finish_time else "",
             }
         },
     )
-
-
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- job failure codes -------------------------------------------------------------------
@@ -757,13 +714,7 @@ class TencentVod(Provider):
                 if word in lowered and ext_code in catalogue:
                     return catalogue[ext_code]
             return catalogue.get(code, UNKNOWN_FAILURE)
-        parts = code.split(".")
-        while parts:
-            entry = catalogue.get(".".join(parts))
-            if entry is not None:
-                return entry
-            parts.pop()
-        return UNKNOWN_FAILURE
+        return wire.lookup_dotted(catalogue, code)
 
     def default_base_url(self) -> str:
         if self.region == "intl":
@@ -828,9 +779,9 @@ class TencentVod(Provider):
         """
         url, headers, body = self.signed_request(action, params)
         response = self.send("POST", url, headers=headers, body=body)
-        retry_after = _retry_after(response.headers)
+        retry_after = wire.retry_after(response.headers)
         try:
-            payload = json.loads(response.body)
+            payload = wire.decode_json(response.body)
         except ValueError:
             payload = None
         if isinstance(payload, dict) and isinstance(payload.get("Response"), dict):
@@ -930,20 +881,9 @@ class TencentVod(Provider):
         if status:
             params["Status"] = status
         if created_after is not None:
-            params["CreateTime"] = {"After": _iso(created_after)}
+            params["CreateTime"] = {"After": iso_utc(created_after)}
         if finished_after is not None:
-            params["FinishTime"] = {"After": _iso(finished_after)}
+            params["FinishTime"] = {"After": iso_utc(finished_after)}
         if scroll_token:
             params["ScrollToken"] = scroll_token
         return parse_task_list(self.call("DescribeTasks", params))
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            try:
-                seconds = float(value)
-            except ValueError:
-                return None
-            return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    return None
