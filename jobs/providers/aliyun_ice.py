@@ -22,7 +22,6 @@ from jobs.providers.base import (
     NOT_FOUND,
     Explanation,
     FailureCategory,
-    FetchResult,
     JobStatus,
     Provider,
     ProviderError,
@@ -493,14 +492,26 @@ class AliyunIce(Provider):
         headers["accept"] = "application/json"
         return f"{self.base_url()}/?{canonical_query(query)}", headers
 
-    def fetch_one(self, external_id: str) -> JobStatus | ProviderError:
-        """One job's status, or a per-id NOT_FOUND error; raises for request failures."""
+    def fetch_one(self, external_id: str) -> JobStatus:
+        """One job's status (no batch API); an unknown JobId is NOT_FOUND."""
         url, headers = self.signed_request({"JobId": external_id})
-        response = self.send("POST", url, headers=headers)
+        status = self.exchange(
+            "POST",
+            url,
+            headers=headers,
+            parse=lambda response: parse_status(_decode(response), external_id=external_id),
+        )
+        if status.state is State.UNKNOWN:
+            logger.warning(
+                "aliyun_ice: unknown Status %r for job %s", status.provider_state[:64], external_id
+            )
+        return status
+
+    def raise_for_response(self, response: http.Response) -> None:
         if response.status >= 400:
             error = error_from_response(response, self.secret_values())
             if is_job_not_found(error.code, error.message):
-                return ProviderError(
+                raise ProviderError(
                     f"ICE does not know this job ({error})",
                     NOT_FOUND,
                     permanent=True,
@@ -509,21 +520,14 @@ class AliyunIce(Provider):
             raise error
         if response.status != 200:
             raise _malformed(f"HTTP {response.status}", response.status)
-        try:
-            payload = wire.decode_json(response.body)
-        except ValueError:
-            raise _malformed("the body is not JSON", response.status) from None
-        status = parse_status(payload, external_id=external_id)
-        if status.state is State.UNKNOWN:
-            logger.warning(
-                "aliyun_ice: unknown Status %r for job %s", status.provider_state[:64], external_id
-            )
-        return status
-
-    def fetch(self, external_ids: Sequence[str]) -> FetchResult:
-        # No batch API: one request per id (batch_size is 1, so normally one id).
-        return {external_id: self.fetch_one(external_id) for external_id in external_ids}
 
     def check_credentials(self) -> None:
         # A made-up JobId: "not found" proves the signature and the key were accepted.
-        self.fetch_one("clapboard-credentials-check")
+        self.fetch(["clapboard-credentials-check"])
+
+
+def _decode(response: http.Response) -> Any:
+    try:
+        return wire.decode_json(response.body)
+    except ValueError:
+        raise _malformed("the body is not JSON", response.status) from None

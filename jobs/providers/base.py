@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from jobs import http
@@ -25,10 +25,7 @@ from jobs.providers.errors import (
     FailureCategory,
     ProviderError,
 )
-from jobs.providers.wire import as_int, clamp_progress, iso_utc, parse_time
-
-if TYPE_CHECKING:
-    from jobs.models import Account
+from jobs.providers.wire import as_int, clamp_progress, iso_utc, parse_time, throttle_delay
 
 # Re-exported: callers import the status shape, the errors and the coercions from here.
 __all__ = [
@@ -38,6 +35,7 @@ __all__ = [
     "REFUSED_ENDPOINT",
     "TERMINAL_STATES",
     "UNKNOWN_FAILURE",
+    "AccountSettings",
     "Explanation",
     "FailureCategory",
     "FetchResult",
@@ -53,6 +51,7 @@ __all__ = [
     "clamp_progress",
     "iso_utc",
     "parse_time",
+    "status_error",
 ]
 
 
@@ -128,6 +127,21 @@ class SchemaField:
 
 
 FetchResult = dict[str, JobStatus | ProviderError]
+Parsed = TypeVar("Parsed")
+
+
+class AccountSettings(Protocol):
+    """What an adapter reads from an account (`jobs.models.Account` is one): plain values,
+    so `jobs/providers/` never imports the models that import it."""
+
+    @property
+    def credentials(self) -> Mapping[str, str]: ...
+    @property
+    def options(self) -> Mapping[str, Any]: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def endpoint(self) -> str: ...
 
 
 class Provider:
@@ -183,7 +197,7 @@ class Provider:
         self.clock = clock
 
     @classmethod
-    def for_account(cls, account: Account) -> Provider:
+    def for_account(cls, account: AccountSettings) -> Provider:
         return cls(
             credentials=account.credentials,
             options=account.options,
@@ -296,6 +310,44 @@ class Provider:
         except http.OutboundError as exc:
             raise ProviderError(str(exc), exc.code) from None
 
+    def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        parse: Callable[[http.Response], Parsed],
+    ) -> Parsed:
+        """The template of every adapter call: send the request the adapter built and
+        signed, let `raise_for_response` refuse a request-level failure, then `parse`
+        the response.
+
+        Every ProviderError raised here carries the HTTP status and has the account's
+        secrets redacted, whatever the provider's message echoed.
+        """
+        response = self.send(method, url, headers=headers, body=body)
+        try:
+            self.raise_for_response(response)
+            return parse(response)
+        except ProviderError as exc:
+            raise ProviderError(
+                http.redact(exc.message, self.secret_values()),
+                exc.code,
+                permanent=exc.permanent,
+                retry_after=exc.retry_after,
+                http_status=exc.http_status or response.status,
+            ) from None
+
+    def raise_for_response(self, response: http.Response) -> None:
+        """Raise the ProviderError a request-level failure stands for; return otherwise.
+
+        The default reads the HTTP status only (see `status_error`); adapters whose
+        errors come in a document override it.
+        """
+        if not 200 <= response.status < 300:
+            raise status_error(response, f"{self.label} answered HTTP {response.status}")
+
     # --- the contract -----------------------------------------------------------
 
     def fetch(self, external_ids: Sequence[str]) -> FetchResult:
@@ -304,7 +356,21 @@ class Provider:
         Returns one entry per requested id: a JobStatus, or a ProviderError for that
         job alone (e.g. code NOT_FOUND). Raises ProviderError when the request as a
         whole failed, in which case nothing is known about any of the jobs.
+
+        The default asks `fetch_one` per id, for providers without a batch query.
         """
+        results: FetchResult = {}
+        for external_id in external_ids:
+            try:
+                results[external_id] = self.fetch_one(external_id)
+            except ProviderError as exc:
+                if not exc.is_not_found:
+                    raise
+                results[external_id] = exc
+        return results
+
+    def fetch_one(self, external_id: str) -> JobStatus:
+        """One job's status; raises ProviderError (code NOT_FOUND for an unknown job)."""
         raise NotImplementedError
 
     def check_credentials(self) -> None:
@@ -343,6 +409,23 @@ class Provider:
     def submit(self, **params: Any) -> str:
         """Create a provider job; returns its external id."""
         raise NotImplementedError(f"{self.code} does not support submitting jobs")
+
+
+def status_error(response: http.Response, message: str, code: str = "") -> ProviderError:
+    """The shared mapping of an answer that says no more than its HTTP status.
+
+    429 is throttling (Retry-After honoured, else DEFAULT_RETRY_AFTER); 401 and 403 are
+    permanent (the credentials are refused); anything else is transient. `code`
+    defaults to `HTTP<status>`.
+    """
+    status = response.status
+    return ProviderError(
+        message,
+        code or f"HTTP{status}",
+        permanent=status in (401, 403),
+        retry_after=throttle_delay(response.headers) if status == 429 else None,
+        http_status=status,
+    )
 
 
 @dataclass(frozen=True)

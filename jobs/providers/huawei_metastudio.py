@@ -455,10 +455,13 @@ class HuaweiMetaStudio(Provider):
         )
         query_string = canonical_query(query)
         url = f"{self.base_url()}{path}" + (f"?{query_string}" if query_string else "")
-        response = self.send("GET", url, headers=headers)
+        return self.exchange(
+            "GET", url, headers=headers, parse=lambda response: decode_json(response.body)
+        )
+
+    def raise_for_response(self, response: http.Response) -> None:
         if not 200 <= response.status < 300:
             raise error_from_response(response, self.secret_values())
-        return decode_json(response.body)
 
     def fetch(self, external_ids: Sequence[str]) -> FetchResult:
         wanted = list(dict.fromkeys(external_ids))

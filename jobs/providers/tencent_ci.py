@@ -580,16 +580,18 @@ class TencentCi(Provider):
         )
         query = encode_query(params)
         url = self.base_url() + quote(path, safe="/,") + (f"?{query}" if query else "")
-        response = self.send(
-            method, url, headers={**headers, "Authorization": authorization}, body=body
+        return self.exchange(
+            method,
+            url,
+            headers={**headers, "Authorization": authorization},
+            body=body,
+            parse=lambda response: jobs_page(parse_xml(response.body)),
         )
-        if response.status >= 300:
+
+    def raise_for_response(self, response: http.Response) -> None:
+        # A 2xx that carries an <Error> document is still the provider's error.
+        if response.status >= 300 or parse_xml(response.body).tag == "Error":
             raise error_from_response(response, secrets=self.secret_values())
-        root = parse_xml(response.body)
-        if root.tag == "Error":
-            # A 2xx that carries an <Error> document is still the provider's error.
-            raise error_from_response(response, secrets=self.secret_values())
-        return jobs_page(root)
 
     # --- the contract ----------------------------------------------------------------
 

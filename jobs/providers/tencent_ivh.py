@@ -12,7 +12,7 @@ import base64
 import json
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +22,6 @@ from jobs.providers.base import (
     NOT_FOUND,
     Explanation,
     FailureCategory,
-    FetchResult,
     JobStatus,
     Provider,
     ProviderError,
@@ -30,10 +29,14 @@ from jobs.providers.base import (
     Sentence,
     State,
     Word,
+    status_error,
 )
 from jobs.providers.wire import DEFAULT_RETRY_AFTER, as_int, clamp_progress
 
 logger = logging.getLogger(__name__)
+
+# What `_decode` returns for a body that is not JSON (None is JSON's null).
+_UNDECODABLE = object()
 
 CN_BASE_URL = "https://gw.tvs.qq.com"
 INTL_BASE_URL = "https://gw-sg.tvs.qq.com"
@@ -250,48 +253,48 @@ def _classify_header_error(
 
 
 def interpret_response(response: http.Response, *, external_id: str) -> JobStatus:
-    """Turn one HTTP answer to getprogress into a JobStatus, or raise ProviderError.
+    """Turn one HTTP answer to getprogress into a JobStatus, or raise ProviderError
+    (see `raise_for_response`)."""
+    raise_for_response(response)
+    return parse_status(_decode(response.body), external_id=external_id)
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return wire.decode_json(body)
+    except ValueError:
+        return _UNDECODABLE
+
+
+def raise_for_response(response: http.Response) -> None:
+    """Raise the ProviderError a getprogress answer stands for at the request level.
 
     HTTP 429 and a frequency-limit Header.Code are throttling (Retry-After honoured);
     5xx is transient; other non-200 answers are refused requests (401/403 permanent);
-    a body that is not the JSON envelope is a transient `MalformedResponse`.
+    a body that is not JSON is a transient `MalformedResponse`.
     """
     status = response.status
     retry_after = wire.retry_after(response.headers)
-    try:
-        document = wire.decode_json(response.body)
-    except ValueError:
-        document = _UNDECODABLE
+    document = _decode(response.body)
     header = document.get("Header") if isinstance(document, Mapping) else None
     header_code = wire.text(header.get("Code")) if isinstance(header, Mapping) else ""
     if header_code == str(CODE_OK):
         header_code = ""
     if status == 429:
-        raise ProviderError(
-            "IVH gateway is throttling requests",
-            header_code or "HTTP429",
-            retry_after=retry_after or DEFAULT_RETRY_AFTER,
-            http_status=status,
-        )
+        raise status_error(response, "IVH gateway is throttling requests", header_code)
     if status >= 500:
         message = f"IVH gateway answered HTTP {status}"
         if header_code and isinstance(header, Mapping):
             message = f"{message}: {_header_message(header)}"
-        raise ProviderError(message, header_code or f"HTTP{status}", http_status=status)
+        raise status_error(response, message, header_code)
+    if status != 200 and isinstance(header, Mapping):
+        raise_for_header(header, retry_after=retry_after, http_status=status)
     if status != 200:
-        if isinstance(header, Mapping):
-            raise_for_header(header, retry_after=retry_after, http_status=status)
-        raise ProviderError(
-            f"IVH gateway answered HTTP {status}",
-            f"HTTP{status}",
-            permanent=status in (401, 403),
-            http_status=status,
-        )
+        raise status_error(response, f"IVH gateway answered HTTP {status}")
     if document is _UNDECODABLE:
         raise _malformed("the answer is not JSON")
     if isinstance(header, Mapping):
         raise_for_header(header, retry_after=retry_after, http_status=status)
-    return parse_status(document, external_id=external_id)
 
 
 # --- job failure codes ------------------------------------------------------------
@@ -435,37 +438,18 @@ class TencentIvh(Provider):
         )
         return f"{self.base_url()}{GETPROGRESS_PATH}?{query}"
 
-    def fetch(self, external_ids: Sequence[str]) -> FetchResult:
-        """One getprogress call per id (IVH has no batch query); see Provider.fetch."""
-        results: FetchResult = {}
-        for external_id in external_ids:
-            try:
-                results[external_id] = self._fetch_one(external_id)
-            except ProviderError as exc:
-                if not exc.is_not_found:
-                    raise
-                results[external_id] = exc
-        return results
-
-    def _fetch_one(self, external_id: str) -> JobStatus:
-        response = self.send(
+    def fetch_one(self, external_id: str) -> JobStatus:
+        """One getprogress call (IVH has no batch query); see Provider.fetch."""
+        return self.exchange(
             "POST",
             self.progress_url(int(self.clock())),
             headers={"Content-Type": CONTENT_TYPE},
             body=request_body(external_id),
+            parse=lambda response: parse_status(_decode(response.body), external_id=external_id),
         )
-        try:
-            return interpret_response(response, external_id=external_id)
-        except ProviderError as exc:
-            # The gateway's message is its own text; make sure it cannot echo a secret.
-            redacted = http.redact(exc.message, self.secret_values())
-            raise ProviderError(
-                redacted,
-                exc.code,
-                permanent=exc.permanent,
-                retry_after=exc.retry_after,
-                http_status=exc.http_status or response.status,
-            ) from None
+
+    def raise_for_response(self, response: http.Response) -> None:
+        raise_for_response(response)
 
     def check_credentials(self) -> None:
         """Ask for a task that cannot exist: "task not found" proves the signature passed."""
@@ -473,8 +457,6 @@ class TencentIvh(Provider):
 
 
 # --- helpers ------------------------------------------------------------------------
-
-_UNDECODABLE = object()
 
 
 def _malformed(reason: str) -> ProviderError:

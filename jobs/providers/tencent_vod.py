@@ -25,13 +25,13 @@ from jobs.providers.base import (
     UNKNOWN_FAILURE,
     Explanation,
     FailureCategory,
-    FetchResult,
     JobStatus,
     ListingPass,
     Provider,
     ProviderError,
     SchemaField,
     State,
+    status_error,
 )
 from jobs.providers.errors import MALFORMED
 from jobs.providers.wire import DEFAULT_RETRY_AFTER, as_int, clamp_progress, iso_utc
@@ -658,6 +658,17 @@ _MESSAGE_HINTS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _payload(response: http.Response) -> dict[str, Any] | None:
+    """The decoded body when it is `{"Response": {...}}`; None for anything else."""
+    try:
+        payload = wire.decode_json(response.body)
+    except ValueError:
+        return None
+    if isinstance(payload, dict) and isinstance(payload.get("Response"), dict):
+        return payload
+    return None
+
+
 # --- the adapter ---------------------------------------------------------------------------
 
 
@@ -778,49 +789,34 @@ class TencentVod(Provider):
         page, and whatever `Provider.send` raises for transport failures.
         """
         url, headers, body = self.signed_request(action, params)
-        response = self.send("POST", url, headers=headers, body=body)
-        retry_after = wire.retry_after(response.headers)
-        try:
-            payload = wire.decode_json(response.body)
-        except ValueError:
-            payload = None
-        if isinstance(payload, dict) and isinstance(payload.get("Response"), dict):
+        return self.exchange("POST", url, headers=headers, body=body, parse=_payload)
+
+    def raise_for_response(self, response: http.Response) -> None:
+        """`Response.Error` classified (whatever the HTTP status), else a non-200 status
+        (a gateway's page) by `status_error`, else a body that is not API 3.0 JSON."""
+        payload = _payload(response)
+        if payload is not None:
             response_object(
                 payload,
                 http_status=response.status,
-                retry_after=retry_after,
+                retry_after=wire.retry_after(response.headers),
                 secrets=self.secret_values(),
             )
-            if response.status == 200:
-                return payload
         if response.status != 200:
+            raise status_error(response, f"Tencent VOD answered HTTP {response.status}")
+        if payload is None:
             raise ProviderError(
-                f"Tencent VOD {action} answered HTTP {response.status}",
-                f"HTTP{response.status}",
-                retry_after=retry_after,
+                "Tencent VOD answered with a body that is not an API 3.0 response",
+                MALFORMED,
                 http_status=response.status,
             )
-        raise ProviderError(
-            f"Tencent VOD {action} answered with a body that is not an API 3.0 response",
-            MALFORMED,
-            http_status=response.status,
-        )
 
     # --- the contract --------------------------------------------------------------
 
-    def fetch(self, external_ids: Sequence[str]) -> FetchResult:
-        """DescribeTaskDetail per id; an unknown or expired TaskId is a per-id NOT_FOUND."""
-        results: FetchResult = {}
-        for external_id in external_ids:
-            try:
-                payload = self.call("DescribeTaskDetail", {"TaskId": external_id})
-            except ProviderError as exc:
-                if exc.is_not_found:
-                    results[external_id] = exc
-                    continue
-                raise
-            results[external_id] = parse_status(payload, external_id=external_id)
-        return results
+    def fetch_one(self, external_id: str) -> JobStatus:
+        """DescribeTaskDetail; an unknown or expired TaskId is NOT_FOUND (see Provider.fetch)."""
+        payload = self.call("DescribeTaskDetail", {"TaskId": external_id})
+        return parse_status(payload, external_id=external_id)
 
     def check_credentials(self) -> None:
         """One DescribeTasks with Limit 1: proves the keys, the signature and the SubAppId."""
