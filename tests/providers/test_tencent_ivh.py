@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from jobs import http
 from jobs.models import Job
 from jobs.providers import tencent_ivh as ivh
+from jobs.providers import wire
 from jobs.providers.base import NOT_FOUND, JobStatus, ProviderError, Sentence, State, Word
 from jobs.providers.tencent_ivh import (
     TencentIvh,
@@ -514,7 +515,7 @@ def test_http_429_is_throttling_and_honours_retry_after():
     error = pytest.raises(
         ProviderError, interpret_response, _response(429, b"slow down"), external_id="x"
     ).value
-    assert error.retry_after == ivh.DEFAULT_RETRY_AFTER
+    assert error.retry_after == wire.DEFAULT_RETRY_AFTER
 
 
 def test_frequency_code_honours_retry_after_header():

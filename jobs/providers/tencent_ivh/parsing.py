@@ -1,31 +1,22 @@
-"""Tencent Cloud IVH (AI digital human) video maker: `broadcastservice/getprogress`.
+"""Tencent IVH answers (docs/PROVIDERS.md §1.3, §1.4): the `{"Header", "Payload"}` envelope.
 
-Wire facts are in PROVIDERS.md §1. The gateway signs only the query string (appkey and
-timestamp, HMAC-SHA256 keyed with the access token), wraps every body in a
-`{"Header": {}, "Payload": {}}` envelope, and reports request-level failures as HTTP 200
-with `Header.Code != 0`. There is no batch endpoint: one TaskId per request.
+Request-level failures come as HTTP 200 with `Header.Code != 0`; a job's own state and
+failure are in `Payload`.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import threading
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from jobs import http
-from jobs.providers import signing, wire
+from jobs.providers import wire
 from jobs.providers.base import (
     NOT_FOUND,
-    Explanation,
-    FailureCategory,
     JobStatus,
-    Provider,
     ProviderError,
-    SchemaField,
     Sentence,
     State,
     Word,
@@ -37,13 +28,6 @@ logger = logging.getLogger(__name__)
 
 # What `_decode` returns for a body that is not JSON (None is JSON's null).
 _UNDECODABLE = object()
-
-CN_BASE_URL = "https://gw.tvs.qq.com"
-INTL_BASE_URL = "https://gw-sg.tvs.qq.com"
-GETPROGRESS_PATH = "/v2/ivh/videomaker/broadcastservice/getprogress"
-CONTENT_TYPE = "application/json;charset=utf-8"
-# The gateway rejects a timestamp more than five minutes away from its own clock.
-TIMESTAMP_TOLERANCE_SECONDS = 300
 
 # [UNCERTAIN] IVH does not publish its Header.Code values (PROVIDERS.md Appendix C.1).
 # These are the codes Clapboard's simulator answers with. `_classify_header_error`
@@ -76,33 +60,6 @@ STATES = {
 
 # TextTimestampResult counts in 100 ns ticks.
 TICKS_PER_MS = 10_000
-
-
-def sign(appkey: str, access_token: str, timestamp: int | str) -> str:
-    """The `signature` value (standard base64, not yet percent-encoded) for one request.
-
-    The signed text is the sorted `key=value` pairs with raw values; the HMAC key is the
-    access token (the docs write `HmacSha256(message, key)`, message first).
-    """
-    plain = f"appkey={appkey}&timestamp={timestamp}"
-    return base64.b64encode(signing.hmac_sha256(access_token, plain)).decode("ascii")
-
-
-def signed_query(appkey: str, access_token: str, timestamp: int | str) -> str:
-    """The query string to send: `appkey=..&timestamp=..&signature=<%-encoded>`.
-
-    The signature must be percent-encoded completely (`+`, `/`, `=`): the gateway decodes
-    `+` as a space and then refuses the signature.
-    """
-    signature = signing.rfc3986(sign(appkey, access_token, timestamp), safe="")
-    return f"appkey={appkey}&timestamp={timestamp}&signature={signature}"
-
-
-def request_body(task_id: str) -> bytes:
-    # TaskId is typed string; one doc sample sends a number, we never do.
-    return json.dumps(
-        {"Header": {}, "Payload": {"TaskId": str(task_id)}}, separators=(",", ":")
-    ).encode()
 
 
 def parse_status(document: Any, *, external_id: str) -> JobStatus:
@@ -295,165 +252,6 @@ def raise_for_response(response: http.Response) -> None:
         raise _malformed("the answer is not JSON")
     if isinstance(header, Mapping):
         raise_for_header(header, retry_after=retry_after, http_status=status)
-
-
-# --- job failure codes ------------------------------------------------------------
-
-_RETRY_OR_SUPPORT = (
-    "Submit the job again; if it keeps failing, contact Tencent support with the task ID."
-)
-
-# What a FAIL job's `FailCode` means. Source unless noted: Tencent Cloud AI Digital Human
-# docs, "Appendix I: Result Code Dictionary" (product 1211/62095), section II "audio and
-# video production result codes". PROVIDERS.md §1.4 had not found this list.
-FAILURE_CATALOGUE: dict[str, Explanation] = {
-    "801000": Explanation(
-        FailureCategory.INTERNAL,
-        "IVH internal system error",
-        retry_helps=True,
-        action=_RETRY_OR_SUPPORT,
-    ),
-    "801003": Explanation(
-        FailureCategory.INTERNAL,
-        "Production gave up after its retries",
-        retry_helps=True,
-        action=_RETRY_OR_SUPPORT,
-    ),
-    "801004": Explanation(
-        FailureCategory.INTERNAL,
-        "Production crashed",
-        retry_helps=True,
-        action=_RETRY_OR_SUPPORT,
-    ),
-    "801007": Explanation(
-        FailureCategory.TRANSIENT,
-        "Production timed out",
-        retry_helps=True,
-        action="Submit the job again, ideally at a quieter time; if it keeps timing out, "
-        "contact Tencent support with the task ID.",
-    ),
-    "801008": Explanation(
-        FailureCategory.INPUT,
-        "Could not download a file given in the request",
-        retry_helps=False,
-        action="Check that every file URL in the request is public and downloadable, "
-        "fix it and submit again.",
-    ),
-    "801009": Explanation(
-        FailureCategory.INPUT,
-        "Invalid parameter (named in the message)",
-        retry_helps=False,
-        action="Fix the parameter the message names so it matches the API, then submit again.",
-    ),
-    "801010": Explanation(
-        FailureCategory.INPUT,
-        "Could not fetch a URL given in the request",
-        retry_helps=False,
-        action="Check that the URLs in the request (images, audio, backgrounds) open "
-        "publicly, fix them and submit again.",
-    ),
-    "801015": Explanation(
-        FailureCategory.INPUT,
-        "Upload to your storage URL failed",
-        retry_helps=False,
-        action="Check that VideoStorageS3Url / SubtitleStorageS3Url are valid and "
-        "writable, then submit again.",
-    ),
-    # Listed by Tencent among the API (submit-time) codes as "text security check
-    # failed"; a third-party client also sees it as a job FailCode (PROVIDERS.md §1.4).
-    "801005": Explanation(
-        FailureCategory.CONTENT_POLICY,
-        "Script failed the text safety check",
-        retry_helps=False,
-        action="Remove sensitive wording from the script (SSML) and submit again; "
-        "resubmitting it unchanged will fail again.",
-    ),
-    # Unverified: only a third-party client treats 802000 as a content-policy rejection
-    # (PROVIDERS.md §1.4); Tencent's dictionary does not list it.
-    "802000": Explanation(
-        FailureCategory.CONTENT_POLICY,
-        "Likely rejected by content review (unverified)",
-        retry_helps=False,
-        action="Check the script and images for content Tencent may reject and change "
-        "it before submitting again; ask Tencent support if the message is unclear.",
-    ),
-    # Simulator inventions (jobs/simulator/tencent_ivh.py); not in Tencent's dictionary.
-    "600001": Explanation(
-        FailureCategory.INPUT,
-        "Script text too long",
-        retry_helps=False,
-        action="Shorten the script or split it over several jobs, then submit again.",
-    ),
-    "700002": Explanation(
-        FailureCategory.INPUT,
-        "Avatar key invalid or avatar offline",
-        retry_helps=False,
-        action="Check the VirtualmanKey in the request and that the avatar is still active "
-        "in the IVH console, then submit again.",
-    ),
-    "900001": Explanation(
-        FailureCategory.INTERNAL,
-        "Video rendering failed",
-        retry_helps=True,
-        action=_RETRY_OR_SUPPORT,
-    ),
-}
-
-
-class TencentIvh(Provider):
-    code = "tencent_ivh"
-    label = "Tencent IVH video maker"
-    credential_fields = (
-        SchemaField("appkey", "AppKey", secret=False, aliases=("AppKey", "appkey")),
-        SchemaField(
-            "access_token", "AccessToken", secret=True, aliases=("AccessToken", "accesstoken")
-        ),
-    )
-    credentials_help = (
-        "The project's appkey and accesstoken are shown in the digital human console "
-        "(xiaowei.cloud.tencent.com; international: xiaowei.tencentcloud.com), on the "
-        "project's API access details."
-    )
-    option_fields = ()
-    default_rate_limit = 10.0
-    batch_size = 1
-    # Media without a custom storage URL is deleted after 7 days (PROVIDERS.md §1.5).
-    retention = timedelta(days=7)
-    # [DOC] PROVIDERS.md §1.5: "Audio and video resources without a custom storage URL are
-    # retained for only 7 days."
-    media_retention = timedelta(days=7)
-    media_note = "keeps generated media for 7 days unless the job was given its own storage"
-    can_submit = False
-    failure_catalogue = FAILURE_CATALOGUE
-
-    def default_base_url(self) -> str:
-        region = (self.region or "").strip().lower()
-        if region == "intl" or region.startswith("ap-"):
-            return INTL_BASE_URL
-        return CN_BASE_URL
-
-    def progress_url(self, timestamp: int) -> str:
-        query = signed_query(
-            self.credentials.get("appkey", ""), self.credentials.get("access_token", ""), timestamp
-        )
-        return f"{self.base_url()}{GETPROGRESS_PATH}?{query}"
-
-    def fetch_one(self, external_id: str) -> JobStatus:
-        """One getprogress call (IVH has no batch query); see Provider.fetch."""
-        return self.exchange(
-            "POST",
-            self.progress_url(int(self.clock())),
-            headers={"Content-Type": CONTENT_TYPE},
-            body=request_body(external_id),
-            parse=lambda response: parse_status(_decode(response.body), external_id=external_id),
-        )
-
-    def raise_for_response(self, response: http.Response) -> None:
-        raise_for_response(response)
-
-    def check_credentials(self) -> None:
-        """Ask for a task that cannot exist: "task not found" proves the signature passed."""
-        self.fetch(["clapboard-credential-check"])
 
 
 # --- helpers ------------------------------------------------------------------------
