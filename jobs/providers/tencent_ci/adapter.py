@@ -268,7 +268,7 @@ class TencentCi(Provider):
                     )
                 else:
                     results[external_id] = ProviderError("the answer left this job out", MALFORMED)
-        return results
+        return {external_id: results[external_id] for external_id in dict.fromkeys(external_ids)}
 
     def check_credentials(self) -> None:
         """GET a made-up job id: 'unknown job' proves the signature and bucket are accepted."""
