@@ -299,14 +299,6 @@ def test_schema():
         HuaweiMetaStudio.validate_settings({"access_key": "a", "secret_key": "b"}, {})
 
 
-def test_check_credentials(simulator):
-    make_adapter(simulator).check_credentials()
-    with pytest.raises(ProviderError) as caught:
-        make_adapter(simulator, secret_key="wrong-secret-key-0000000000").check_credentials()
-    assert caught.value.code == "APIGW.0301"
-    assert caught.value.permanent
-
-
 # --- states and fields --------------------------------------------------------------
 
 
@@ -564,22 +556,6 @@ def test_show_calls_answer_by_job_type(simulator):
 # --- request-level failures ---------------------------------------------------------
 
 
-def test_wrong_secret_is_permanent(simulator, leak_check):
-    error = request_error(make_adapter(simulator, secret_key="wrong-secret-key-0000000000"))
-    leak_check.append(error)
-    assert error.code == "APIGW.0301"
-    assert error.permanent and error.http_status == 401
-    assert "verify aksk signature fail" in error.message
-
-
-def test_unknown_access_key(simulator, leak_check):
-    error = request_error(make_adapter(simulator, access_key="UNKNOWNAK000000000"))
-    leak_check.append(error)
-    assert error.code == "APIGW.0301"
-    assert error.permanent
-    assert "ak not exist" in error.message
-
-
 def test_wrong_project_header_fails_the_gateway(simulator, leak_check):
     creds, _ = demo(simulator)
     adapter = HuaweiMetaStudio(
@@ -606,70 +582,6 @@ def test_sdk_date_tolerance_is_fifteen_minutes(simulator, offset, accepted):
         assert fetch_one(adapter, "job-1").state is State.RUNNING
     else:
         assert request_error(adapter).code == "APIGW.0301"
-
-
-def test_injected_bad_signature(simulator, leak_check):
-    simulator.inject("bad_signature", CODE)
-    error = request_error(make_adapter(simulator))
-    leak_check.append(error)
-    assert (error.code, error.permanent) == ("APIGW.0301", True)
-
-
-def test_throttled_is_transient_with_retry_after(simulator, leak_check):
-    simulator.inject("throttle", CODE, count=1)
-    adapter = make_adapter(simulator)
-    error = request_error(adapter)
-    leak_check.append(error)
-    assert (error.code, error.http_status) == ("APIGW.0308", 429)
-    assert not error.permanent
-    assert error.retry_after == 1.0
-    simulator.add_job(CODE, "job-1", pinned="running")
-    assert fetch_one(adapter, "job-1").state is State.RUNNING
-
-
-def test_tenant_rate_limit_throttles(simulator, leak_check):
-    creds, _ = demo(simulator)
-    simulator.add_tenant(CODE, creds, rate_limit=1.0)
-    adapter = make_adapter(simulator)
-    adapter.fetch(["job-1"])
-    error = request_error(adapter)
-    leak_check.append(error)
-    assert error.code == "APIGW.0308" and error.retry_after == 1.0
-
-
-@pytest.mark.parametrize(
-    ("fault", "code"),
-    [
-        ("http_500", "MSS.00000004"),
-        ("http_502_html", "HTTP502"),
-        ("reset", "ConnectionError"),
-        ("truncated", "MalformedResponse"),
-        ("not_json", "MalformedResponse"),
-        ("wrong_shape", "MalformedResponse"),
-        ("huge", "ResponseTooLarge"),
-    ],
-)
-def test_transient_faults(simulator, leak_check, fault, code):
-    simulator.add_job(CODE, "job-1", pinned="running")
-    simulator.inject(fault, CODE, count=1)
-    adapter = make_adapter(simulator)
-    error = request_error(adapter)
-    leak_check.append(error)
-    assert error.code == code
-    assert not error.permanent
-    # The next poll works again.
-    assert fetch_one(adapter, "job-1").state is State.RUNNING
-
-
-def test_timeout(simulator, leak_check, monkeypatch):
-    monkeypatch.setattr(simulator, "fault_delay", 0.6)
-    simulator.inject("timeout", CODE, count=1)
-    adapter = make_adapter(simulator)
-    adapter.request_timeout = (1.0, 0.3)
-    error = request_error(adapter)
-    leak_check.append(error)
-    assert error.code == "Timeout"
-    assert not error.permanent
 
 
 # --- the five-strike lockout --------------------------------------------------------

@@ -367,57 +367,6 @@ def test_status_less_answers_over_http_are_stored_and_logged_once(simulator, acc
 # --- per-id and request-level failures ----------------------------------------------
 
 
-def test_unknown_task_is_a_per_id_not_found(adapter, no_leaks):
-    result = adapter.fetch(["no-such-task"])["no-such-task"]
-    assert isinstance(result, ProviderError)
-    no_leaks.append(result)
-    assert result.code == NOT_FOUND
-    assert result.is_not_found and result.permanent
-    assert str(ivh.CODE_TASK_NOT_FOUND) in result.message
-
-
-def test_mixed_found_and_unknown_ids(simulator, adapter):
-    simulator.add_job(CODE, "task-a", pinned="running")
-    results = adapter.fetch(["task-a", "missing-b"])
-    assert results["task-a"].state is State.RUNNING
-    assert isinstance(results["missing-b"], ProviderError)
-    assert results["missing-b"].code == NOT_FOUND
-    assert adapter.fetch([]) == {}
-
-
-def test_job_of_another_tenant_is_not_found(simulator, adapter):
-    simulator.add_job(CODE, "task-foreign", pinned="running", owner="someone-else")
-    assert adapter.fetch(["task-foreign"])["task-foreign"].code == NOT_FOUND
-
-
-def test_wrong_access_token_is_permanent(simulator, no_leaks):
-    wrong = "wrongtoken-0000000000000000000000"
-    adapter = TencentIvh(
-        credentials={"appkey": APPKEY, "access_token": wrong}, endpoint=simulator.url
-    )
-    error = fetch_error(adapter, "task", no_leaks)
-    assert error.code == str(ivh.CODE_SIGNATURE_INVALID)
-    assert error.permanent and error.retry_after is None
-    assert wrong not in str(error)
-    with pytest.raises(ProviderError) as info:
-        adapter.check_credentials()
-    assert info.value.code == str(ivh.CODE_SIGNATURE_INVALID)
-
-
-def test_unknown_appkey_is_permanent(simulator, no_leaks):
-    adapter = TencentIvh(
-        credentials={"appkey": "nobody", "access_token": TOKEN}, endpoint=simulator.url
-    )
-    error = fetch_error(adapter, "task", no_leaks)
-    assert error.code == str(ivh.CODE_APPKEY_UNKNOWN)
-    assert error.permanent
-
-
-def test_check_credentials_accepts_not_found(adapter, simulator):
-    adapter.check_credentials()
-    assert simulator.requests[CODE] == 1
-
-
 @pytest.mark.parametrize("skew", [-600, 600])
 def test_clock_skew_beyond_five_minutes_is_refused(simulator, adapter, skew, no_leaks):
     adapter.clock = lambda: time.time() + skew
@@ -430,65 +379,6 @@ def test_clock_skew_inside_tolerance_works(simulator, adapter):
     simulator.add_job(CODE, "task-skew", pinned="running")
     adapter.clock = lambda: time.time() - 240
     assert fetch_one(adapter, "task-skew").state is State.RUNNING
-
-
-def test_injected_clock_skew_and_bad_signature(simulator, adapter, no_leaks):
-    simulator.inject("clock_skew", CODE, count=1)
-    assert fetch_error(adapter, "t", no_leaks).code == str(ivh.CODE_TIMESTAMP_EXPIRED)
-    simulator.inject("bad_signature", CODE, count=1)
-    error = fetch_error(adapter, "t", no_leaks)
-    assert (error.code, error.permanent) == (str(ivh.CODE_SIGNATURE_INVALID), True)
-
-
-def test_throttling_is_transient_with_retry_after(simulator, adapter, no_leaks):
-    simulator.inject("throttle", CODE, count=1)
-    error = fetch_error(adapter, "t", no_leaks)
-    assert error.code == str(ivh.CODE_FREQUENCY_LIMIT)
-    assert not error.permanent
-    assert error.retry_after == 1.0
-
-
-def test_tenant_rate_limit_throttles(simulator, no_leaks):
-    simulator.add_tenant(CODE, rate_limit=1.0)
-    simulator.add_job(CODE, "task-rl", pinned="running")
-    adapter = TencentIvh(credentials=dict(IvhSimulator.demo_credentials), endpoint=simulator.url)
-    assert fetch_one(adapter, "task-rl").state is State.RUNNING
-    error = fetch_error(adapter, "task-rl", no_leaks)
-    assert error.retry_after and not error.permanent
-
-
-@pytest.mark.parametrize(
-    ("fault", "code", "http_status"),
-    [
-        ("http_500", str(ivh.CODE_INTERNAL_ERROR), 500),
-        ("http_502_html", "HTTP502", 502),
-        ("reset", "ConnectionError", None),
-        ("truncated", "MalformedResponse", 200),
-        ("not_json", "MalformedResponse", 200),
-        ("wrong_shape", "MalformedResponse", 200),
-        ("huge", "ResponseTooLarge", None),
-    ],
-)
-def test_transient_faults(simulator, adapter, fault, code, http_status, no_leaks):
-    simulator.add_job(CODE, "task-fault", pinned="succeeded")
-    simulator.inject(fault, CODE, count=1)
-    error = fetch_error(adapter, "task-fault", no_leaks)
-    assert error.code == code
-    assert not error.permanent
-    assert error.retry_after is None
-    if http_status is not None:
-        assert error.http_status == http_status
-    # The fault was one-off: the next poll works.
-    assert fetch_one(adapter, "task-fault").state is State.SUCCEEDED
-
-
-def test_timeout(simulator, adapter, no_leaks):
-    adapter.request_timeout = (1.0, 0.3)
-    simulator.fault_delay = 0.6
-    simulator.inject("timeout", CODE, count=1)
-    error = fetch_error(adapter, "t", no_leaks)
-    assert error.code == "Timeout"
-    assert not error.permanent
 
 
 # --- pure interpretation of answers --------------------------------------------------
