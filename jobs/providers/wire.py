@@ -50,7 +50,7 @@ def header(headers: Mapping[str, str], name: str) -> str:
 def retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Seconds a `Retry-After` header asks us to wait, clamped to 0..MAX_RETRY_AFTER.
 
-    Accepts delta-seconds (`120`, also `1.5`) and an HTTP-date (RFC 9110 §10.2.3);
+    Accepts delta-seconds (`120`, also `1.5`) and an HTTP-date;
     None when the header is absent or neither. `now` (epoch seconds) is for tests.
     """
     value = header(headers, "Retry-After").strip()

@@ -692,7 +692,7 @@ def test_parse_status_strips_credential_like_keys():
 
 
 def test_the_docs_list_example_parses():
-    # The response example of ListDigitalHumanVideo (PROVIDERS.md §4.3, reference/).
+    # The response example of ListDigitalHumanVideo (docs/PROVIDERS.md §4.3, reference/).
     body = (
         b'{ "count" : 1, "jobs" : [ { "job_id" : "26f06524-4f75-4b3a-a853-b649a21aaf66",'
         b' "state" : "SUCCEED", "start_time" : "2022-01-18T16:29:36Z",'

@@ -1,4 +1,4 @@
-"""Tencent Cloud Infinite adapter against the simulator over real HTTP (PROVIDERS.md §3)."""
+"""Tencent Cloud Infinite adapter against the simulator over real HTTP (docs/PROVIDERS.md §3)."""
 
 from __future__ import annotations
 

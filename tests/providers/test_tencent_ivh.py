@@ -108,7 +108,8 @@ def test_ivh2_final_url_exactly_as_published():
 
 
 def test_hmac_key_is_the_access_token_not_the_message():
-    # The docs write HmacSha256(message, key); swapping them gives tpuyH5Rb… (PROVIDERS §1.2).
+    # The docs write HmacSha256(message, key); swapping them gives tpuyH5Rb…
+    # (docs/PROVIDERS.md §1.2).
     plain = b"appkey=e38267c0e86411ebb02aed82acb0ed99&timestamp=1646636485"
     swapped = hmac.new(plain, b"f68f2d10ae9e4604b76fb05cf46bccec", hashlib.sha256).digest()
     assert base64.b64encode(swapped).decode().startswith("tpuyH5Rb")

@@ -63,7 +63,7 @@ def assert_no_secret(exc: ProviderError, caplog: pytest.LogCaptureFixture) -> No
     assert SECRET_KEY not in caplog.text
 
 
-# --- TC3 vectors (PROVIDERS.md §2.5 / Appendix B) ------------------------------------
+# --- TC3 vectors (docs/PROVIDERS.md §2.5 / Appendix B) ------------------------------------
 
 CVM_PAYLOAD = json.dumps(
     {"Limit": 1, "Filters": [{"Values": ["未命名"], "Name": "instance-name"}]}

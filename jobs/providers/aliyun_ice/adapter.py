@@ -65,7 +65,7 @@ class AliyunIce(Provider):
     default_rate_limit = 20.0
     batch_size = 1
     retention = None
-    # PROVIDERS.md §5.5: retention not found; outputs go to the OSS location the job named.
+    # docs/PROVIDERS.md §5.5: retention not found; outputs go to the OSS location the job named.
     media_retention = None
     media_note = "writes results to the OSS location named when the job was submitted"
     can_submit = False

@@ -16,7 +16,7 @@ from jobs.providers.base import (
 
 # What a Fail job's code means: the `Code` inside its JSON `Result`, or "Fail" when there
 # is none (see `_failure`). Alibaba documents neither the Result schema nor job-level
-# codes for this API (PROVIDERS.md §5.3), so every entry is marked with where it comes from.
+# codes for this API (docs/PROVIDERS.md §5.3), so every entry is marked with where it comes from.
 FAILURE_CATALOGUE: dict[str, Explanation] = {
     # Simulator inventions (jobs/simulator/aliyun_ice.py), meanings from their messages.
     "InvalidInput": Explanation(

@@ -44,7 +44,7 @@ def _decode_json_string(value: Any) -> Any:
 def _failure(result: Any) -> tuple[str, str]:
     """Failure code and message from a failed job's decoded `Result`.
 
-    The schema is undocumented (PROVIDERS.md §5.3); MPS's sibling API puts `Code` and
+    The schema is undocumented (docs/PROVIDERS.md §5.3); MPS's sibling API puts `Code` and
     `Message` at the top or inside `Data` (itself possibly a JSON string).
     """
     inner = _decode_json_string(result.get("Data")) if isinstance(result, Mapping) else None

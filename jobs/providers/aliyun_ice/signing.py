@@ -1,7 +1,7 @@
 """Alibaba Cloud API signatures: ACS3-HMAC-SHA256, the V3 the SDK sends (docs/PROVIDERS.md §5.6).
 
-The legacy RPC HMAC-SHA1 signature (§5.7) is kept only so its published vectors stay
-reproducible; it is never sent.
+The legacy RPC HMAC-SHA1 signature (docs/PROVIDERS.md §5.7) is kept only so its
+published vectors stay reproducible; it is never sent.
 """
 
 from __future__ import annotations

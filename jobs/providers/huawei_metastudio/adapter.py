@@ -37,7 +37,7 @@ DEFAULT_REGION = "cn-north-4"
 LIST_PATH = "/v1/{project_id}/digital-human-videos"
 # The list endpoint takes 1-100 per page; a batch of job_ids fits in one page.
 PAGE_LIMIT = 100
-# Without create_since the list shows "task records of the past month" (§4.2).
+# Without create_since the list shows "task records of the past month" (docs/PROVIDERS.md §4.2).
 LIST_WINDOW = timedelta(days=30)
 
 _REGION = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -82,7 +82,7 @@ class HuaweiMetaStudio(Provider):
     batch_size = PAGE_LIMIT
     # The list only looks back one month unless create_since says otherwise.
     retention = timedelta(days=30)
-    # [SDK-SRC] PROVIDERS.md §4 output_asset_config: "The preview URL is valid 24 h."
+    # [SDK-SRC] docs/PROVIDERS.md §4 output_asset_config: "The preview URL is valid 24 h."
     media_retention = timedelta(hours=24)
     media_note = "signs preview video links for 24 hours"
     can_submit = False

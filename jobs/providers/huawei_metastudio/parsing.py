@@ -24,7 +24,7 @@ STATES = {
     "WAITING": State.QUEUED,
     "PROCESSING": State.RUNNING,
     "SUCCEED": State.SUCCEEDED,
-    # The docs' own ShowPhotoDigitalHumanVideo example prints SUCCESS (§4.3).
+    # The docs' own ShowPhotoDigitalHumanVideo example prints SUCCESS (docs/PROVIDERS.md §4.3).
     "SUCCESS": State.SUCCEEDED,
     "FAILED": State.FAILED,
     "CANCELED": State.CANCELED,

@@ -60,7 +60,8 @@ VOICE_SEPARATE = "VoiceSeparate"
 # The batch maximum is undocumented (Appendix C.3): stay well inside common URL limits.
 MAX_BATCH_PATH_CHARS = 2000
 MAX_LIST_SIZE = 100
-# How far back the first import looks: CI documents no job-record retention (§3.5).
+# How far back the first import looks: CI documents no job-record retention
+# (docs/PROVIDERS.md §3.5).
 DISCOVERY_WINDOW = timedelta(days=30)
 
 
@@ -112,7 +113,8 @@ class TencentCi(Provider):
     # Where a COS bucket, and so a job's input or output, can live: (region, place). From
     # Tencent's COS "Regions and Access Endpoints" page (cloud.tencent.com/document/product/
     # 436/6224), cross-checked with its tencentyun/qcloud-documents source and SDK region
-    # tables; CI addresses the same regions (`<bucket>.ci.<region>.myqcloud.com`, §3.1).
+    # tables; CI addresses the same regions (`<bucket>.ci.<region>.myqcloud.com`,
+    # docs/PROVIDERS.md §3.1).
     # Finance regions and Beijing Zone 1 take existing or approved buckets only.
     regions = (
         ("ap-beijing", "Beijing"),
@@ -141,7 +143,7 @@ class TencentCi(Provider):
     default_rate_limit = 20.0
     batch_size = 50
     retention = None
-    # [DOC] PROVIDERS.md §3.5: "Outputs live in your own COS bucket and persist until you
+    # [DOC] docs/PROVIDERS.md §3.5: "Outputs live in your own COS bucket and persist until you
     # delete them." A private bucket still refuses unsigned reads.
     media_retention = None
     media_note = "writes results to your own COS bucket, where they stay until deleted"

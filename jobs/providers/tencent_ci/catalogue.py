@@ -10,7 +10,7 @@ from jobs.providers.base import (
 # --- job failure codes ------------------------------------------------------------
 
 # What a Failed job's `JobsDetail.Code` means. CI publishes no catalogue of job-level
-# codes (PROVIDERS.md §3.3): every entry below is a code the simulator emits
+# codes (docs/PROVIDERS.md §3.3): every entry below is a code the simulator emits
 # (jobs/simulator/tencent_ci.py), and its meaning and category are our inference from
 # the code name and message. Replace them with real codes as live accounts show them.
 FAILURE_CATALOGUE: dict[str, Explanation] = {

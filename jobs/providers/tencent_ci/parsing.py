@@ -39,7 +39,7 @@ STATES = {
 RAW_STATES = {state: raw for raw, state in STATES.items()}
 
 # 401/403 codes that mean the credentials (or the signing clock) are wrong: retrying the
-# same request cannot help. PROVIDERS.md §3.3 plus COS's own spellings of the same failures.
+# same request cannot help. docs/PROVIDERS.md §3.3 plus COS's own spellings of the same failures.
 AUTH_CODES = frozenset(
     {
         "MissingAuthorization",
@@ -78,7 +78,7 @@ def element_data(element: ET.Element) -> Any:
 
 
 def _as_list(value: Any) -> list[Any]:
-    # xmltodict-style data: one child is a value, several are a list (PROVIDERS.md §3.2).
+    # xmltodict-style data: one child is a value, several are a list (docs/PROVIDERS.md §3.2).
     if value is None:
         return []
     return value if isinstance(value, list) else [value]

@@ -68,7 +68,7 @@ def cos_sign(
     headers: Mapping[str, str],
     key_time: str,
 ) -> CosSignature:
-    """Sign one request with COS `q-sign-algorithm=sha1` (PROVIDERS.md §3.4).
+    """Sign one request with COS `q-sign-algorithm=sha1` (docs/PROVIDERS.md §3.4).
 
     `path` is decoded (e.g. `/exampleobject(腾讯云)`); `params` are all the URL params
     (valueless ones as ""); `headers` are exactly the headers to sign, which must be sent

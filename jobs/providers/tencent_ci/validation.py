@@ -19,7 +19,7 @@ _QUEUE_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 TEMPLATE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CODEC = re.compile(r"[A-Za-z0-9]{1,16}")
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# PROVIDERS.md §3.1 is sure of `IsAudio` only; the others are the template API's values.
+# docs/PROVIDERS.md §3.1 is sure of `IsAudio` only; the others are the template API's values.
 AUDIO_MODES = frozenset({"IsAudio", "IsBackground", "AudioAndBackground", "MusicMode"})
 # COS object keys are at most 850 bytes of UTF-8.
 MAX_OBJECT_KEY_BYTES = 850

@@ -48,9 +48,9 @@ class TencentIvh(Provider):
     option_fields = ()
     default_rate_limit = 10.0
     batch_size = 1
-    # Media without a custom storage URL is deleted after 7 days (PROVIDERS.md §1.5).
+    # Media without a custom storage URL is deleted after 7 days (docs/PROVIDERS.md §1.5).
     retention = timedelta(days=7)
-    # [DOC] PROVIDERS.md §1.5: "Audio and video resources without a custom storage URL are
+    # [DOC] docs/PROVIDERS.md §1.5: "Audio and video resources without a custom storage URL are
     # retained for only 7 days."
     media_retention = timedelta(days=7)
     media_note = "keeps generated media for 7 days unless the job was given its own storage"

@@ -15,7 +15,7 @@ _RETRY_OR_SUPPORT = (
 
 # What a FAIL job's `FailCode` means. Source unless noted: Tencent Cloud AI Digital Human
 # docs, "Appendix I: Result Code Dictionary" (product 1211/62095), section II "audio and
-# video production result codes". PROVIDERS.md §1.4 had not found this list.
+# video production result codes". docs/PROVIDERS.md §1.4 had not found this list.
 FAILURE_CATALOGUE: dict[str, Explanation] = {
     "801000": Explanation(
         FailureCategory.INTERNAL,
@@ -70,7 +70,7 @@ FAILURE_CATALOGUE: dict[str, Explanation] = {
         "writable, then submit again.",
     ),
     # Listed by Tencent among the API (submit-time) codes as "text security check
-    # failed"; a third-party client also sees it as a job FailCode (PROVIDERS.md §1.4).
+    # failed"; a third-party client also sees it as a job FailCode (docs/PROVIDERS.md §1.4).
     "801005": Explanation(
         FailureCategory.CONTENT_POLICY,
         "Script failed the text safety check",
@@ -79,7 +79,7 @@ FAILURE_CATALOGUE: dict[str, Explanation] = {
         "resubmitting it unchanged will fail again.",
     ),
     # Unverified: only a third-party client treats 802000 as a content-policy rejection
-    # (PROVIDERS.md §1.4); Tencent's dictionary does not list it.
+    # (docs/PROVIDERS.md §1.4); Tencent's dictionary does not list it.
     "802000": Explanation(
         FailureCategory.CONTENT_POLICY,
         "Likely rejected by content review (unverified)",

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 # What `_decode` returns for a body that is not JSON (None is JSON's null).
 _UNDECODABLE = object()
 
-# [UNCERTAIN] IVH does not publish its Header.Code values (PROVIDERS.md Appendix C.1).
+# [UNCERTAIN] IVH does not publish its Header.Code values (docs/PROVIDERS.md Appendix C).
 # These are the codes Clapboard's simulator answers with. `_classify_header_error`
 # also recognises each situation by its message text, so a live gateway that numbers
 # them differently still lands in the right bucket.

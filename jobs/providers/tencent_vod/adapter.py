@@ -85,7 +85,7 @@ class TencentVod(Provider):
     default_rate_limit: ClassVar[float] = 100.0
     batch_size: ClassVar[int] = 1  # DescribeTaskDetail answers one TaskId per call
     retention: ClassVar[timedelta | None] = timedelta(days=3)
-    # PROVIDERS.md §2 documents how long task records stay queryable (3 days), not how long
+    # docs/PROVIDERS.md §2 documents how long task records stay queryable (3 days), not how long
     # an output's URL works: no media expiry is claimed.
     media_retention: ClassVar[timedelta | None] = None
     media_note: ClassVar[str] = "documents no expiry for its media links"

@@ -14,7 +14,7 @@ from jobs.providers.base import (
 # and "FAIL" (an inner Status=FAIL without codes, see `subtask_failure`).
 # Sources: VOD "Error Codes" page, video-processing section (InvalidInput*, SourceFileError*,
 # InternalError); the EditMediaTask ErrCode docs (40000/60000/70000); the AigcVideoTask
-# ErrCodeExt list in PROVIDERS.md §2.2 (names only, meanings not documented there).
+# ErrCodeExt list in docs/PROVIDERS.md §2.2 (names only, meanings not documented there).
 FAILURE_CATALOGUE: dict[str, Explanation] = {
     "InvalidInput": Explanation(
         FailureCategory.INPUT,

@@ -11,7 +11,7 @@ from jobs.providers import signing
 
 SERVICE = "vod"
 ALGORITHM = "TC3-HMAC-SHA256"
-# The server rejects an X-TC-Timestamp more than this far from its clock (§6.3).
+# The server rejects an X-TC-Timestamp more than this far from its clock (docs/PROVIDERS.md §6.3).
 CLOCK_TOLERANCE_SECONDS = 300
 
 
@@ -89,7 +89,7 @@ def tc3_sign(
     payload: bytes,
     timestamp: int,
 ) -> Tc3Signature:
-    """Compute a TC3-HMAC-SHA256 signature with all its intermediates (PROVIDERS.md §2.5)."""
+    """Compute a TC3-HMAC-SHA256 signature with all its intermediates (docs/PROVIDERS.md §2.5)."""
     canonical, signed_headers = tc3_canonical_request(method, query, host, headers_to_sign, payload)
     date = tc3_date(timestamp)
     scope = f"{date}/{service}/tc3_request"
