@@ -203,9 +203,9 @@ def test_ci_sdk_vectors(vector: str):
     )
     assert signed.authorization == expected
     assert (
-        ci.cos_authorization(
+        ci.cos_sign(
             DOC_SECRET_ID, DOC_SECRET_KEY, method, path, params, headers, CI_KEY_TIME
-        )
+        ).authorization
         == expected
     )
 

@@ -19,7 +19,6 @@ from jobs.providers.tencent_vod import (
     TencentVod,
     parse_status,
     parse_task_list,
-    tc3_authorization,
     tc3_sign,
 )
 from jobs.simulator.tencent_vod import TencentVodSimulator
@@ -149,7 +148,7 @@ def test_tc3_b_earlier_revision_vector():
 
 
 def test_tc3_c_example_revision_vector():
-    authorization = tc3_authorization(
+    authorization = tc3_sign(
         "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
         "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE",
         "cvm",
@@ -159,7 +158,7 @@ def test_tc3_c_example_revision_vector():
         {"Content-Type": "application/json; charset=utf-8"},
         CVM_PAYLOAD,
         1551113065,
-    )
+    ).authorization
     assert authorization == (
         "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/"
         "tc3_request, SignedHeaders=content-type;host, "
@@ -242,7 +241,7 @@ def test_wire_request_is_signed_over_what_is_sent(adapter, sent, simulator):
     # Compact JSON, SubAppId as an integer.
     assert body == b'{"TaskId":"wire-1","SubAppId":1500000001}'
     assert json.loads(body)["SubAppId"] == int(SUB_APP_ID)
-    expected = tc3_authorization(
+    expected = tc3_sign(
         SECRET_ID,
         SECRET_KEY,
         "vod",
@@ -252,7 +251,7 @@ def test_wire_request_is_signed_over_what_is_sent(adapter, sent, simulator):
         {"Content-Type": "application/json"},
         body,
         int(headers["X-TC-Timestamp"]),
-    )
+    ).authorization
     assert headers["Authorization"] == expected
     assert "SignedHeaders=content-type;host," in expected
 

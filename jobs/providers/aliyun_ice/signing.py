@@ -59,17 +59,6 @@ def acs3_canonical_request(
     )
 
 
-def acs3_hashed_canonical_request(
-    method: str,
-    path: str,
-    query: Mapping[str, str],
-    headers: Mapping[str, str],
-    body: bytes,
-) -> str:
-    """hex(SHA256(canonical request)): the second line of the string to sign."""
-    return signing.sha256_hex(acs3_canonical_request(method, path, query, headers, body))
-
-
 def acs3_authorization(
     access_key_id: str,
     access_key_secret: str,
@@ -85,9 +74,8 @@ def acs3_authorization(
     `x-acs-*` header that is sent. The secret is the HMAC key as is (no derivation).
     """
     _, signed_headers = _header_lines(headers)
-    string_to_sign = (
-        f"{ALGORITHM}\n{acs3_hashed_canonical_request(method, path, query, headers, body)}"
-    )
+    canonical = acs3_canonical_request(method, path, query, headers, body)
+    string_to_sign = f"{ALGORITHM}\n{signing.sha256_hex(canonical)}"
     signature = signing.hmac_sha256(access_key_secret, string_to_sign).hex()
     # Alibaba joins the parts with bare commas, unlike Tencent and Huawei.
     return (

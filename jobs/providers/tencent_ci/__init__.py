@@ -22,7 +22,6 @@ from jobs.providers.tencent_ci.parsing import (
     parse_xml,
 )
 from jobs.providers.tencent_ci.signing import (
-    cos_authorization,
     cos_encode,
     cos_sign,
     encode_query,
@@ -48,7 +47,6 @@ __all__ = [
     "MAX_OBJECT_KEY_BYTES",
     "TEMPLATE_ID",
     "VOICE_SEPARATE",
-    "cos_authorization",
     "cos_encode",
     "cos_sign",
     "element_data",

@@ -39,7 +39,7 @@ from jobs.providers.tencent_ci.parsing import (
     parse_status,
     parse_xml,
 )
-from jobs.providers.tencent_ci.signing import cos_authorization, encode_query, key_time_for
+from jobs.providers.tencent_ci.signing import cos_sign, encode_query, key_time_for
 from jobs.providers.tencent_ci.validation import (
     _ASKABLE_ID,
     _CODEC,
@@ -191,7 +191,7 @@ class TencentCi(Provider):
         if method == "POST":
             headers["Content-Type"] = XML_CONTENT_TYPE
             headers["Content-Length"] = str(len(body))
-        authorization = cos_authorization(
+        authorization = cos_sign(
             self.credentials.get("secret_id", ""),
             self.credentials.get("secret_key", ""),
             method,
@@ -199,7 +199,7 @@ class TencentCi(Provider):
             params,
             headers,
             key_time_for(self.clock()),
-        )
+        ).authorization
         query = encode_query(params)
         url = self.base_url() + quote(path, safe="/,") + (f"?{query}" if query else "")
         return self.exchange(

@@ -91,19 +91,6 @@ def cos_sign(
     )
 
 
-def cos_authorization(
-    secret_id: str,
-    secret_key: str,
-    method: str,
-    path: str,
-    params: Mapping[str, str],
-    headers: Mapping[str, str],
-    key_time: str,
-) -> str:
-    """The `Authorization` header value for one request; see `cos_sign`."""
-    return cos_sign(secret_id, secret_key, method, path, params, headers, key_time).authorization
-
-
 def key_time_for(now: float) -> str:
     start = int(now)
     return f"{start - KEY_TIME_BEFORE};{start + KEY_TIME_AFTER}"

@@ -12,7 +12,6 @@ from jobs.providers.tencent_vod.signing import (
     CLOCK_TOLERANCE_SECONDS,
     SERVICE,
     parse_tc3_authorization,
-    tc3_authorization,
     tc3_date,
     tc3_sign,
 )
@@ -28,7 +27,6 @@ __all__ = [
     "parse_status",
     "parse_task_list",
     "parse_tc3_authorization",
-    "tc3_authorization",
     "tc3_date",
     "tc3_sign",
 ]

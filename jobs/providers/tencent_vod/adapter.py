@@ -33,7 +33,7 @@ from jobs.providers.tencent_vod.parsing import (
     parse_task_list,
     response_object,
 )
-from jobs.providers.tencent_vod.signing import SERVICE, tc3_authorization
+from jobs.providers.tencent_vod.signing import SERVICE, tc3_sign
 from jobs.providers.wire import as_int, iso_utc
 
 API_VERSION = "2018-07-17"
@@ -143,7 +143,7 @@ class TencentVod(Provider):
         body = json.dumps(body_params, separators=(",", ":")).encode()
         timestamp = int(self.clock())
         host = self.host
-        authorization = tc3_authorization(
+        authorization = tc3_sign(
             self.credentials.get("secret_id", ""),
             self.credentials.get("secret_key", ""),
             SERVICE,
@@ -153,7 +153,7 @@ class TencentVod(Provider):
             {"Content-Type": CONTENT_TYPE},
             body,
             timestamp,
-        )
+        ).authorization
         headers = {
             "Authorization": authorization,
             "Content-Type": CONTENT_TYPE,

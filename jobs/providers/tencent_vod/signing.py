@@ -103,23 +103,6 @@ def tc3_sign(
     return Tc3Signature(signed_headers, canonical, string_to_sign, key, signature, authorization)
 
 
-def tc3_authorization(
-    secret_id: str,
-    secret_key: str,
-    service: str,
-    host: str,
-    method: str,
-    query: str,
-    headers_to_sign: Mapping[str, str],
-    payload: bytes,
-    timestamp: int,
-) -> str:
-    """The `Authorization` header value for one request (see `tc3_sign`)."""
-    return tc3_sign(
-        secret_id, secret_key, service, host, method, query, headers_to_sign, payload, timestamp
-    ).authorization
-
-
 @dataclass(frozen=True)
 class Tc3Authorization:
     """The parts of a received TC3 `Authorization` header."""
