@@ -30,6 +30,7 @@ from jobs.providers.aliyun_ice import (
 )
 from jobs.providers.base import JobStatus, ProviderError, State
 from jobs.simulator.aliyun_ice import Simulator as IceSimulator
+from tests.providers import strategies
 
 CODE = "aliyun_ice"
 SECRET = IceSimulator.demo_credentials["access_key_secret"]
@@ -505,13 +506,7 @@ def test_simulator_rejects_tampered_query(simulator):
 
 # --- parser properties -----------------------------------------------------------------------
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
-    max_leaves=20,
-)
+json_values = strategies.json_values(text_size=20, key_size=12)
 ice_keys = st.sampled_from(
     [
         "JobId",

@@ -28,6 +28,7 @@ from jobs.providers.huawei_metastudio import (
     string_to_sign,
 )
 from jobs.simulator.core import Simulator
+from tests.providers import strategies
 
 CODE = "huawei_metastudio"
 DAY = 24 * 3600
@@ -717,13 +718,7 @@ def test_decode_json_refuses_non_json(body):
     assert not caught.value.permanent
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
-    max_leaves=25,
-)
+json_values = strategies.json_values(text_size=30, key_size=12, max_leaves=25)
 time_like = (
     st.sampled_from(
         ["2022-01-18T16:29:36Z", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:00", ""]

@@ -31,6 +31,7 @@ from jobs.providers.tencent_ivh import (
 from jobs.services import job_track
 from jobs.simulator.core import demo_sentences
 from jobs.simulator.tencent_ivh import IvhSimulator
+from tests.providers import strategies
 
 CODE = "tencent_ivh"
 APPKEY = IvhSimulator.demo_credentials["appkey"]
@@ -521,13 +522,7 @@ def test_malformed_documents(document):
 
 # --- properties ----------------------------------------------------------------------
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=20,
-)
+json_values = strategies.json_values()
 payload_fields = st.fixed_dictionaries(
     {},
     optional={

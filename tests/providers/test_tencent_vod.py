@@ -22,6 +22,7 @@ from jobs.providers.tencent_vod import (
     tc3_sign,
 )
 from jobs.simulator.tencent_vod import TencentVodSimulator
+from tests.providers import strategies
 
 CODE = "tencent_vod"
 SECRET_ID = TencentVodSimulator.demo_credentials["secret_id"]
@@ -67,6 +68,7 @@ def assert_no_secret(exc: ProviderError, caplog: pytest.LogCaptureFixture) -> No
 CVM_PAYLOAD = json.dumps(
     {"Limit": 1, "Filters": [{"Values": ["未命名"], "Name": "instance-name"}]}
 ).encode()
+
 CVM_HEADERS = {
     "Content-Type": "application/json; charset=utf-8",
     "X-TC-Action": "DescribeInstances",
@@ -798,13 +800,7 @@ def test_parse_task_list_skips_bad_rows():
 
 # --- properties ------------------------------------------------------------------------------
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=20,
-)
+json_values = strategies.json_values()
 VOD_KEYS = st.sampled_from(
     [
         "TaskType",
