@@ -12,13 +12,10 @@ from django.forms.utils import pretty_name
 
 from jobs.models import STATE_CHOICES, Account, Job, JobStateCount
 from jobs.providers import provider_choices
-from jobs.providers.tencent_ci import (
-    _BUCKET,
-    _CONTROL,
-    _TEMPLATE_ID,
-    MAX_OBJECT_KEY_BYTES,
-    TencentCi,
-)
+from jobs.providers.tencent_ci import BUCKET as _BUCKET
+from jobs.providers.tencent_ci import CONTROL_CHARS as _CONTROL
+from jobs.providers.tencent_ci import MAX_OBJECT_KEY_BYTES, TencentCi
+from jobs.providers.tencent_ci import TEMPLATE_ID as _TEMPLATE_ID
 from jobs.services import TRACK_MAX_IDS, parse_external_ids
 
 ANY = [("", "Any")]

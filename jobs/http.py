@@ -15,9 +15,7 @@ resolver that changes its answer between check and connect gains nothing.
 from __future__ import annotations
 
 import contextlib
-import heapq
 import ipaddress
-import itertools
 import os
 import socket
 import threading
@@ -29,9 +27,45 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+from jobs.address_guard import (
+    METADATA_ADDRESSES,
+    PRIVATE_NETWORKS,
+    address_allowed,
+    embedded_ipv4,
+    endpoint_refusal,
+    kind_of,
+)
+from jobs.watchdog import Watchdog
+
+# Re-exported: callers vet addresses and endpoints through this module.
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_TIMEOUT",
+    "METADATA_ADDRESSES",
+    "PRIVATE_NETWORKS",
+    "REDACTED",
+    "ConnectionFailed",
+    "OutboundError",
+    "Refused",
+    "Response",
+    "Timeout",
+    "TooLarge",
+    "address_allowed",
+    "deadline_by",
+    "embedded_ipv4",
+    "endpoint_refusal",
+    "fetch_public",
+    "private_endpoints_allowed",
+    "public_request",
+    "redact",
+    "request",
+]
 
 DEFAULT_TIMEOUT = (5.0, 20.0)
 # Connect, headers and whole body: far under django-q2's task timeout (90 s) and under
@@ -72,9 +106,15 @@ class Refused(OutboundError):
 
 @dataclass(frozen=True)
 class Response:
+    """A whole answer. `headers` is case-insensitive whatever mapping it was built from:
+    servers spell header names as they like (`retry-after`, `Retry-After`)."""
+
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", CaseInsensitiveDict(self.headers))
 
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
@@ -95,212 +135,10 @@ def _describe(method: str, url: str) -> str:
     return f"{method} {parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
-# --- which addresses may be reached --------------------------------------------------
-
-# Cloud metadata services answer on these even where "private" checks miss them.
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a)
-    for a in ("169.254.169.254", "100.100.100.200", "fd00:ec2::254", "169.254.170.2")
-)
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
-# What CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS opens besides loopback: the networks a private
-# gateway can sit on. Link-local, multicast and reserved ranges stay closed.
-PRIVATE_NETWORKS = tuple(
-    ipaddress.ip_network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
-)
-# IPv6 prefixes that carry an IPv4 address in their last 32 bits: IPv4-translated
-# (RFC 2765), NAT64 well-known and local-use (RFC 6052, 8215).
-_LOW32_PREFIXES = tuple(
-    ipaddress.ip_network(n) for n in ("::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48")
-)
-_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
-_SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated, still not global
-
-
-def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
-    """The IPv4 addresses an IPv6 transition form leads to (empty for plain IPv6).
-
-    IPv4-mapped and -compatible, IPv4-translated, NAT64, 6to4 and Teredo (its server
-    and its client) all reach an IPv4 host, which is the one to judge.
-    """
-    if ip.ipv4_mapped is not None:
-        return (ip.ipv4_mapped,)
-    if ip.sixtofour is not None:
-        return (ip.sixtofour,)
-    if ip.teredo is not None:
-        return ip.teredo
-    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    if any(ip in prefix for prefix in _LOW32_PREFIXES):
-        return (low32,)
-    if ip in _IPV4_COMPATIBLE and ip not in (ipaddress.IPv6Address("::1"),):
-        return (low32,)
-    return ()
-
-
-def address_allowed(
-    address: str, *, allow_loopback: bool = False, allow_private: bool = False
-) -> bool:
-    """Whether a connection to this IP address may be opened.
-
-    Public addresses only, unless `allow_loopback` (loopback too) or `allow_private`
-    (loopback and the private networks above). Metadata, link-local, multicast and
-    reserved addresses are never allowed; IPv6 forms that embed an IPv4 address are
-    judged by that address.
-    """
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = embedded_ipv4(ip)
-        if embedded:
-            return all(
-                address_allowed(str(v4), allow_loopback=allow_loopback, allow_private=allow_private)
-                for v4 in embedded
-            )
-    if ip in METADATA_ADDRESSES:
-        return False
-    if ip.is_loopback:
-        return allow_loopback or allow_private
-    if any(ip in network for network in PRIVATE_NETWORKS if network.version == ip.version):
-        return allow_private
-    if isinstance(ip, ipaddress.IPv6Address) and ip in _SITE_LOCAL:
-        return False
-    return ip.is_global and not ip.is_multicast
-
-
-def _kind_of(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    """A few words for why an address is refused, for error messages."""
-    if isinstance(ip, ipaddress.IPv6Address) and embedded_ipv4(ip):
-        return "an IPv6 form of " + " and ".join(
-            f"{v4} ({_kind_of(v4)})" for v4 in embedded_ipv4(ip)
-        )
-    if ip in METADATA_ADDRESSES:
-        return "a cloud metadata address"
-    if ip.is_loopback:
-        return "a loopback address"
-    if ip.is_link_local:
-        return "a link-local address"
-    if any(ip in network for network in PRIVATE_NETWORKS if network.version == ip.version):
-        return "a private network address"
-    if ip.is_multicast:
-        return "a multicast address"
-    return "a public address" if ip.is_global else "a reserved address"
-
-
-def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address a URL host names without DNS: IP literals, the legacy IPv4 spellings
-    the resolver accepts (`127.1`, `0x7f.0.0.1`, `2130706433`) and `localhost`."""
-    host = host.strip("[]").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return ipaddress.IPv4Address("127.0.0.1")
-    with contextlib.suppress(ValueError):
-        return ipaddress.ip_address(host.split("%", 1)[0])
-    if host and all(c in "0123456789abcdefx." for c in host):
-        with contextlib.suppress(OSError):
-            return ipaddress.IPv4Address(socket.inet_aton(host))
-    return None
-
-
-def endpoint_refusal(url: str, *, allow_private: bool) -> str:
-    """Why an account's endpoint override may not be used; "" when it may.
-
-    Refused: anything but http(s) with a host, user info (it would be sent as Basic auth
-    and shown in messages), and loopback or private hosts unless `allow_private`.
-    Metadata and link-local hosts are always refused. Names are judged again after
-    DNS, at connect time.
-    """
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        return "the endpoint is not a valid URL"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "the endpoint must be an http(s) URL with a host"
-    if "@" in parts.netloc:
-        return "the endpoint must not contain a user name or password"
-    ip = _literal_address(parts.hostname)
-    if ip is None or address_allowed(str(ip), allow_private=allow_private):
-        return ""
-    if address_allowed(str(ip), allow_private=True):
-        return (
-            f"the endpoint host {parts.hostname} is {_kind_of(ip)}; private and loopback "
-            "endpoints are refused unless CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS is true"
-        )
-    return f"the endpoint host {parts.hostname} is {_kind_of(ip)}, which is never allowed"
-
-
 # --- deadlines ------------------------------------------------------------------------
 
 
-class _Alarm:
-    """One call's deadline: a duplicate of its socket, shut down if the call overruns."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.fired = False
-        self.done = False
-
-
-class _Watchdog:
-    """One thread that cuts the connection of every call still running at its deadline.
-
-    A socket timeout bounds each recv(), not the call: a peer sending a byte a second
-    never trips it. Shutting the socket down wakes any blocked read or TLS handshake at
-    once, for plain and TLS connections alike.
-    """
-
-    def __init__(self) -> None:
-        self.cond = threading.Condition()
-        self.alarms: list[tuple[float, int, _Alarm]] = []
-        self.order = itertools.count()
-        self.thread: threading.Thread | None = None
-
-    def arm(self, at: float, sock: socket.socket) -> _Alarm:
-        alarm = _Alarm(os.dup(sock.fileno()))
-        with self.cond:
-            heapq.heappush(self.alarms, (at, next(self.order), alarm))
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(
-                    target=self._run, name="outbound-deadlines", daemon=True
-                )
-                self.thread.start()
-            self.cond.notify()
-        return alarm
-
-    def cancel(self, alarm: _Alarm) -> bool:
-        """Disarm; returns whether the alarm had already cut the connection."""
-        with self.cond:
-            if not alarm.done:
-                alarm.done = True
-                os.close(alarm.fd)
-            return alarm.fired
-
-    def _run(self) -> None:
-        with self.cond:
-            while True:
-                while self.alarms and self.alarms[0][2].done:
-                    heapq.heappop(self.alarms)
-                if not self.alarms:
-                    self.cond.wait()
-                    continue
-                wait = self.alarms[0][0] - time.monotonic()
-                if wait > 0:
-                    self.cond.wait(wait)
-                    continue
-                alarm = heapq.heappop(self.alarms)[2]
-                alarm.fired = alarm.done = True
-                cut = socket.socket(fileno=alarm.fd)
-                with contextlib.suppress(OSError):
-                    cut.shutdown(socket.SHUT_RDWR)
-                cut.close()
-
-    def after_fork(self) -> None:
-        # django-q2 forks its workers: the child has neither the thread nor a sane lock.
-        self.cond = threading.Condition()
-        self.alarms = []
-        self.thread = None
-
-
-_watchdog = _Watchdog()
+_watchdog = Watchdog()
 os.register_at_fork(after_in_child=_watchdog.after_fork)
 _call = threading.local()
 
@@ -343,13 +181,13 @@ class _PinnedConnection:
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[attr-defined,arg-type]
         for *_, sockaddr in answers:
-            address = sockaddr[0]
+            address = str(sockaddr[0])
             if not address_allowed(
                 address, allow_loopback=self.allow_loopback, allow_private=self.allow_private
             ):
-                kind = _kind_of(ipaddress.ip_address(address.split("%", 1)[0]))
+                what = kind_of(ipaddress.ip_address(address.split("%", 1)[0]))
                 raise Refused(
-                    f"destination address {address} of {host} is not allowed ({kind})",
+                    f"destination address {address} of {host} is not allowed ({what})",
                     private=address_allowed(address, allow_private=True),
                 )
         error: OSError = OSError("the name resolved to no address")
@@ -511,8 +349,9 @@ def request(
         cut = alarm is not None and _watchdog.cancel(alarm)
     if cut:
         raise Timeout(f"{what}: no complete answer within {limit:.3g} s") from None
-    if failure is None:
-        return Response(status=raw.status_code, headers=dict(raw.headers), body=data)
+    if failure is None and raw is not None:
+        return Response(status=raw.status_code, headers=raw.headers, body=data)
+    assert failure is not None  # no response and no failure cannot happen
     if isinstance(failure, OutboundError):
         raise failure
     phase = "while reading" if raw is not None else ""

@@ -27,6 +27,7 @@ def local_server():
                 return
             body = b"x" * (5000 if self.path == "/big" else 10)
             self.send_response(200)
+            self.send_header("retry-AFTER", "7")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -88,6 +89,12 @@ def test_loopback_is_refused_at_connect_time_even_by_name(local_server):
 def test_redirects_are_refused_not_followed(local_server):
     with pytest.raises(http.Refused, match="redirects are not followed"):
         http.fetch_public(f"{local_server}/redirect", allow_loopback=True)
+
+
+def test_response_headers_are_case_insensitive(local_server):
+    response = http.request("GET", f"{local_server}/small", purpose="loopback")
+    assert response.headers["Retry-After"] == response.headers["retry-after"] == "7"
+    assert http.Response(200, {"X-Thing": "1"}, b"").headers.get("x-thing") == "1"
 
 
 def test_size_cap(local_server):

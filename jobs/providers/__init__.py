@@ -1,7 +1,8 @@
 """The provider registry: one line per cloud API, classes imported lazily.
 
 Model choices, admin forms and the refresh engine all read this table, so a sixth
-provider is a new module, one line here, a simulator module and a test file.
+provider is a new package, one line here, a simulator module and its tests
+(docs/ADDING_A_PROVIDER.md).
 """
 
 from __future__ import annotations
@@ -34,4 +35,5 @@ def provider_class(code: str) -> type[Provider]:
     """Return the adapter class for `code`; raises KeyError for an unknown code."""
     _, dotted = PROVIDERS[code]
     module_name, class_name = dotted.rsplit(".", 1)
-    return getattr(import_module(module_name), class_name)
+    adapter: type[Provider] = getattr(import_module(module_name), class_name)
+    return adapter

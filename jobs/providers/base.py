@@ -10,14 +10,50 @@ import enum
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from jobs import http
+from jobs.providers.errors import (
+    MALFORMED,
+    NOT_FOUND,
+    PRIVATE_ENDPOINT_HINT,
+    REFUSED_ENDPOINT,
+    UNKNOWN_FAILURE,
+    Explanation,
+    FailureCategory,
+    ProviderError,
+)
+from jobs.providers.listing import ListingPass
+from jobs.providers.wire import as_int, clamp_progress, iso_utc, parse_time, throttle_delay
 
-if TYPE_CHECKING:
-    from jobs.models import Account
+# Re-exported: callers import the status shape, the errors and the coercions from here.
+__all__ = [
+    "MALFORMED",
+    "NOT_FOUND",
+    "PRIVATE_ENDPOINT_HINT",
+    "REFUSED_ENDPOINT",
+    "TERMINAL_STATES",
+    "UNKNOWN_FAILURE",
+    "AccountSettings",
+    "Explanation",
+    "FailureCategory",
+    "FetchResult",
+    "JobStatus",
+    "ListingPass",
+    "Provider",
+    "ProviderError",
+    "SchemaField",
+    "Sentence",
+    "State",
+    "Word",
+    "as_int",
+    "clamp_progress",
+    "iso_utc",
+    "parse_time",
+    "status_error",
+]
 
 
 class State(enum.StrEnum):
@@ -78,78 +114,6 @@ class JobStatus:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
-class ProviderError(Exception):
-    """A request-level failure: the provider did not tell us anything about the job.
-
-    `permanent` means retrying the same request cannot succeed (bad credentials, unknown
-    task ID); `retry_after` (seconds) is set when the provider throttled us.
-    Messages never contain secrets: adapters build them from codes and redacted text.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        code: str = "",
-        *,
-        permanent: bool = False,
-        retry_after: float | None = None,
-        http_status: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.permanent = permanent
-        self.retry_after = retry_after
-        self.http_status = http_status
-
-    def __str__(self) -> str:
-        if not self.code or self.message.startswith(self.code):
-            return self.message
-        return f"{self.code}: {self.message}"
-
-    @property
-    def is_not_found(self) -> bool:
-        return self.code == NOT_FOUND
-
-
-# The code adapters use for "the provider does not know this task (any more)".
-NOT_FOUND = "NotFound"
-# The account's endpoint (or what its name resolves to) is not somewhere we send requests.
-REFUSED_ENDPOINT = "RefusedEndpoint"
-PRIVATE_ENDPOINT_HINT = (
-    "; private and loopback endpoints are refused unless CLAPBOARD_ALLOW_PRIVATE_ENDPOINTS is true"
-)
-
-
-class FailureCategory(enum.StrEnum):
-    INPUT = "input"
-    CONTENT_POLICY = "content policy"
-    QUOTA = "quota/throttling"
-    TRANSIENT = "transient"
-    INTERNAL = "internal"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """What a job failure code means for an operator: its kind, whether retrying the job
-    can help, and what to do about it."""
-
-    category: FailureCategory
-    summary: str
-    retry_helps: bool
-    action: str
-
-
-UNKNOWN_FAILURE = Explanation(
-    FailureCategory.UNKNOWN,
-    "Not in Clapboard's catalogue for this provider",
-    retry_helps=False,
-    action="Read the provider's message below; if it is unclear, ask the provider's support "
-    "with the task ID.",
-)
-
-
 @dataclass(frozen=True)
 class SchemaField:
     """One credential or option an adapter needs; `secret` fields are encrypted and write-only."""
@@ -164,6 +128,21 @@ class SchemaField:
 
 
 FetchResult = dict[str, JobStatus | ProviderError]
+Parsed = TypeVar("Parsed")
+
+
+class AccountSettings(Protocol):
+    """What an adapter reads from an account (`jobs.models.Account` is one): plain values,
+    so `jobs/providers/` never imports the models that import it."""
+
+    @property
+    def credentials(self) -> Mapping[str, str]: ...
+    @property
+    def options(self) -> Mapping[str, Any]: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def endpoint(self) -> str: ...
 
 
 class Provider:
@@ -219,7 +198,7 @@ class Provider:
         self.clock = clock
 
     @classmethod
-    def for_account(cls, account: Account) -> Provider:
+    def for_account(cls, account: AccountSettings) -> Provider:
         return cls(
             credentials=account.credentials,
             options=account.options,
@@ -332,6 +311,44 @@ class Provider:
         except http.OutboundError as exc:
             raise ProviderError(str(exc), exc.code) from None
 
+    def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        parse: Callable[[http.Response], Parsed],
+    ) -> Parsed:
+        """The template of every adapter call: send the request the adapter built and
+        signed, let `raise_for_response` refuse a request-level failure, then `parse`
+        the response.
+
+        Every ProviderError raised here carries the HTTP status and has the account's
+        secrets redacted, whatever the provider's message echoed.
+        """
+        response = self.send(method, url, headers=headers, body=body)
+        try:
+            self.raise_for_response(response)
+            return parse(response)
+        except ProviderError as exc:
+            raise ProviderError(
+                http.redact(exc.message, self.secret_values()),
+                exc.code,
+                permanent=exc.permanent,
+                retry_after=exc.retry_after,
+                http_status=exc.http_status or response.status,
+            ) from None
+
+    def raise_for_response(self, response: http.Response) -> None:
+        """Raise the ProviderError a request-level failure stands for; return otherwise.
+
+        The default reads the HTTP status only (see `status_error`); adapters whose
+        errors come in a document override it.
+        """
+        if not 200 <= response.status < 300:
+            raise status_error(response, f"{self.label} answered HTTP {response.status}")
+
     # --- the contract -----------------------------------------------------------
 
     def fetch(self, external_ids: Sequence[str]) -> FetchResult:
@@ -340,7 +357,21 @@ class Provider:
         Returns one entry per requested id: a JobStatus, or a ProviderError for that
         job alone (e.g. code NOT_FOUND). Raises ProviderError when the request as a
         whole failed, in which case nothing is known about any of the jobs.
+
+        The default asks `fetch_one` per id, for providers without a batch query.
         """
+        results: FetchResult = {}
+        for external_id in external_ids:
+            try:
+                results[external_id] = self.fetch_one(external_id)
+            except ProviderError as exc:
+                if not exc.is_not_found:
+                    raise
+                results[external_id] = exc
+        return results
+
+    def fetch_one(self, external_id: str) -> JobStatus:
+        """One job's status; raises ProviderError (code NOT_FOUND for an unknown job)."""
         raise NotImplementedError
 
     def check_credentials(self) -> None:
@@ -381,110 +412,18 @@ class Provider:
         raise NotImplementedError(f"{self.code} does not support submitting jobs")
 
 
-@dataclass(frozen=True)
-class ListingPass:
-    """Where a `discover` cursor stands in a provider's job list (in any order).
+def status_error(response: http.Response, message: str, code: str = "") -> ProviderError:
+    """The shared mapping of an answer that says no more than its HTTP status.
 
-    A pass lists the jobs created at or after `since`, page by page: `page` is the
-    provider's token (or offset) for the next page of that same query, `newest` the
-    latest creation time seen in the pass. When a pass ends, the next one starts at
-    `newest`: only jobs created since are listed again, plus the few created in that
-    same second, which the importer finds already tracked.
+    429 is throttling (Retry-After honoured, else DEFAULT_RETRY_AFTER); 401 and 403 are
+    permanent (the credentials are refused); anything else is transient. `code`
+    defaults to `HTTP<status>`.
     """
-
-    since: datetime
-    page: str | int | None = None
-    newest: datetime | None = None
-
-    @classmethod
-    def resume(
-        cls,
-        cursor: Mapping[str, Any],
-        *,
-        now: datetime,
-        first_window: timedelta,
-        retention: timedelta | None = None,
-    ) -> ListingPass:
-        """The pass a cursor describes; `{}` (or garbage) starts one `first_window` back.
-
-        A new pass never reaches further back than `retention`; a pass under way keeps
-        its `since`, because its page token belongs to that exact query.
-        """
-        since = parse_time(cursor.get("since"))
-        page = cursor.get("page") if isinstance(cursor.get("page"), str | int) else None
-        newest = parse_time(cursor.get("newest"))
-        if since is None:
-            since, page, newest = now - first_window, None, None
-        if not page and retention is not None:
-            since = max(since, now - retention)
-        return cls(since, page or None, newest)
-
-    def after(self, jobs: Sequence[JobStatus], page: str | int | None) -> dict[str, Any]:
-        """The cursor after one page of `jobs`: this pass with `page` next (and
-        `"more": True`), or, when `page` is empty, the next pass from the newest job."""
-        seen = [job.created_at for job in jobs if job.created_at is not None]
-        newest = max([*seen, *([self.newest] if self.newest else [])], default=None)
-        if not page:
-            return {"since": iso_utc(max(newest, self.since) if newest else self.since)}
-        cursor: dict[str, Any] = {"since": iso_utc(self.since), "page": page, "more": True}
-        if newest is not None:
-            cursor["newest"] = iso_utc(newest)
-        return cursor
-
-    def restart(self) -> dict[str, Any]:
-        """The cursor that asks this pass again from its first page (an expired token)."""
-        cursor: dict[str, Any] = {"since": iso_utc(self.since), "more": True}
-        if self.newest is not None:
-            cursor["newest"] = iso_utc(self.newest)
-        return cursor
-
-
-def iso_utc(moment: datetime) -> str:
-    """`2019-07-16T06:21:27Z`: whole seconds, UTC (naive times are taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any) -> datetime | None:
-    """Parse the ISO 8601 flavours the providers send into aware UTC; None if unusable.
-
-    Covers `2019-07-16T06:21:27Z`, `+08:00` and CI's colon-less `+0800`.
-    """
-    from datetime import UTC
-
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):  # e.g. year 9999 with a negative offset
-        return None
-
-
-def as_int(value: Any) -> int | None:
-    """An int from a provider number or numeric string; None for anything else."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value == value and abs(value) < 2**62:
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def clamp_progress(value: Any) -> int | None:
-    number = as_int(value)
-    if number is None or number < 0:
-        return None
-    return min(number, 100)
+    status = response.status
+    return ProviderError(
+        message,
+        code or f"HTTP{status}",
+        permanent=status in (401, 403),
+        retry_after=throttle_delay(response.headers) if status == 429 else None,
+        http_status=status,
+    )

@@ -20,7 +20,6 @@ from jobs.providers.aliyun_ice import (
     acs3_authorization,
     acs3_canonical_request,
     acs3_date,
-    acs3_hashed_canonical_request,
     canonical_query,
     error_from_response,
     is_job_not_found,
@@ -29,8 +28,9 @@ from jobs.providers.aliyun_ice import (
     rpc_signature,
     rpc_string_to_sign,
 )
-from jobs.providers.base import NOT_FOUND, JobStatus, ProviderError, State
+from jobs.providers.base import JobStatus, ProviderError, State
 from jobs.simulator.aliyun_ice import Simulator as IceSimulator
+from tests.providers import strategies
 
 CODE = "aliyun_ice"
 SECRET = IceSimulator.demo_credentials["access_key_secret"]
@@ -54,12 +54,6 @@ def fetch_one(adapter: AliyunIce, job_id: str) -> JobStatus | ProviderError:
     result = adapter.fetch([job_id])
     assert list(result) == [job_id]
     return result[job_id]
-
-
-def assert_no_secret(text: str, caplog: pytest.LogCaptureFixture, *secrets: str) -> None:
-    for secret in (SECRET, *secrets):
-        assert secret not in text
-        assert secret not in caplog.text
 
 
 # --- Appendix B vectors ---------------------------------------------------------------------
@@ -104,7 +98,7 @@ def test_acs3_doc_vector_canonical_request_hash_and_authorization():
     args = ("POST", "/", DOC_QUERY, DOC_HEADERS, b"")
     assert acs3_canonical_request(*args) == expected_canonical
     assert (
-        acs3_hashed_canonical_request(*args)
+        signing.sha256_hex(acs3_canonical_request(*args))
         == "7ea06492da5221eba5297e897ce16e55f964061054b7695beedaac1145b1e259"
     )
     assert acs3_authorization("YourAccessKeyId", "YourAccessKeySecret", *args) == (
@@ -117,7 +111,7 @@ def test_acs3_ice_vector_encodes_stars_and_matches():
     assert canonical_query(ICE_QUERY) == "JobId=%2A%2A%2A%2A20b48fb04483915d4f2cd8ac%2A%2A%2A%2A"
     args = ("POST", "/", ICE_QUERY, ICE_HEADERS, b"")
     assert (
-        acs3_hashed_canonical_request(*args)
+        signing.sha256_hex(acs3_canonical_request(*args))
         == "0525a358a707c63da7bc2fd1d69cb0a1e6732ffe49bfcbb1d0e170c8058c8771"
     )
     authorization = acs3_authorization("YourAccessKeyId", "YourAccessKeySecret", *args)
@@ -391,40 +385,6 @@ def test_failed_job_result_shapes(simulator, result, code, message):
 # --- request-level failures ----------------------------------------------------------------------
 
 
-def test_wrong_secret_is_permanent_signature_error(simulator, caplog):
-    wrong = "WrongSecretValue0000000000000000"
-    adapter = make_adapter(simulator, credentials={"access_key_secret": wrong})
-    simulator.add_job(CODE, "job-1", pinned="running")
-    with caplog.at_level(logging.DEBUG), pytest.raises(ProviderError) as info:
-        adapter.fetch(["job-1"])
-    error = info.value
-    assert error.code == "SignatureDoesNotMatch" and error.permanent
-    assert error.http_status == 400 and error.retry_after is None
-    assert_no_secret(str(error), caplog, wrong)
-    with pytest.raises(ProviderError) as again:
-        adapter.check_credentials()
-    assert again.value.code == "SignatureDoesNotMatch"
-
-
-def test_unknown_key_id_is_permanent(simulator, caplog):
-    adapter = make_adapter(simulator, credentials={"access_key_id": "LTAI5tNobodyHere"})
-    with caplog.at_level(logging.DEBUG), pytest.raises(ProviderError) as info:
-        adapter.check_credentials()
-    assert info.value.code == "InvalidAccessKeyId.NotFound" and info.value.permanent
-    assert info.value.http_status == 404
-    assert_no_secret(str(info.value), caplog)
-
-
-def test_injected_clock_skew_is_transient_with_clock_hint(simulator, caplog):
-    simulator.inject("clock_skew", CODE)
-    with caplog.at_level(logging.DEBUG), pytest.raises(ProviderError) as info:
-        make_adapter(simulator).fetch(["job-1"])
-    error = info.value
-    assert error.code == "InvalidTimeStamp.Expired" and not error.permanent
-    assert "clock" in str(error)
-    assert_no_secret(str(error), caplog)
-
-
 @pytest.mark.parametrize(("offset", "ok"), [(16 * 60, False), (-16 * 60, False), (14 * 60, True)])
 def test_real_clock_skew_is_checked_by_the_simulator(simulator, offset, ok):
     import time
@@ -446,26 +406,6 @@ def test_simulator_clock_offset_expires_requests(simulator):
     assert info.value.code == "InvalidTimeStamp.Expired"
 
 
-def test_throttle_fault_sets_retry_after(simulator, caplog):
-    simulator.inject("throttle", CODE)
-    with caplog.at_level(logging.DEBUG), pytest.raises(ProviderError) as info:
-        make_adapter(simulator).fetch(["job-1"])
-    error = info.value
-    assert error.code == "Throttling.User" and not error.permanent
-    assert error.retry_after == 1.0 and error.http_status == 400
-    assert_no_secret(str(error), caplog)
-
-
-def test_tenant_rate_limit_throttles(simulator):
-    simulator.add_tenant(CODE, rate_limit=1.0)
-    simulator.add_job(CODE, "job-1", pinned="running")
-    adapter = make_adapter(simulator)
-    assert fetch_one(adapter, "job-1").state is State.RUNNING
-    with pytest.raises(ProviderError) as info:
-        adapter.fetch(["job-1"])
-    assert info.value.code == "Throttling.User" and info.value.retry_after == 1.0
-
-
 def test_retry_after_header_wins():
     response = http.Response(
         400,
@@ -476,75 +416,6 @@ def test_retry_after_header_wins():
     assert error.retry_after == 7.0 and not error.permanent
 
 
-def test_bad_signature_fault(simulator):
-    simulator.inject("bad_signature", CODE)
-    with pytest.raises(ProviderError) as info:
-        make_adapter(simulator).fetch(["job-1"])
-    assert info.value.code == "SignatureDoesNotMatch" and info.value.permanent
-
-
-@pytest.mark.parametrize(
-    ("fault", "code"),
-    [
-        ("http_500", "InternalError"),
-        ("http_502_html", "HTTP502"),
-        ("reset", "ConnectionError"),
-        ("truncated", "MalformedResponse"),
-        ("not_json", "MalformedResponse"),
-        ("wrong_shape", "MalformedResponse"),
-        ("huge", "ResponseTooLarge"),
-    ],
-)
-def test_transient_faults(simulator, caplog, fault, code):
-    simulator.add_job(CODE, "job-1", pinned="running")
-    simulator.inject(fault, CODE, count=1)
-    adapter = make_adapter(simulator)
-    with caplog.at_level(logging.DEBUG), pytest.raises(ProviderError) as info:
-        adapter.fetch(["job-1"])
-    assert info.value.code == code and not info.value.permanent
-    assert info.value.retry_after is None
-    assert_no_secret(str(info.value), caplog)
-    # The fault was one-off: the next poll works.
-    assert fetch_one(adapter, "job-1").state is State.RUNNING
-
-
-def test_timeout(simulator, monkeypatch, caplog):
-    monkeypatch.setattr(simulator, "fault_delay", 0.6)
-    simulator.inject("timeout", CODE, count=1)
-    adapter = make_adapter(simulator)
-    adapter.request_timeout = (1.0, 0.3)
-    with caplog.at_level(logging.DEBUG), pytest.raises(ProviderError) as info:
-        adapter.fetch(["job-1"])
-    assert info.value.code == "Timeout" and not info.value.permanent
-    assert_no_secret(str(info.value), caplog)
-
-
-def test_unknown_job_is_per_id_not_found(simulator, caplog):
-    with caplog.at_level(logging.DEBUG):
-        result = make_adapter(simulator).fetch(["no-such-job"])
-    error = result["no-such-job"]
-    assert isinstance(error, ProviderError)
-    assert error.code == NOT_FOUND and error.permanent and error.is_not_found
-    assert "ResourceNotFound" in str(error)
-    assert_no_secret(str(error), caplog)
-
-
-def test_mixed_found_and_unknown_ids(simulator):
-    simulator.add_job(CODE, "job-a", pinned="succeeded")
-    simulator.add_job(CODE, "job-b", pinned="queued")
-    result = make_adapter(simulator).fetch(["job-a", "gone", "job-b"])
-    assert list(result) == ["job-a", "gone", "job-b"]
-    assert result["job-a"].state is State.SUCCEEDED
-    assert result["job-b"].state is State.QUEUED
-    assert result["gone"].code == NOT_FOUND
-    assert make_adapter(simulator).fetch([]) == {}
-
-
-def test_jobs_of_another_tenant_are_not_found(simulator):
-    simulator.add_job(CODE, "job-private", pinned="running", owner="LTAI5tSomeoneElse")
-    assert fetch_one(make_adapter(simulator), "job-private").code == NOT_FOUND
-
-
 def test_synthetic_ids_move_with_the_clock(simulator):
     import time
 
@@ -552,11 +423,6 @@ def test_synthetic_ids_move_with_the_clock(simulator):
     job_id = f"sim-{created}-10-20-fail-abc"
     status = fetch_one(make_adapter(simulator), job_id)
     assert status.state is State.FAILED and status.failure_code
-
-
-def test_check_credentials_ok(simulator):
-    make_adapter(simulator).check_credentials()
-    assert simulator.requests[CODE] == 1
 
 
 def test_endpoint_override_sends_and_signs_simulator_host(simulator):
@@ -640,13 +506,7 @@ def test_simulator_rejects_tampered_query(simulator):
 
 # --- parser properties -----------------------------------------------------------------------
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
-    max_leaves=20,
-)
+json_values = strategies.json_values(text_size=20, key_size=12)
 ice_keys = st.sampled_from(
     [
         "JobId",

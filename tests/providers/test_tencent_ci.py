@@ -1,4 +1,4 @@
-"""Tencent Cloud Infinite adapter against the simulator over real HTTP (PROVIDERS.md §3)."""
+"""Tencent Cloud Infinite adapter against the simulator over real HTTP (docs/PROVIDERS.md §3)."""
 
 from __future__ import annotations
 
@@ -44,15 +44,6 @@ def adapter_for(simulator: Simulator, **overrides) -> TencentCi:
         endpoint=overrides.pop("endpoint", simulator.url),
         **overrides,
     )
-
-
-def secrets_of(simulator: Simulator) -> list[str]:
-    return [sim_of(simulator).demo_credentials["secret_key"], WRONG_SECRET]
-
-
-def assert_no_secret(text: str, simulator: Simulator) -> None:
-    for secret in secrets_of(simulator):
-        assert secret not in text
 
 
 def fetch_one(adapter: TencentCi, external_id: str) -> JobStatus:
@@ -212,9 +203,9 @@ def test_ci_sdk_vectors(vector: str):
     )
     assert signed.authorization == expected
     assert (
-        ci.cos_authorization(
+        ci.cos_sign(
             DOC_SECRET_ID, DOC_SECRET_KEY, method, path, params, headers, CI_KEY_TIME
-        )
+        ).authorization
         == expected
     )
 
@@ -502,19 +493,6 @@ def test_batch_with_found_and_unknown_ids_is_one_request(simulator):
         assert error.code == NOT_FOUND and error.is_not_found and error.permanent
 
 
-def test_unknown_id_is_per_id_not_found(simulator):
-    result = adapter_for(simulator).fetch(["jnope"])
-    error = result["jnope"]
-    assert isinstance(error, ProviderError) and error.code == NOT_FOUND and error.permanent
-    assert_no_secret(str(error), simulator)
-
-
-def test_another_tenants_job_is_not_found(simulator):
-    simulator.add_job(CODE, "jtheirs", pinned="running", owner="AKIDsomeoneelse")
-    result = adapter_for(simulator).fetch(["jtheirs"])
-    assert result["jtheirs"].code == NOT_FOUND
-
-
 def test_ids_that_cannot_be_asked_for_are_not_found_without_a_request(simulator):
     result = adapter_for(simulator).fetch(["a,b", "x/y", "", " "])
     assert all(r.code == NOT_FOUND and r.permanent for r in result.values())
@@ -536,31 +514,6 @@ def test_large_batches_split_to_keep_urls_reasonable(simulator, sent):
 # --- request-level failures --------------------------------------------------------
 
 
-def test_wrong_secret_is_permanent_access_denied(simulator, caplog):
-    sim = sim_of(simulator)
-    credentials = {**sim.demo_credentials, "secret_key": WRONG_SECRET}
-    with caplog.at_level(logging.DEBUG):
-        error = fetch_error(adapter_for(simulator, credentials=credentials))
-    assert (error.code, error.permanent, error.http_status) == ("AccessDenied", True, 403)
-    assert_no_secret(str(error) + caplog.text, simulator)
-
-
-def test_unknown_secret_id_is_permanent(simulator, caplog):
-    credentials = {"secret_id": "AKIDnobodyknowsthis", "secret_key": WRONG_SECRET}
-    with caplog.at_level(logging.DEBUG):
-        error = fetch_error(adapter_for(simulator, credentials=credentials))
-    assert (error.code, error.permanent, error.http_status) == ("SecretidNotExist", True, 401)
-    assert_no_secret(str(error) + caplog.text, simulator)
-
-
-def test_injected_clock_skew_is_signature_expired(simulator, caplog):
-    simulator.inject("clock_skew", CODE)
-    with caplog.at_level(logging.DEBUG):
-        error = fetch_error(adapter_for(simulator))
-    assert (error.code, error.permanent) == ("SignatureExpired", True)
-    assert_no_secret(str(error) + caplog.text, simulator)
-
-
 @pytest.mark.parametrize("skew", [-3600.0, 3600.0])
 def test_adapter_clock_outside_the_key_time_window(simulator, skew: float):
     adapter = adapter_for(simulator, clock=lambda: time.time() + skew)
@@ -572,30 +525,6 @@ def test_simulator_clock_past_the_window(simulator):
     simulator.clock_offset = 700  # KeyTime ends at now + 600
     error = fetch_error(adapter_for(simulator))
     assert error.code == "SignatureExpired"
-
-
-def test_injected_bad_signature(simulator):
-    simulator.inject("bad_signature", CODE)
-    error = fetch_error(adapter_for(simulator))
-    assert (error.code, error.permanent) == ("AccessDenied", True)
-
-
-def test_throttling_is_transient_with_retry_after(simulator, caplog):
-    simulator.inject("throttle", CODE)
-    with caplog.at_level(logging.DEBUG):
-        error = fetch_error(adapter_for(simulator))
-    assert (error.code, error.permanent, error.http_status) == ("SlowDown", False, 429)
-    assert error.retry_after == 1.0
-    assert_no_secret(str(error) + caplog.text, simulator)
-
-
-def test_tenant_rate_limit_answers_slowdown(simulator):
-    sim = sim_of(simulator)
-    simulator.add_tenant(CODE, sim.demo_credentials, rate_limit=1.0)
-    adapter = adapter_for(simulator)
-    adapter.fetch(["jx"])
-    error = fetch_error(adapter)
-    assert error.code == "SlowDown" and error.retry_after == 1.0
 
 
 def test_retry_after_header_is_honoured():
@@ -629,48 +558,6 @@ def test_error_messages_redact_secrets():
     body = f"<Error><Code>AccessDenied</Code><Message>bad key {WRONG_SECRET}</Message></Error>"
     error = ci.error_from_response(http.Response(403, {}, body.encode()), secrets=[WRONG_SECRET])
     assert WRONG_SECRET not in str(error) and "AccessDenied" in str(error)
-
-
-def test_http_500_is_transient(simulator, caplog):
-    simulator.inject("http_500", CODE)
-    with caplog.at_level(logging.DEBUG):
-        error = fetch_error(adapter_for(simulator))
-    assert (error.code, error.permanent, error.http_status) == ("InternalError", False, 500)
-    assert_no_secret(str(error) + caplog.text, simulator)
-
-
-@pytest.mark.parametrize("fault", ["http_502_html", "truncated", "not_json", "wrong_shape"])
-def test_malformed_answers_are_transient(simulator, caplog, fault: str):
-    simulator.add_job(CODE, "jmissing", pinned="running")
-    simulator.inject(fault, CODE)
-    with caplog.at_level(logging.DEBUG):
-        error = fetch_error(adapter_for(simulator))
-    assert (error.code, error.permanent) == ("MalformedResponse", False)
-    if fault == "http_502_html":
-        assert error.http_status == 502
-    assert_no_secret(str(error) + caplog.text, simulator)
-
-
-def test_timeout(simulator, monkeypatch, caplog):
-    monkeypatch.setattr(simulator, "fault_delay", 0.6)
-    simulator.inject("timeout", CODE, count=1)
-    adapter = adapter_for(simulator)
-    adapter.request_timeout = (1.0, 0.3)
-    with caplog.at_level(logging.DEBUG):
-        error = fetch_error(adapter)
-    assert (error.code, error.permanent) == ("Timeout", False)
-    assert_no_secret(str(error) + caplog.text, simulator)
-
-
-@pytest.mark.parametrize(
-    ("fault", "code"), [("reset", "ConnectionError"), ("huge", "ResponseTooLarge")]
-)
-def test_transport_failures(simulator, caplog, fault: str, code: str):
-    simulator.inject(fault, CODE)
-    with caplog.at_level(logging.DEBUG):
-        error = fetch_error(adapter_for(simulator))
-    assert (error.code, error.permanent) == (code, False)
-    assert_no_secret(str(error) + caplog.text, simulator)
 
 
 def test_error_document_with_http_200_is_still_an_error(simulator, monkeypatch):
@@ -874,22 +761,6 @@ def test_property_any_json_like_detail_is_a_status_or_provider_error(detail):
 
 
 # --- credentials check -------------------------------------------------------------
-
-
-def test_check_credentials_accepts_a_working_account(simulator):
-    adapter_for(simulator).check_credentials()
-    assert simulator.requests[CODE] == 1
-
-
-def test_check_credentials_refuses_a_wrong_secret(simulator):
-    sim = sim_of(simulator)
-    adapter = adapter_for(
-        simulator, credentials={**sim.demo_credentials, "secret_key": WRONG_SECRET}
-    )
-    with pytest.raises(ProviderError) as caught:
-        adapter.check_credentials()
-    assert caught.value.code == "AccessDenied" and caught.value.permanent
-    assert_no_secret(str(caught.value), simulator)
 
 
 # --- submit ------------------------------------------------------------------------

@@ -1,0 +1,155 @@
+"""Alibaba Cloud ICE (Intelligent Media Services) `QueryIProductionJob`, API 2020-11-09.
+
+RPC-style call (`POST /?JobId=...`, empty body) signed with ACS3-HMAC-SHA256
+(docs/PROVIDERS.md §5.6). There is no list or batch API, so every job costs one request.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from jobs import http
+from jobs.providers import signing, wire
+from jobs.providers.aliyun_ice.catalogue import _QUOTED_CODE, FAILURE_CATALOGUE
+from jobs.providers.aliyun_ice.parsing import (
+    _malformed,
+    error_from_response,
+    is_job_not_found,
+    parse_status,
+)
+from jobs.providers.aliyun_ice.signing import acs3_authorization, acs3_date, canonical_query
+from jobs.providers.base import (
+    NOT_FOUND,
+    Explanation,
+    JobStatus,
+    Provider,
+    ProviderError,
+    SchemaField,
+    State,
+)
+
+logger = logging.getLogger(__name__)
+
+ACTION = "QueryIProductionJob"
+API_VERSION = "2020-11-09"
+DEFAULT_REGION = "cn-shanghai"
+
+
+class AliyunIce(Provider):
+    """ICE intelligent-production jobs (MusicDemix, SpeechDenoise, VideoDetext...)."""
+
+    code = "aliyun_ice"
+    label = "Alibaba Cloud ICE"
+    credential_fields = (
+        SchemaField(
+            "access_key_id",
+            "AccessKey ID",
+            secret=False,
+            aliases=("AccessKeyId", "AccessKey ID", "ALIBABA_CLOUD_ACCESS_KEY_ID"),
+        ),
+        SchemaField(
+            "access_key_secret",
+            "AccessKey Secret",
+            secret=True,
+            aliases=("AccessKeySecret", "AccessKey Secret", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+        ),
+    )
+    credentials_help = (
+        "AccessKey pairs are on the RAM console's AccessKey page "
+        "(ram.console.aliyun.com/manage/ak); the secret is shown only when the key is created."
+    )
+    option_fields = ()
+    default_rate_limit = 20.0
+    batch_size = 1
+    retention = None
+    # docs/PROVIDERS.md §5.5: retention not found; outputs go to the OSS location the job named.
+    media_retention = None
+    media_note = "writes results to the OSS location named when the job was submitted"
+    can_submit = False
+    failure_catalogue = FAILURE_CATALOGUE
+
+    @classmethod
+    def explain_failure(cls, code: str, message: str = "") -> Explanation:
+        """The code's entry, else its nearest dotted parent (InvalidInput.X ->
+        InvalidInput); for "Fail" (no code in Result), a catalogue code the message
+        quotes wins over the generic entry."""
+        catalogue = cls.failure_catalogue
+        code = code.strip()
+        if code == "Fail":
+            for quoted in _QUOTED_CODE.findall(message):
+                if quoted != "Fail" and quoted in catalogue:
+                    return catalogue[quoted]
+        return wire.lookup_dotted(catalogue, code)
+
+    def default_base_url(self) -> str:
+        return f"https://ice.{self.region or DEFAULT_REGION}.aliyuncs.com"
+
+    def new_nonce(self) -> str:
+        return uuid.uuid4().hex
+
+    def signed_request(self, query: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        """(URL, headers) for one signed QueryIProductionJob call with an empty body."""
+        body = b""
+        headers = {
+            "host": self.host,
+            "x-acs-action": ACTION,
+            "x-acs-version": API_VERSION,
+            "x-acs-date": acs3_date(self.clock()),
+            "x-acs-signature-nonce": self.new_nonce(),
+            "x-acs-content-sha256": signing.sha256_hex(body),
+        }
+        authorization = acs3_authorization(
+            self.credentials.get("access_key_id", ""),
+            self.credentials.get("access_key_secret", ""),
+            "POST",
+            "/",
+            query,
+            headers,
+            body,
+        )
+        headers["authorization"] = authorization
+        headers["accept"] = "application/json"
+        return f"{self.base_url()}/?{canonical_query(query)}", headers
+
+    def fetch_one(self, external_id: str) -> JobStatus:
+        """One job's status (no batch API); an unknown JobId is NOT_FOUND."""
+        url, headers = self.signed_request({"JobId": external_id})
+        status = self.exchange(
+            "POST",
+            url,
+            headers=headers,
+            parse=lambda response: parse_status(_decode(response), external_id=external_id),
+        )
+        if status.state is State.UNKNOWN:
+            logger.warning(
+                "aliyun_ice: unknown Status %r for job %s", status.provider_state[:64], external_id
+            )
+        return status
+
+    def raise_for_response(self, response: http.Response) -> None:
+        if response.status >= 400:
+            error = error_from_response(response, self.secret_values())
+            if is_job_not_found(error.code, error.message):
+                raise ProviderError(
+                    f"ICE does not know this job ({error})",
+                    NOT_FOUND,
+                    permanent=True,
+                    http_status=response.status,
+                )
+            raise error
+        if response.status != 200:
+            raise _malformed(f"HTTP {response.status}", response.status)
+
+    def check_credentials(self) -> None:
+        # A made-up JobId: "not found" proves the signature and the key were accepted.
+        self.fetch(["clapboard-credentials-check"])
+
+
+def _decode(response: http.Response) -> Any:
+    try:
+        return wire.decode_json(response.body)
+    except ValueError:
+        raise _malformed("the body is not JSON", response.status) from None

@@ -1,0 +1,301 @@
+"""The provider contract, for every adapter in the registry, over real HTTP to the simulator.
+
+What each provider says differs (its codes and statuses are in WIRE); what the adapter
+does with it does not: unknown jobs are per-id NOT_FOUND, refused credentials are
+permanent, throttling carries `retry_after`, broken answers and transport failures are
+transient and one-off, and no error or log line shows a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from jobs.providers import PROVIDERS, provider_class
+from jobs.providers.base import MALFORMED, NOT_FOUND, JobStatus, Provider, ProviderError, State
+from jobs.simulator.core import Simulator
+
+WRONG_SECRET = "wrong-secret-value-0000000000000"
+UNKNOWN_KEY = "unknownkey000000000000000000"
+
+
+# Broken answers every provider turns into the same codes: (fault, code, HTTP status).
+COMMON_FAULTS: tuple[tuple[str, str, int | None], ...] = (
+    ("http_502_html", "HTTP502", 502),
+    ("reset", "ConnectionError", None),
+    ("truncated", MALFORMED, 200),
+    ("not_json", MALFORMED, 200),
+    ("wrong_shape", MALFORMED, 200),
+    ("huge", "ResponseTooLarge", None),
+)
+
+
+@dataclass(frozen=True)
+class Wire:
+    """What one provider answers in each situation: (code, HTTP status or None)."""
+
+    http_500: tuple[str, int]
+    throttle: tuple[str, int]
+    bad_signature: str
+    clock_skew: tuple[str, bool]
+    wrong_secret: tuple[str, int | None]
+    unknown_key: tuple[str, int | None]
+    # Text the provider's own answer puts in the message of that situation.
+    says: dict[str, str] = field(default_factory=dict)
+    # The HTTP status on the error for a well-formed answer of the wrong shape: None
+    # where the adapter finds the fault after the exchange, while reading the jobs.
+    wrong_shape_status: int | None = 200
+    # (fault, code, HTTP status or None) for everything else that can break.
+    faults: tuple[tuple[str, str, int | None], ...] = ()
+
+
+WIRE = {
+    "tencent_ivh": Wire(
+        http_500=("100500", 500),
+        throttle=("100005", 200),
+        bad_signature="100003",
+        clock_skew=("100002", True),
+        wrong_secret=("100003", None),
+        unknown_key=("100001", None),
+        says={"not_found": "110001"},
+    ),
+    "tencent_vod": Wire(
+        # API 3.0 answers every error with HTTP 200 and a Response.Error.
+        http_500=("InternalError", 200),
+        throttle=("RequestLimitExceeded", 200),
+        bad_signature="AuthFailure.SignatureFailure",
+        clock_skew=("AuthFailure.SignatureExpire", True),
+        wrong_secret=("AuthFailure.SignatureFailure", None),
+        unknown_key=("AuthFailure.SecretIdNotFound", None),
+        says={"not_found": "InvalidParameterValue.TaskId"},
+        wrong_shape_status=None,
+    ),
+    "tencent_ci": Wire(
+        http_500=("InternalError", 500),
+        throttle=("SlowDown", 429),
+        bad_signature="AccessDenied",
+        clock_skew=("SignatureExpired", True),
+        wrong_secret=("AccessDenied", 403),
+        unknown_key=("SecretidNotExist", 401),
+        wrong_shape_status=None,
+        # A gateway's HTML page is no COS error document.
+        faults=(("http_502_html", MALFORMED, 502), *COMMON_FAULTS[1:]),
+    ),
+    "huawei_metastudio": Wire(
+        http_500=("MSS.00000004", 500),
+        throttle=("APIGW.0308", 429),
+        bad_signature="APIGW.0301",
+        clock_skew=("APIGW.0301", True),
+        wrong_secret=("APIGW.0301", 401),
+        unknown_key=("APIGW.0301", None),
+        says={"wrong_secret": "verify aksk signature fail", "unknown_key": "ak not exist"},
+        wrong_shape_status=None,
+    ),
+    "aliyun_ice": Wire(
+        http_500=("InternalError", 500),
+        throttle=("Throttling.User", 400),
+        bad_signature="SignatureDoesNotMatch",
+        # Not the credentials' fault: this host's clock is off, and the message says so.
+        clock_skew=("InvalidTimeStamp.Expired", False),
+        wrong_secret=("SignatureDoesNotMatch", 400),
+        unknown_key=("InvalidAccessKeyId.NotFound", 404),
+        says={"not_found": "ResourceNotFound", "clock_skew": "clock"},
+    ),
+}
+
+CODES = list(PROVIDERS)
+
+
+def test_every_registered_provider_has_a_contract_row():
+    assert set(WIRE) == set(PROVIDERS)
+
+
+def make_adapter(simulator: Simulator, code: str, **credentials: str) -> Provider:
+    sim = simulator.providers[code]
+    return provider_class(code)(
+        credentials={**sim.demo_credentials, **credentials},
+        options=dict(sim.demo_options),
+        region=sim.demo_region,
+        endpoint=simulator.url,
+    )
+
+
+def secret_fields(code: str) -> list[str]:
+    return [f.name for f in provider_class(code).credential_fields if f.secret]
+
+
+@pytest.fixture
+def leaks(simulator, caplog):
+    """Errors a test records here, and every log line, must show no secret value."""
+    caplog.set_level(logging.DEBUG)
+    recorded: list[tuple[ProviderError, list[str]]] = []
+    yield recorded
+    for error, secrets in recorded:
+        for secret in secrets:
+            assert secret not in str(error) and secret not in error.message
+            assert secret not in caplog.text
+
+
+def request_error(adapter: Provider, leaks: list, external_id: str = "job-1") -> ProviderError:
+    with pytest.raises(ProviderError) as info:
+        adapter.fetch([external_id])
+    leaks.append((info.value, [*adapter.secret_values(), WRONG_SECRET]))
+    return info.value
+
+
+def status_of(adapter: Provider, external_id: str) -> JobStatus:
+    result = adapter.fetch([external_id])[external_id]
+    assert isinstance(result, JobStatus), result
+    return result
+
+
+# --- jobs the provider does not know -------------------------------------------------
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_an_unknown_job_is_a_per_id_not_found(simulator, leaks, code):
+    adapter = make_adapter(simulator, code)
+    error = adapter.fetch(["no-such-job"])["no-such-job"]
+    assert isinstance(error, ProviderError)
+    leaks.append((error, adapter.secret_values()))
+    assert error.code == NOT_FOUND and error.is_not_found and error.permanent
+    assert WIRE[code].says.get("not_found", "") in str(error)
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_found_unknown_and_other_tenants_jobs_mix_in_one_fetch(simulator, code):
+    simulator.add_job(code, "job-a", pinned="succeeded")
+    simulator.add_job(code, "job-b", pinned="queued")
+    simulator.add_job(code, "job-theirs", pinned="running", owner="someone-else")
+    adapter = make_adapter(simulator, code)
+    results = adapter.fetch(["job-a", "gone", "job-b", "job-theirs"])
+    assert list(results) == ["job-a", "gone", "job-b", "job-theirs"]
+    assert results["job-a"].state is State.SUCCEEDED
+    assert results["job-b"].state is State.QUEUED
+    for job_id in ("gone", "job-theirs"):
+        error = results[job_id]
+        assert isinstance(error, ProviderError)
+        assert error.code == NOT_FOUND and error.permanent
+    assert adapter.fetch([]) == {}
+
+
+# --- credentials and signatures ------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_a_working_account_passes_the_credentials_check_with_one_request(simulator, code):
+    make_adapter(simulator, code).check_credentials()
+    assert simulator.requests[code] == 1
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_a_wrong_secret_is_permanent_and_never_shown(simulator, leaks, code):
+    adapter = make_adapter(simulator, code, **dict.fromkeys(secret_fields(code), WRONG_SECRET))
+    simulator.add_job(code, "job-1", pinned="running")
+    error = request_error(adapter, leaks)
+    expected_code, http_status = WIRE[code].wrong_secret
+    assert (error.code, error.permanent, error.retry_after) == (expected_code, True, None)
+    if http_status is not None:
+        assert error.http_status == http_status
+    assert WIRE[code].says.get("wrong_secret", "") in error.message
+    with pytest.raises(ProviderError) as again:
+        adapter.check_credentials()
+    assert (again.value.code, again.value.permanent) == (expected_code, True)
+    leaks.append((again.value, [WRONG_SECRET]))
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_an_unknown_key_is_permanent(simulator, leaks, code):
+    key_field = simulator.providers[code].key_field
+    adapter = make_adapter(simulator, code, **{key_field: UNKNOWN_KEY})
+    with pytest.raises(ProviderError) as info:
+        adapter.check_credentials()
+    leaks.append((info.value, adapter.secret_values()))
+    expected_code, http_status = WIRE[code].unknown_key
+    assert (info.value.code, info.value.permanent) == (expected_code, True)
+    if http_status is not None:
+        assert info.value.http_status == http_status
+    assert WIRE[code].says.get("unknown_key", "") in info.value.message
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_a_bad_signature_is_permanent(simulator, leaks, code):
+    simulator.inject("bad_signature", code, count=1)
+    error = request_error(make_adapter(simulator, code), leaks)
+    assert (error.code, error.permanent) == (WIRE[code].bad_signature, True)
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_a_skewed_clock_is_refused(simulator, leaks, code):
+    simulator.inject("clock_skew", code, count=1)
+    error = request_error(make_adapter(simulator, code), leaks)
+    assert (error.code, error.permanent) == WIRE[code].clock_skew
+    assert WIRE[code].says.get("clock_skew", "") in str(error)
+
+
+# --- throttling ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_throttling_is_transient_with_retry_after_and_one_off(simulator, leaks, code):
+    simulator.add_job(code, "job-1", pinned="running")
+    simulator.inject("throttle", code, count=1)
+    adapter = make_adapter(simulator, code)
+    error = request_error(adapter, leaks)
+    assert (error.code, error.http_status) == WIRE[code].throttle
+    assert not error.permanent and error.retry_after == 1.0
+    assert status_of(adapter, "job-1").state is State.RUNNING
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_a_tenants_rate_limit_throttles(simulator, leaks, code):
+    simulator.add_tenant(code, rate_limit=1.0)
+    simulator.add_job(code, "job-1", pinned="running")
+    adapter = make_adapter(simulator, code)
+    assert status_of(adapter, "job-1").state is State.RUNNING
+    error = request_error(adapter, leaks)
+    assert error.code == WIRE[code].throttle[0]
+    assert not error.permanent and error.retry_after == 1.0
+
+
+# --- broken answers and transport failures --------------------------------------------
+
+
+def _faults(code: str) -> list[tuple[str, str, int | None]]:
+    wire = WIRE[code]
+    faults = [("http_500", *wire.http_500), *(wire.faults or COMMON_FAULTS)]
+    return [
+        (fault, code, wire.wrong_shape_status if fault == "wrong_shape" else status)
+        for fault, code, status in faults
+    ]
+
+
+@pytest.mark.parametrize(
+    ("code", "fault", "expected_code", "http_status"),
+    [(code, *fault) for code in CODES for fault in _faults(code)],
+)
+def test_a_broken_answer_is_transient_and_one_off(
+    simulator, leaks, code, fault, expected_code, http_status
+):
+    simulator.add_job(code, "job-1", pinned="running")
+    simulator.inject(fault, code, count=1)
+    adapter = make_adapter(simulator, code)
+    error = request_error(adapter, leaks)
+    assert (error.code, error.permanent, error.retry_after) == (expected_code, False, None)
+    assert error.http_status == http_status
+    assert status_of(adapter, "job-1").state is State.RUNNING
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_a_timeout_is_transient_and_quick(simulator, leaks, monkeypatch, code):
+    monkeypatch.setattr(simulator, "fault_delay", 0.6)
+    simulator.inject("timeout", code, count=1)
+    adapter = make_adapter(simulator, code)
+    adapter.request_timeout = (1.0, 0.3)
+    started = time.monotonic()
+    error = request_error(adapter, leaks)
+    assert time.monotonic() - started < 0.6
+    assert (error.code, error.permanent) == ("Timeout", False)
