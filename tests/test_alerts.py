@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
@@ -662,20 +663,26 @@ def test_a_failed_delivery_is_retried_with_backoff(operator, account, receiver, 
 
 
 @pytest.mark.parametrize(
-    ("retry_after", "wait"),
-    [("120", (120.0, 120.0)), ("Wed, 21 Oct 2037 07:28:00 GMT", (4.5, 5.5)), (None, (4.5, 5.5))],
+    ("header", "retry_after", "wait"),
+    [
+        ("Retry-After", "120", (120.0, 120.0)),
+        ("retry-after", "120", (120.0, 120.0)),  # header names are case-insensitive
+        ("Retry-After", format_datetime(T0 + timedelta(seconds=300), usegmt=True), (299, 301)),
+        ("Retry-After", "soon", (4.5, 5.5)),  # unreadable: the usual back-off
+        (None, None, (4.5, 5.5)),
+    ],
 )
 def test_a_throttled_delivery_waits_as_the_receiver_asks(
-    operator, account, receiver, time_machine, retry_after, wait
+    operator, account, receiver, time_machine, header, retry_after, wait
 ):
-    # Whole seconds are honoured; an HTTP date is not read, and the usual back-off applies.
+    # The same Retry-After reading as the provider adapters (seconds or an HTTP date).
     time_machine.move_to(T0, tick=False)
     make_rule(operator, "webhook", receiver.url + "/hook", secrets={"secret": WEBHOOK_SECRET})
     fail_job(account, "throttled-1")
     alerts_scan()
     receiver.answers = [(429, b"slow down")]
-    if retry_after is not None:
-        receiver.extra_headers = {"Retry-After": retry_after}
+    if header is not None:
+        receiver.extra_headers = {header: retry_after}
 
     assert alerts_deliver() == 1
     delivery = only_delivery()

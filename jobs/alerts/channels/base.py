@@ -4,7 +4,6 @@ the robots' acknowledgement, and the secrets a rule must never leak."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit
 
@@ -13,6 +12,7 @@ from django.conf import settings
 from jobs import http
 from jobs.alerts.messages import Message, one_line
 from jobs.models import AlertRule
+from jobs.providers import wire
 
 SEND_TIMEOUT = (5.0, 10.0)
 ANSWER_MAX_BYTES = 64 * 1024
@@ -80,13 +80,6 @@ class RobotChannel(Channel):
         raise DeliveryFailed(f"{self.label} answered without an error code", status=response.status)
 
 
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """The whole seconds a receiver asked us to wait in its Retry-After header, or None
-    (absent, or an HTTP date). The header name is matched exactly as spelled here."""
-    value = headers.get("Retry-After", "")
-    return float(value) if value.isdigit() else None
-
-
 def post_json(rule: AlertRule, url: str, body: bytes, headers: dict[str, str]) -> http.Response:
     """POST through the SSRF guard; a non-2xx answer raises DeliveryFailed."""
     response = http.public_request(
@@ -105,7 +98,7 @@ def post_json(rule: AlertRule, url: str, body: bytes, headers: dict[str, str]) -
         f"{urlsplit(url).hostname} answered HTTP {response.status}",
         status=response.status,
         permanent=400 <= response.status < 500 and response.status not in RETRYABLE_4XX,
-        retry_after=retry_after(response.headers),
+        retry_after=wire.retry_after(response.headers),
     )
 
 
