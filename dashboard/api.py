@@ -31,8 +31,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from django_q.tasks import async_task
 
-from dashboard import presenters
-from dashboard.forms import JobFilterForm
+from dashboard.jobs import timings
+from dashboard.jobs.forms import JobFilterForm
 from jobs import api_tokens
 from jobs.models import STATE_CHOICES, Account, ApiToken, Job, JobEvent
 from jobs.providers import PROVIDERS
@@ -338,7 +338,7 @@ def job_detail(request: ApiRequest, code: uuid.UUID) -> JsonResponse:
     events = found.events.order_by("at", "id")
     words = [
         {"text": s.text, "words": [[w.text, w.start_ms, w.end_ms] for w in s.words]}
-        for s in presenters.sentences(found)
+        for s in timings.sentences(found)
     ]
     return JsonResponse(
         {
