@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from jobs.models import Account, Job
+from jobs.refresh import refresh_once
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -78,6 +81,14 @@ def page_for(chromium, live_server, console_errors):
     yield open_page
     for context in contexts:
         context.close()
+
+
+def finished_ivh_job(simulator, account: Account, external_id: str) -> Job:
+    """A job the simulator's Tencent IVH has finished, refreshed once: real words and media."""
+    simulator.add_job("tencent_ivh", external_id, pinned="succeeded")
+    Job.objects.create(account=account, external_id=external_id, state="unknown")
+    refresh_once()
+    return Job.objects.get(external_id=external_id)
 
 
 def screenshot(page: Page, name: str) -> None:

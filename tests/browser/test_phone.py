@@ -19,7 +19,7 @@ from jobs.models import Account, AlertDelivery, Job, JobEvent
 from jobs.refresh import refresh_once
 from jobs.services import account_create
 from jobs.sharing import share_create
-from tests.browser.conftest import ARTIFACTS, DESKTOP
+from tests.browser.conftest import ARTIFACTS, DESKTOP, finished_ivh_job
 from tests.test_alerts import make_rule
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -63,10 +63,7 @@ class World:
 def world(simulator, accounts, operator, live_server) -> World:
     """Jobs, a share link, an alert rule with deliveries, an account with a long error: the
     longest text each page can be given."""
-    simulator.add_job("tencent_ivh", "ivh-phone", pinned="succeeded")
-    Job.objects.create(account=accounts["tencent_ivh"], external_id="ivh-phone", state="unknown")
-    refresh_once()  # real words and media from the simulator
-    job = Job.objects.get(external_id="ivh-phone")
+    job = finished_ivh_job(simulator, accounts["tencent_ivh"], "ivh-phone")
     Job.objects.filter(pk=job.pk).update(
         external_id=LONG_ID,
         name=LONG_NAME,
