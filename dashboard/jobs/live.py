@@ -1,6 +1,6 @@
 """What a poll of a job's live region compares, for the job page and the share page alike:
 the token of what it shows, the signature of its media, and the answer to a poll that needs
-no new render (docs/STYLE.md: 204 while unchanged, 286 once finished)."""
+no new render (204 while unchanged, 286 once finished: htmx then stops polling)."""
 
 from __future__ import annotations
 
