@@ -112,9 +112,10 @@ TARGET_POLL_MS = 5.0
 TARGET_LIST_MS = 50.0
 TARGET_ADMIN_RATIO = 0.5
 FILES = (
-    "dashboard/views.py",
-    "dashboard/forms.py",
-    "dashboard/presenters.py",
+    "dashboard/jobs/views.py",
+    "dashboard/jobs/forms.py",
+    "dashboard/jobs/presenters.py",
+    "jobs/selectors.py",
     "jobs/models.py",
     "jobs/admin.py",
     "templates/jobs/list.html",

@@ -49,7 +49,8 @@ def content_disposition(name: str, extension: str, *, as_attachment: bool = True
     """A Content-Disposition value naming the file `name`.`extension`: a plain ASCII
     `filename` for old clients and, when the name needs more, an RFC 5987 `filename*`."""
     ascii_name, unicode_name = download_names(name, extension)
-    header = content_disposition_header(as_attachment, ascii_name)
+    # Never None: Django gives None only to an inline response without a file name.
+    header = content_disposition_header(as_attachment, ascii_name) or ""
     if unicode_name != ascii_name:
         header += f"; filename*=utf-8''{quote(unicode_name, safe='')}"
     return header

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
 
 
 class ContentSecurityPolicyMiddleware:
@@ -50,9 +51,9 @@ class HtmxLoginRedirectMiddleware:
         login = resolve_url(settings.LOGIN_URL)
         if urlsplit(response.get("Location", "")).path != login:
             return response
-        redirect = HttpResponse(status=401)
-        redirect["HX-Redirect"] = f"{login}?{urlencode({'next': _page_path(request)})}"
-        return redirect
+        return HttpResponseClientRedirect(
+            f"{login}?{urlencode({'next': _page_path(request)})}", status=401
+        )
 
 
 def _page_path(request: HttpRequest) -> str:

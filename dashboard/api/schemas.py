@@ -23,9 +23,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from dashboard import presenters
 from dashboard.api.errors import ERROR_STATUS
-from dashboard.forms import JobFilterForm
+from dashboard.jobs import timings
+from dashboard.jobs.forms import JobFilterForm
 from jobs import models
 from jobs.providers import PROVIDERS
 from jobs.services import TRACK_MAX_IDS
@@ -160,7 +160,7 @@ class JobDetail(Job):
     def resolve_words(job: models.Job) -> list[dict[str, Any]]:
         return [
             {"text": s.text, "words": [(w.text, w.start_ms, w.end_ms) for w in s.words]}
-            for s in presenters.sentences(job)
+            for s in timings.sentences(job)
         ]
 
     @staticmethod

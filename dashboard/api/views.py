@@ -24,7 +24,7 @@ from ninja.responses import Status
 from dashboard.api import auth, schemas
 from dashboard.api.auth import ApiRequest
 from dashboard.api.errors import ERROR_STATUS, ApiError
-from dashboard.forms import JobFilterForm
+from dashboard.jobs.forms import JobFilterForm
 from jobs.models import Account, Job
 from jobs.services import job_track
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from dashboard.presenters import human_duration
+from dashboard.humanize import human_duration
 
 register = template.Library()
 

@@ -76,7 +76,7 @@ class Job(models.Model):
                 name="job_recent_succeeded",
                 condition=Q(state="succeeded", finished_at__isnull=False),
             ),
-            # The list's Kind choices walk it one kind at a time (dashboard.forms.KINDS_SQL).
+            # The list's Kind choices walk it one kind at a time (jobs.selectors.KINDS_SQL).
             models.Index(fields=["kind"], name="job_kind"),
         ]
         permissions = [("operate_job", "Can track, refresh and share jobs")]

@@ -129,7 +129,7 @@
       el.setAttribute(READY, "");
     }
 
-    /** Undo what a previous binding left in the markup (htmx history restores a snapshot). */
+    /** Undo what a previous binding left in the markup, so binding it again changes nothing. */
     clean() {
       for (const node of this.el.querySelectorAll(`.${this.currentClass}[aria-current]`)) {
         node.classList.remove(this.currentClass);
@@ -423,18 +423,6 @@
       this.moveCursor();
     }
 
-    /** Takes the inline positions off, so a snapshot of the HTML carries no style attributes. */
-    unplace() {
-      const nodes = this.placed.map(([node]) => node);
-      nodes.push(...[this.playhead, this.cursor].filter(Boolean));
-      for (const node of nodes) {
-        // Chromium writes CSSOM changes back to the attribute lazily; without this read, the
-        // removed attribute comes back as style="" when the HTML is serialized.
-        node.getAttribute("style");
-        node.removeAttribute("style");
-      }
-    }
-
     /** A one-line verdict above the words: how many there are and what looks wrong. */
     summarize(total, counts) {
       let summary = this.el.querySelector("[data-word-summary]");
@@ -706,7 +694,7 @@
   /** Binds every cue list and word preview in `root` (a document or an element) and returns
    *  the players. Safe to call again: a bound container is left alone, unless `root` lies
    *  inside it (its content was swapped), in which case it is rebound. Bound containers carry
-   *  data-player-ready, but the registry decides: htmx history snapshots copy the attribute. */
+   *  data-player-ready (the word strip shows only then); the registry decides what is bound. */
   function init(root = document) {
     if (!root || !root.querySelectorAll) root = document;
     watchMedia(root);
@@ -735,15 +723,6 @@
   ns.initPlayers = init;
   document.addEventListener("htmx:afterSwap", afterSwap);
   document.addEventListener("htmx:oobAfterSwap", afterSwap);
-  document.addEventListener("htmx:historyRestore", () => init(document));
-  // htmx copies the page's HTML into its history cache right after this event. Inline styles
-  // in that copy would each violate the CSP (style-src without 'unsafe-inline') when the copy
-  // is restored, so the positions come off for the copy and go back on before any paint.
-  document.addEventListener("htmx:beforeHistorySave", () => {
-    const words = views.filter((view) => view instanceof WordView);
-    for (const view of words) view.unplace();
-    queueMicrotask(() => words.forEach((view) => view.el.isConnected && view.place()));
-  });
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", () => init(document));
   } else {

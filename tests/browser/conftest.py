@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from jobs.models import Account, Job
+from jobs.refresh import refresh_once
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -20,6 +23,7 @@ CHROMIUM_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
     "--mute-audio",
 ]
+DESKTOP = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(scope="session")
@@ -42,14 +46,29 @@ def console_errors() -> list[str]:
 
 @pytest.fixture
 def page_for(chromium, live_server, console_errors):
-    """page_for(user) → a logged-in page (via the real login form) on the live server."""
+    """page_for(user, viewport=..., color_scheme=...) → a page on the live server, logged in
+    through the real login form when a user is given; 1280×900 in light unless told.
+
+    Uncaught page errors land in `console_errors`, and so do console errors unless
+    `console=False` (for visits that fetch a 4xx page by design: the browser logs each)."""
     contexts = []
 
-    def open_page(user=None, password=None) -> Page:
-        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    def open_page(
+        user=None,
+        password=None,
+        *,
+        viewport=DESKTOP,
+        color_scheme: str = "light",
+        console: bool = True,
+    ) -> Page:
+        context = chromium.new_context(viewport=viewport, color_scheme=color_scheme)
         contexts.append(context)
         page = context.new_page()
-        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+        if console:
+            page.on(
+                "console",
+                lambda m: console_errors.append(m.text) if m.type == "error" else None,
+            )
         page.on("pageerror", lambda e: console_errors.append(str(e)))
         if user is not None:
             page.goto(f"{live_server.url}/login/")
@@ -62,6 +81,14 @@ def page_for(chromium, live_server, console_errors):
     yield open_page
     for context in contexts:
         context.close()
+
+
+def finished_ivh_job(simulator, account: Account, external_id: str) -> Job:
+    """A job the simulator's Tencent IVH has finished, refreshed once: real words and media."""
+    simulator.add_job("tencent_ivh", external_id, pinned="succeeded")
+    Job.objects.create(account=account, external_id=external_id, state="unknown")
+    refresh_once()
+    return Job.objects.get(external_id=external_id)
 
 
 def screenshot(page: Page, name: str) -> None:

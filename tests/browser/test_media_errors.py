@@ -14,21 +14,14 @@ from jobs.models import Job
 from jobs.services.sharing import share_create
 from tests.browser.conftest import screenshot
 from tests.browser.test_pages import wait_until
-from tests.views.test_media import closed_port_url
+from tests.views.test_media import closed_port_url, media_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WORDS = [{"text": "hello world", "words": [["hello", 0, 400], ["world", 450, 900]]}]
 
 
 def _job(account, media_url: str, **fields) -> Job:
-    return Job.objects.create(
-        account=account,
-        external_id=fields.pop("external_id", "media-task"),
-        state="succeeded",
-        media_url=media_url,
-        words=WORDS,
-        **fields,
-    )
+    return media_job(account, media_url, words=WORDS, **fields)
 
 
 def page_errors(console_errors: list[str]) -> list[str]:

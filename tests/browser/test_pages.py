@@ -11,9 +11,8 @@ from playwright.sync_api import expect
 
 from jobs.models import Job
 from jobs.providers.base import JobStatus, State
-from jobs.refresh import refresh_once
 from jobs.services import job_apply_status
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import finished_ivh_job, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -80,10 +79,7 @@ def test_filters_and_search_combine_in_the_url(page_for, viewer, accounts, conso
 def test_a_share_link_opens_without_login_and_shows_no_dashboard_data(
     page_for, operator, simulator, accounts, console_errors
 ):
-    simulator.add_job("tencent_ivh", "ivh-share", pinned="succeeded")
-    _job(accounts["tencent_ivh"], "ivh-share", "unknown")
-    refresh_once()
-    job = Job.objects.get(external_id="ivh-share")
+    job = finished_ivh_job(simulator, accounts["tencent_ivh"], "ivh-share")
     page = page_for(operator)
     page.goto(page.url + f"jobs/{job.code}/")
     page.get_by_role("button", name=re.compile("Create read-only link")).click()
@@ -106,10 +102,7 @@ def test_a_share_link_opens_without_login_and_shows_no_dashboard_data(
 def test_playing_moves_the_highlighted_word_and_clicking_a_word_seeks(
     page_for, viewer, simulator, accounts, console_errors
 ):
-    simulator.add_job("tencent_ivh", "ivh-words", pinned="succeeded")
-    _job(accounts["tencent_ivh"], "ivh-words", "unknown")
-    refresh_once()
-    job = Job.objects.get(external_id="ivh-words")
+    job = finished_ivh_job(simulator, accounts["tencent_ivh"], "ivh-words")
     page = page_for(viewer)
     page.goto(page.url + f"jobs/{job.code}/")
     media = page.locator("#job-media")

@@ -6,6 +6,7 @@ Each page is also saved as test-artifacts/phone-<page>-<light|dark>.png to look 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,13 +19,12 @@ from jobs.models import Account, AlertDelivery, Job, JobEvent
 from jobs.refresh import refresh_once
 from jobs.services import account_create
 from jobs.services.sharing import share_create
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, DESKTOP, finished_ivh_job
 from tests.test_alerts import make_rule
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
 
 # Words a layout cannot break at: ids, URLs, codes as providers send them.
 LONG_ID = "vod-" + "3f9c2a7be41d" * 8
@@ -63,10 +63,7 @@ class World:
 def world(simulator, accounts, operator, live_server) -> World:
     """Jobs, a share link, an alert rule with deliveries, an account with a long error: the
     longest text each page can be given."""
-    simulator.add_job("tencent_ivh", "ivh-phone", pinned="succeeded")
-    Job.objects.create(account=accounts["tencent_ivh"], external_id="ivh-phone", state="unknown")
-    refresh_once()  # real words and media from the simulator
-    job = Job.objects.get(external_id="ivh-phone")
+    job = finished_ivh_job(simulator, accounts["tencent_ivh"], "ivh-phone")
     Job.objects.filter(pk=job.pk).update(
         external_id=LONG_ID,
         name=LONG_NAME,
@@ -119,26 +116,10 @@ def world(simulator, accounts, operator, live_server) -> World:
 
 
 @pytest.fixture
-def phone_for(chromium, live_server, console_errors):
-    """phone_for(user, color_scheme=...) → a page at 390×844, logged in through the form."""
-    contexts = []
-
-    def open_page(user=None, color_scheme: str = "light", viewport=PHONE) -> Page:
-        context = chromium.new_context(viewport=viewport, color_scheme=color_scheme)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda e: console_errors.append(str(e)))
-        if user is not None:
-            page.goto(f"{live_server.url}/login/")
-            page.fill("#id_username", user.username)
-            page.fill("#id_password", f"pw-{user.username}")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{live_server.url}/")
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
+def phone_for(page_for):
+    """phone_for(user, color_scheme=..., viewport=...) → page_for at 390×844 unless told,
+    minding uncaught errors only: some pages visited here answer 403 or 404 by design."""
+    return functools.partial(page_for, viewport=PHONE, console=False)
 
 
 def fits(page: Page, name: str) -> None:

@@ -76,7 +76,7 @@ def test_filters_and_search_combine(viewer_client, accounts):
 
 
 def test_keyset_pagination_walks_every_job_once(viewer_client, accounts, monkeypatch):
-    monkeypatch.setattr("dashboard.views.PAGE_SIZE", 7)
+    monkeypatch.setattr("dashboard.jobs.views.PAGE_SIZE", 7)
     base = timezone.now()
     for n in range(20):
         make(accounts["tencent_ivh"], f"p{n:02}", tracked_at=base - timedelta(seconds=n // 3))
@@ -129,7 +129,7 @@ def test_empty_states_say_what_to_do(operator_client, accounts):
 
 
 def test_search_counts_stop_at_a_cap_and_say_so(viewer_client, accounts, monkeypatch):
-    monkeypatch.setattr("dashboard.forms.COUNT_CAP", 3)
+    monkeypatch.setattr("jobs.selectors.COUNT_CAP", 3)
     for n in range(5):
         make(accounts["tencent_vod"], f"vod-news-{n}", "failed", name=f"news {n}")
     tabs = {
@@ -146,7 +146,7 @@ def tab_counts(response) -> dict[str, object]:
 
 
 def test_a_capped_count_never_reads_as_an_exact_small_number(viewer_client, accounts, monkeypatch):
-    monkeypatch.setattr("dashboard.forms.COUNT_CAP", 3)
+    monkeypatch.setattr("jobs.selectors.COUNT_CAP", 3)
     for n in range(5):  # first in the table: a count of "any 3 matches" sees only these
         make(accounts["tencent_vod"], f"vod-news-f{n}", "failed", name=f"news {n}")
     for n in range(2):

@@ -31,7 +31,8 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/out/promo.mp4"
 
 
-def _job(account, media_url: str, **fields) -> Job:
+def media_job(account, media_url: str, **fields) -> Job:
+    """A succeeded job whose media is at `media_url` (external ID "media-task" unless told)."""
     return Job.objects.create(
         account=account,
         external_id=fields.pop("external_id", "media-task"),
@@ -55,7 +56,7 @@ def test_each_provider_states_its_media_retention_as_data():
 
 
 def test_an_old_ivh_link_is_marked_as_probably_expired(viewer_client, accounts):
-    job = _job(
+    job = media_job(
         accounts["tencent_ivh"],
         "https://cdn.example.com/a.mp4",
         finished_at=timezone.now() - timedelta(days=8),
@@ -70,14 +71,14 @@ def test_an_old_ivh_link_is_marked_as_probably_expired(viewer_client, accounts):
 
 def test_a_fresh_link_says_until_when_it_works(viewer_client, accounts):
     finished = timezone.now().replace(microsecond=0) - timedelta(days=1)
-    ivh = _job(accounts["tencent_ivh"], "https://cdn.example.com/a.mp4", finished_at=finished)
+    ivh = media_job(accounts["tencent_ivh"], "https://cdn.example.com/a.mp4", finished_at=finished)
     page = viewer_client.get(reverse("job-detail", args=[ivh.code])).content.decode()
     assert "probably expired" not in page
     until = (finished + timedelta(days=7)).isoformat()
     assert f'should work until about <time datetime="{until}"' in page
 
     # MetaStudio reports no finish time here: the last answer is when the link was handed out.
-    metastudio = _job(
+    metastudio = media_job(
         accounts["huawei_metastudio"],
         "https://obs.example.com/preview.mp4?Signature=abc",
         external_id="ms-task",
@@ -88,7 +89,7 @@ def test_a_fresh_link_says_until_when_it_works(viewer_client, accounts):
 
 
 def test_a_provider_without_a_documented_expiry_says_where_media_lives(viewer_client, accounts):
-    job = _job(accounts["tencent_ci"], "https://bucket-1250000000.cos.example.com/out.wav")
+    job = media_job(accounts["tencent_ci"], "https://bucket-1250000000.cos.example.com/out.wav")
     page = viewer_client.get(reverse("job-detail", args=[job.code])).content.decode()
     assert "writes results to your own COS bucket, where they stay until deleted." in page
     assert "probably expired" not in page and "should work until" not in page
@@ -100,7 +101,7 @@ def test_a_provider_without_a_documented_expiry_says_where_media_lives(viewer_cl
 
 def test_the_share_page_says_the_same_without_naming_the_provider(operator, accounts, time_machine):
     time_machine.move_to(T0, tick=False)
-    job = _job(
+    job = media_job(
         accounts["tencent_ivh"], "https://cdn.example.com/a.mp4", finished_at=T0 - timedelta(days=8)
     )
     _, token = share_create(job=job, user=operator)
@@ -123,7 +124,7 @@ def test_the_check_says_what_the_media_host_answers(
 ):
     simulator.add_job("tencent_ivh", "ivh-media", pinned="succeeded")
     url = simulator.url + path.format(external_id="ivh-media")
-    job = _job(accounts["tencent_ivh"], url)
+    job = media_job(accounts["tencent_ivh"], url)
     response = _check(viewer_client, job)
     assert response.status_code == 200
     assert response.json()["verdict"] == verdict
@@ -134,7 +135,7 @@ def test_the_check_says_what_the_media_host_answers(
 
 def test_the_check_tells_an_unreachable_host_and_never_repeats_the_url(viewer_client, accounts):
     url = closed_port_url() + "?sign=secret-signature-0042"
-    job = _job(accounts["tencent_ivh"], url)
+    job = media_job(accounts["tencent_ivh"], url)
     answer = _check(viewer_client, job).json()
     assert answer["verdict"] == "unreachable"
     assert "cannot connect to 127.0.0.1 either" in answer["message"]
@@ -143,7 +144,7 @@ def test_the_check_tells_an_unreachable_host_and_never_repeats_the_url(viewer_cl
 
 def test_the_check_refuses_private_addresses(viewer_client, accounts, settings):
     settings.CLAPBOARD_ALLOW_LOOPBACK_FETCH = False
-    job = _job(accounts["tencent_ivh"], "http://127.0.0.1:1/metadata")
+    job = media_job(accounts["tencent_ivh"], "http://127.0.0.1:1/metadata")
     answer = _check(viewer_client, job).json()
     assert answer["verdict"] == "refused"
 
@@ -151,10 +152,10 @@ def test_the_check_refuses_private_addresses(viewer_client, accounts, settings):
 def test_the_check_is_for_signed_in_viewers_of_a_job_with_media(
     viewer_client, outsider_client, accounts
 ):
-    job = _job(accounts["tencent_ivh"], closed_port_url())
+    job = media_job(accounts["tencent_ivh"], closed_port_url())
     assert _check(outsider_client, job).status_code == 403
     anonymous = _check(Client(), job)
     assert anonymous.status_code == 302 and reverse("login") in anonymous["Location"]
-    no_media = _job(accounts["tencent_ivh"], "", external_id="no-media")
+    no_media = media_job(accounts["tencent_ivh"], "", external_id="no-media")
     assert _check(viewer_client, no_media).status_code == 404
     assert viewer_client.post(reverse("job-media-check", args=[job.code])).status_code in (403, 405)

@@ -1,4 +1,4 @@
-"""What the templates show, computed from models in one place: rows, tabs, cues, ETAs.
+"""What the job pages show, computed from models in one place: rows, tabs, ETAs, timelines.
 
 Templates stay free of logic and every value here is plain data (escaped on output).
 """
@@ -11,17 +11,19 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
-import srt
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.text import capfirst
 
+from dashboard.humanize import human_duration, human_range
+from dashboard.jobs.timings import Cue, SentenceView, sentences, subtitle_cues
 from jobs import freshness as freshness_of
-from jobs import scheduling
+from jobs import scheduling, selectors
 from jobs.models import Account, Job, JobEvent
 from jobs.providers.base import UNKNOWN_FAILURE, Explanation, State
 
-STATE_ICONS = {
+STATE_ICONS: dict[str, str] = {
     State.QUEUED: "◷",
     State.RUNNING: "▶",
     State.PAUSED: "⏸",
@@ -84,12 +86,12 @@ class JobRow:
 
 
 def state_tabs(
-    counts: dict[str, int], form: Any, params: dict[str, str], *, cap: int | None
+    state_counts: selectors.StateCounts, current: str, params: dict[str, str]
 ) -> list[dict[str, Any]]:
-    """The state tabs. With a `cap` the counts are only a sample of `cap` matches (a broad
-    search stops counting there): then All reads "cap+", a state seen in the sample
-    "n+" and one not seen "—", never an exact-looking number."""
-    current = form.cleaned_data.get("state", "") if form.is_valid() else ""
+    """The state tabs, `current` selected. When the counts are capped they are only a
+    sample of `cap` matches (a broad search stops counting there): then All reads "cap+",
+    a state seen in the sample "n+" and one not seen "—", never an exact-looking number."""
+    counts, cap = state_counts.counts, state_counts.cap
     capped = cap is not None
     tabs = []
     for state, label in TABS:
@@ -126,7 +128,8 @@ class ListHealth:
     def oldest_ok(self) -> datetime | None:
         """The oldest last good answer among failing accounts (None: one never had one)."""
         times = [account.last_ok_at for account in self.failing]
-        return None if None in times else min(times, default=None)
+        known = [at for at in times if at is not None]
+        return None if len(known) < len(times) else min(known, default=None)
 
     @property
     def never_ok(self) -> bool:
@@ -139,105 +142,10 @@ class ListHealth:
         return max(times, default=None)
 
 
-def list_health(accounts: Any) -> ListHealth:
-    """`accounts` (a queryset, already narrowed to the list's provider/account filter)
-    reduced to the enabled ones whose last checks failed."""
-    failing = accounts.filter(enabled=True, consecutive_failures__gt=0).only(
-        "name", "provider", "last_ok_at", "retry_at", "consecutive_failures", "last_error"
-    )
-    return ListHealth(list(failing.order_by("name")))
-
-
-# --- subtitles and words --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cue:
-    start_ms: int
-    end_ms: int
-    text: str
-
-    @property
-    def label(self) -> str:
-        seconds = self.start_ms / 1000
-        return f"{int(seconds // 60):02}:{seconds % 60:04.1f}"
-
-
-def subtitle_cues(job: Job) -> list[Cue]:
-    """The stored SRT as cues; empty when there is none or it does not parse."""
-    if not job.subtitles or job.subtitles_error:
-        return []
-    try:
-        return [
-            Cue(
-                int(item.start.total_seconds() * 1000),
-                int(item.end.total_seconds() * 1000),
-                item.content,
-            )
-            for item in srt.parse(job.subtitles)
-        ]
-    except (srt.SRTParseError, ValueError):
-        return []
-
-
-@dataclass(frozen=True)
-class WordChip:
-    text: str
-    start_ms: int
-    end_ms: int
-
-
-@dataclass
-class SentenceView:
-    text: str
-    words: list[WordChip] = field(default_factory=list)
-
-
-def sentences(job: Job) -> list[SentenceView]:
-    """Word timings as stored (ms); malformed entries are skipped, never fatal."""
-    result = []
-    for sentence in job.words or []:
-        if not isinstance(sentence, dict):
-            continue
-        view = SentenceView(str(sentence.get("text", "")))
-        for word in sentence.get("words") or []:
-            if isinstance(word, list | tuple) and len(word) == 3:
-                text, start, end = word
-                if isinstance(start, int) and isinstance(end, int):
-                    view.words.append(WordChip(str(text), start, end))
-        if view.words:
-            result.append(view)
-    return result
-
-
-def word_cues(job: Job) -> list[Cue]:
-    """One cue per sentence, timed by its first and last word."""
-    return [
-        Cue(
-            s.words[0].start_ms,
-            max(w.end_ms for w in s.words),
-            s.text or " ".join(w.text for w in s.words),
-        )
-        for s in sentences(job)
-    ]
-
-
-def webvtt(cues: list[Cue]) -> str:
-    def stamp(ms: int) -> str:
-        ms = max(0, ms)
-        return f"{ms // 3600000:02}:{ms // 60000 % 60:02}:{ms // 1000 % 60:02}.{ms % 1000:03}"
-
-    blocks = ["WEBVTT", ""]
-    for number, cue in enumerate(cues, 1):
-        # A blank line would end the cue early; "-->" inside text would confuse parsers.
-        text = "\n".join(line for line in cue.text.splitlines() if line.strip()).replace("-->", "→")
-        blocks += [
-            str(number),
-            f"{stamp(cue.start_ms)} --> {stamp(max(cue.end_ms, cue.start_ms + 1))}",
-            text,
-            "",
-        ]
-    return "\n".join(blocks)
+def list_health(accounts: QuerySet[Account]) -> ListHealth:
+    """`accounts` (already narrowed to the list's provider/account filter) reduced to the
+    enabled ones whose last checks failed."""
+    return ListHealth(selectors.failing_accounts(accounts))
 
 
 # --- detail ---------------------------------------------------------------------------
@@ -265,24 +173,15 @@ def estimate(job: Job, events: list[JobEvent], now: datetime) -> Estimate:
             return Estimate("not enough progress history yet")
         return Estimate("finishes in about " + human_duration(remaining), remaining)
     if job.state == State.QUEUED:
-        points = [(e.at, e.queue_position) for e in events if e.queue_position is not None]
-        if len(points) >= 2 and points[0][1] > points[-1][1]:
-            (t0, p0), (t1, p1) = points[0], points[-1]
+        queue = [(e.at, e.queue_position) for e in events if e.queue_position is not None]
+        if len(queue) >= 2 and queue[0][1] > queue[-1][1]:
+            (t0, p0), (t1, p1) = queue[0], queue[-1]
             rate = (p0 - p1) / max(1.0, (t1 - t0).total_seconds())  # places per second
             remaining = timedelta(seconds=p1 / rate) if rate > 0 else None
             if remaining is not None:
                 return Estimate("starts in about " + human_duration(remaining), remaining)
         return Estimate("not enough queue history yet")
     return Estimate("no estimate while " + job.get_state_display().lower())
-
-
-def human_duration(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 60:
-        return f"{max(seconds, 1)} s"
-    if seconds < 3600:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 @dataclass(frozen=True)
@@ -341,42 +240,6 @@ def timeline_entries(events: list[JobEvent]) -> list[TimelineEntry]:
             continue
         entries.append(TimelineEntry(event, [event] if _is_tick(event) else []))
     return entries
-
-
-def typical_run(job: Job, *, samples: int = 20) -> tuple[timedelta, timedelta] | None:
-    """How long the account's recent succeeded jobs of this kind ran (25th–75th
-    percentile), from at most `samples` rows read through the job_recent_succeeded index;
-    None with fewer than three that have a start time."""
-    rows = (
-        Job.objects.filter(
-            account_id=job.account_id,
-            kind=job.kind,
-            state=State.SUCCEEDED,
-            finished_at__isnull=False,
-        )
-        .exclude(pk=job.pk)
-        .order_by("-finished_at")
-        .values_list("started_at", "created_at", "finished_at")[:samples]
-    )
-    runs = sorted(
-        finished - (started or created)
-        for started, created, finished in rows
-        if (started or created) and finished >= (started or created)
-    )
-    if len(runs) < 3:
-        return None
-    return runs[len(runs) // 4], runs[min(len(runs) - 1, 3 * len(runs) // 4)]
-
-
-def human_range(low: timedelta, high: timedelta) -> str:
-    """A range such as "2–4 min", or "about 3 min" when both ends read the same."""
-    a, b = human_duration(low), human_duration(high)
-    if a == b:
-        return "about " + a
-    unit_a, unit_b = a.rsplit(" ", 1), b.rsplit(" ", 1)
-    if len(unit_a) == 2 and len(unit_b) == 2 and unit_a[1] == unit_b[1] and " " not in unit_a[0]:
-        return f"{unit_a[0]}–{b}"
-    return f"{a} – {b}"
 
 
 @dataclass
@@ -450,7 +313,7 @@ class JobDetail:
     def typical_run(self) -> str:
         if not self.progress_unreported:
             return ""
-        run = typical_run(self.job)
+        run = selectors.typical_run(self.job)
         return "usually " + human_range(*run) if run else ""
 
     @cached_property
@@ -535,50 +398,3 @@ class JobDetail:
     def media_expired(self) -> bool:
         expires_at = self.media_expires_at
         return expires_at is not None and timezone.now() >= expires_at
-
-
-@dataclass
-class AccountHealth:
-    account: Account
-    by_state: dict[str, int]
-    usage: tuple[int, int] | None
-
-    @property
-    def requests_last_hour(self) -> int:
-        return self.usage[0] if self.usage else 0
-
-    @property
-    def errors_last_hour(self) -> int:
-        return self.usage[1] if self.usage else 0
-
-    @property
-    def budget_last_hour(self) -> int:
-        return int(self.account.effective_rate_limit * 3600)
-
-    @property
-    def budget_used_percent(self) -> float:
-        return min(100.0, 100 * self.requests_last_hour / max(1, self.budget_last_hour))
-
-    @property
-    def poll_lag(self) -> timedelta | None:
-        oldest = getattr(self.account, "oldest_poll", None)
-        return timezone.now() - oldest if oldest else None
-
-    @property
-    def discovery(self) -> str:
-        return "lists tasks" if self.account.adapter_class.lists_states else ""
-
-    @property
-    def status(self) -> str:
-        """disabled, paused (backing off after failures), failing, unverified (no call has
-        ever succeeded: a new account is not "OK" until one has) or ok."""
-        account = self.account
-        if not account.enabled:
-            return "disabled"
-        if account.retry_at and account.retry_at > timezone.now():
-            return "paused"
-        if account.consecutive_failures:
-            return "failing"
-        if account.last_ok_at is None:
-            return "unverified"
-        return "ok"

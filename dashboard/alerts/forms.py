@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from django import forms
@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
+from dashboard.alerts.presenters import target_display
 from jobs.alerts import EVENTS
 from jobs.http import address_allowed
 from jobs.models import Account, AlertRule
@@ -16,8 +17,14 @@ from jobs.providers import provider_choices
 
 webhook_url = URLValidator(schemes=["http", "https"])
 
+# The stubs make ModelForm generic; at run time it is not.
+if TYPE_CHECKING:
+    RuleModelForm = forms.ModelForm[AlertRule]
+else:
+    RuleModelForm = forms.ModelForm
 
-class AlertRuleForm(forms.ModelForm):
+
+class AlertRuleForm(RuleModelForm):
     """An alert rule. The signing secret is write-only: never rendered back, and a blank
     field keeps the stored one (like account credentials in the admin)."""
 
@@ -79,9 +86,11 @@ class AlertRuleForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["accounts"].queryset = Account.objects.only("code", "name").order_by("name")
-        self.fields["accounts"].widget.attrs["size"] = 6
-        self.fields["channel"].choices = [("", "Choose a channel")] + AlertRule.Channel.choices
+        accounts = cast("forms.ModelMultipleChoiceField[Account]", self.fields["accounts"])
+        accounts.queryset = Account.objects.only("code", "name").order_by("name")
+        accounts.widget.attrs["size"] = 6
+        channel = cast(forms.ChoiceField, self.fields["channel"])
+        channel.choices = [("", "Choose a channel")] + AlertRule.Channel.choices
         self.has_secret = bool(self.instance.pk and (self.instance.secrets or {}).get("secret"))
         if self.has_secret:
             self.fields[
@@ -96,8 +105,6 @@ class AlertRuleForm(forms.ModelForm):
         # The target is write-only like the secret: robot URLs carry their access token.
         self.stored_target = self.instance.target if self.instance.pk else ""
         if self.stored_target:
-            from dashboard.alert_views import target_display
-
             self.initial["target"] = ""
             self.fields["target"].required = False
             self.fields["target"].help_text = (
@@ -106,7 +113,7 @@ class AlertRuleForm(forms.ModelForm):
             )
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
+        name: str = self.cleaned_data["name"].strip()
         if self.instance.owner_id and name_taken(self.instance, name):
             raise ValidationError(
                 f"There is already an alert rule named “{name}” (names are unique per owner, "
@@ -121,7 +128,8 @@ class AlertRuleForm(forms.ModelForm):
         return list(dict.fromkeys(kinds))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not data.get("target") and "target" not in self.errors and self.stored_target:
             data["target"] = self.stored_target
         channel, target = data.get("channel"), data.get("target", "")

@@ -3,60 +3,38 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dashboard.alert_forms import NAME_TAKEN, AlertRuleForm
-from jobs.alerts import EVENTS, alert_send_test
+from dashboard.alerts.forms import NAME_TAKEN, AlertRuleForm
+from dashboard.alerts.presenters import RuleRow, target_display
+from dashboard.requests import AuthenticatedHttpRequest
+from jobs.alerts import alert_send_test
 from jobs.models import AlertDelivery, AlertRule
-from jobs.providers import PROVIDERS
 
 RECENT_DELIVERIES = 3
 DELIVERIES_PER_PAGE = 50
 OPERATE = "jobs.operate_job"
 
 
-def _rules_for_user(request: HttpRequest) -> QuerySet[AlertRule]:
+def _rules_for_user(request: AuthenticatedHttpRequest) -> QuerySet[AlertRule]:
     rules = AlertRule.objects.select_related("owner")
     return rules if request.user.is_staff else rules.filter(owner=request.user)
 
 
-def _rule_for_user(request: HttpRequest, code: str) -> AlertRule:
+def _rule_for_user(request: AuthenticatedHttpRequest, code: str) -> AlertRule:
     """The rule behind `code` if this user may manage it (own rule, or staff); 404 otherwise."""
     return get_object_or_404(_rules_for_user(request), code=code)
 
 
-def target_display(rule: AlertRule) -> str:
-    """Where a rule sends, without the tokens robot URLs carry in their path or query."""
-    if rule.channel == AlertRule.Channel.EMAIL:
-        return rule.target
-    parts = urlsplit(rule.target)
-    hidden = "/…" if parts.path.strip("/") or parts.query else ""
-    return f"{parts.scheme}://{parts.netloc}{hidden}"
-
-
-class RuleRow:
-    def __init__(self, rule: AlertRule) -> None:
-        self.rule = rule
-        self.target = target_display(rule)
-        self.events = [EVENTS.get(e, e).split(" (")[0] for e in rule.events]
-        scope = [PROVIDERS[p][0] if p in PROVIDERS else p for p in rule.providers]
-        scope += [account.name for account in rule.accounts.all()]
-        scope += [f"kind {kind}" for kind in rule.kinds]
-        self.scope = scope
-        self.recent = rule.recent_deliveries
-
-
 @permission_required(OPERATE, raise_exception=True)
-def alert_rules(request: HttpRequest) -> HttpResponse:
+def alert_rules(request: AuthenticatedHttpRequest) -> HttpResponse:
     recent = AlertDelivery.objects.defer("payload").order_by("-created_at", "-id")
     rules = (
         _rules_for_user(request)
@@ -73,7 +51,7 @@ def alert_rules(request: HttpRequest) -> HttpResponse:
     return render(request, "alerts/rules.html", {"rows": [RuleRow(rule) for rule in rules]})
 
 
-def _edit(request: HttpRequest, rule: AlertRule | None) -> HttpResponse:
+def _edit(request: AuthenticatedHttpRequest, rule: AlertRule | None) -> HttpResponse:
     # A new rule has its owner before validation: names are unique per owner.
     form = AlertRuleForm(request.POST or None, instance=rule or AlertRule(owner=request.user))
     if request.method == "POST" and form.is_valid():
@@ -90,19 +68,19 @@ def _edit(request: HttpRequest, rule: AlertRule | None) -> HttpResponse:
 
 @permission_required(OPERATE, raise_exception=True)
 @require_http_methods(["GET", "POST"])
-def alert_rule_create(request: HttpRequest) -> HttpResponse:
+def alert_rule_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _edit(request, None)
 
 
 @permission_required(OPERATE, raise_exception=True)
 @require_http_methods(["GET", "POST"])
-def alert_rule_edit(request: HttpRequest, code: str) -> HttpResponse:
+def alert_rule_edit(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
     return _edit(request, _rule_for_user(request, code))
 
 
 @permission_required(OPERATE, raise_exception=True)
 @require_http_methods(["GET", "POST"])
-def alert_rule_delete(request: HttpRequest, code: str) -> HttpResponse:
+def alert_rule_delete(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
     rule = _rule_for_user(request, code)
     if request.method == "POST":
         rule.delete()
@@ -113,7 +91,7 @@ def alert_rule_delete(request: HttpRequest, code: str) -> HttpResponse:
 
 @permission_required(OPERATE, raise_exception=True)
 @require_POST
-def alert_rule_test(request: HttpRequest, code: str) -> HttpResponse:
+def alert_rule_test(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
     rule = _rule_for_user(request, code)
     delivery = alert_send_test(rule=rule)
     where = f"{rule.get_channel_display()} {target_display(rule)}"
@@ -128,7 +106,7 @@ def alert_rule_test(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @permission_required(OPERATE, raise_exception=True)
-def alert_deliveries(request: HttpRequest, code: str) -> HttpResponse:
+def alert_deliveries(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
     rule = _rule_for_user(request, code)
     deliveries = rule.deliveries.order_by("-created_at", "-id")
     page = Paginator(deliveries, DELIVERIES_PER_PAGE).get_page(request.GET.get("page"))

@@ -1,55 +1,31 @@
+"""The job pages' forms: the list's filters, a paste of task IDs, a voice-separation job."""
+
 from __future__ import annotations
 
-from collections import Counter
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from datetime import date
+from typing import Any, cast
 
 from django import forms
-from django.db import connection
-from django.db.models import Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 from django.forms.utils import pretty_name
 
-from jobs.models import STATE_CHOICES, Account, Job, JobStateCount
+from jobs.models import STATE_CHOICES, Account, Job
 from jobs.providers import provider_choices
 from jobs.providers.tencent_ci import BUCKET as _BUCKET
 from jobs.providers.tencent_ci import CONTROL_CHARS as _CONTROL
 from jobs.providers.tencent_ci import MAX_OBJECT_KEY_BYTES, TencentCi
 from jobs.providers.tencent_ci import TEMPLATE_ID as _TEMPLATE_ID
+from jobs.selectors import JobFilters, job_filter, known_kinds
 from jobs.services import TRACK_MAX_IDS, parse_external_ids
 
 ANY = [("", "Any")]
-# Searches count at most this many matching jobs per state for the tabs (then "1000+").
-COUNT_CAP = 1000
-# Shorter search terms match task IDs by prefix only: a trigram index cannot serve them,
-# and a one- or two-character fragment matches nearly every ID anyway.
-SUBSTRING_MIN = 3
 # Filter dates outside this range are refused: the day after date.max does not exist.
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9999, 12, 30)
-MAX_KINDS = 200
-
-# Distinct kinds by walking the job_kind index (one seek per kind) instead of reading
-# every job: a "loose index scan", written the same way for SQLite and PostgreSQL.
-KINDS_SQL = f"""
-WITH RECURSIVE kinds(kind, n) AS (
-    SELECT MIN(kind), 1 FROM {Job._meta.db_table} WHERE kind > ''
-    UNION ALL
-    SELECT (SELECT MIN(kind) FROM {Job._meta.db_table} WHERE kind > kinds.kind), n + 1
-    FROM kinds WHERE kinds.kind IS NOT NULL AND n < %s
-)
-SELECT kind FROM kinds WHERE kind IS NOT NULL
-"""  # noqa: S608 - the table name is our own
-
-
-def known_kinds() -> list[str]:
-    """Every job kind that exists (at most MAX_KINDS), sorted."""
-    with connection.cursor() as cursor:
-        cursor.execute(KINDS_SQL, [MAX_KINDS])
-        return [kind for (kind,) in cursor.fetchall()]
 
 
 class JobFilterForm(forms.Form):
-    """The job list's filters; they live in the URL so a view is bookmarkable."""
+    """The job list's filters; they live in the URL so a view is bookmarkable. The
+    filtering itself is jobs.selectors.job_filter, fed `filters`."""
 
     q = forms.CharField(
         required=False,
@@ -76,15 +52,16 @@ class JobFilterForm(forms.Form):
         """With `known_kinds_only` (the page) Kind is a choice among the kinds that exist;
         the API accepts any kind, so a script may wait for one that has no job yet."""
         super().__init__(*args, **kwargs)
-        self.fields["provider"].choices = ANY + provider_choices()
-        self.fields["account"].queryset = Account.objects.only("code", "name").order_by("name")
+        cast(forms.ChoiceField, self.fields["provider"]).choices = ANY + provider_choices()
+        account = cast("forms.ModelChoiceField[Account]", self.fields["account"])
+        account.queryset = Account.objects.only("code", "name").order_by("name")
         self.kinds = known_kinds() if known_kinds_only else None
         if self.kinds is not None:
             choices = [(kind, kind) for kind in self.kinds]
             asked = str(self.data.get("kind", ""))[:100]
             if asked and asked not in self.kinds:
                 choices.append((asked, asked))  # shown with its error, not silently swapped
-            self.fields["kind"].widget.choices = ANY + choices
+            cast(forms.Select, self.fields["kind"].widget).choices = ANY + choices
         for name in ("created_from", "created_to"):
             self.fields[name].widget.attrs.update(min=FIRST_DAY, max=LAST_DAY)
 
@@ -95,13 +72,13 @@ class JobFilterForm(forms.Form):
                 self.fields[name].widget.attrs["aria-describedby"] = f"{self[name].auto_id}_error"
 
     def clean_kind(self) -> str:
-        kind = self.cleaned_data["kind"]
+        kind: str = self.cleaned_data["kind"]
         if kind and self.kinds is not None and kind not in self.kinds:
             raise forms.ValidationError("No job has this kind; choose one from the list.")
         return kind
 
     def _clean_day(self, name: str) -> date | None:
-        day = self.cleaned_data[name]
+        day: date | None = self.cleaned_data[name]
         if day is not None and not FIRST_DAY <= day <= LAST_DAY:
             raise forms.ValidationError(f"Enter a date from {FIRST_DAY} to {LAST_DAY}.")
         return day
@@ -113,81 +90,25 @@ class JobFilterForm(forms.Form):
         return self._clean_day("created_to")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("created_from"), data.get("created_to")
         if start and end and start > end:
             self.add_error("created_to", "This day is before the “from” day.")
         return data
 
-    def filter(self, jobs: QuerySet[Job], *, with_state: bool = True) -> QuerySet[Job]:
-        """Apply every valid filter (the state one only when `with_state`)."""
-        data = self.cleaned_data if self.is_valid() else {}
-        if with_state and data.get("state"):
-            jobs = jobs.filter(state=data["state"])
-        if data.get("provider"):
-            jobs = jobs.filter(account__provider=data["provider"])
-        if data.get("account"):
-            jobs = jobs.filter(account=data["account"])
-        if data.get("kind"):
-            jobs = jobs.filter(kind=data["kind"])
-        if data.get("created_from") or data.get("created_to"):
-            jobs = jobs.annotate(created=Coalesce("created_at", "tracked_at"))
-            if data.get("created_from"):
-                jobs = jobs.filter(created__gte=_day_start(data["created_from"]))
-            if data.get("created_to"):
-                jobs = jobs.filter(created__lt=_day_start(data["created_to"], next_day=True))
-        if term := (data.get("q") or "").strip():
-            # Operators paste fragments of IDs from logs: match anywhere, in any case
-            # (PostgreSQL serves it from the job_external_id_trgm index).
-            in_id = (
-                Q(external_id__icontains=term)
-                if len(term) >= SUBSTRING_MIN
-                else Q(external_id=term) | Q(external_id__startswith=term)
-            )
-            jobs = jobs.filter(in_id | Q(name__icontains=term))
-        return jobs
-
-    def state_counts(self) -> dict[str, int]:
-        """Jobs per state under every filter but the state one.
-
-        Filters by provider or account read the trigger-kept JobStateCount table (a
-        handful of rows, whatever the number of jobs). Text, kind and date filters count
-        the matching jobs themselves, but only the first COUNT_CAP + 1 (then they add up
-        to more than COUNT_CAP and are lower bounds): an exact count of a broad search
-        would read most of the table on every poll. (Counting each state up to the cap
-        instead cost 7x on SQLite at 1M jobs for a term just above the cap.)
-        """
-        data = self.cleaned_data if self.is_valid() else {}
-        if self._counts_matches():
-            jobs = self.filter(Job.objects.all(), with_state=False).order_by()
-            states = list(jobs.values_list("state", flat=True)[: COUNT_CAP + 1])
-            self._counts_capped = len(states) > COUNT_CAP
-            return dict(Counter(states[:COUNT_CAP]))
-        counts = JobStateCount.objects.filter(count__gt=0)
-        if data.get("provider"):
-            counts = counts.filter(account__provider=data["provider"])
-        if data.get("account"):
-            counts = counts.filter(account=data["account"])
-        return dict(counts.order_by().values_list("state").annotate(n=Sum("count")))
+    @property
+    def filters(self) -> JobFilters:
+        """The valid filters (none while the form is invalid)."""
+        return cast(JobFilters, self.cleaned_data if self.is_valid() else {})
 
     @property
-    def count_cap(self) -> int | None:
-        """After state_counts(): COUNT_CAP if its counts stopped there (they are lower
-        bounds, a sample of COUNT_CAP matches), None if they are exact."""
-        return COUNT_CAP if getattr(self, "_counts_capped", False) else None
+    def current_state(self) -> str:
+        return self.filters.get("state", "")
 
-    def _counts_matches(self) -> bool:
-        data = self.cleaned_data if self.is_valid() else {}
-        return any(data.get(name) for name in ("q", "kind", "created_from", "created_to"))
-
-    def filter_accounts(self, accounts: QuerySet[Account]) -> QuerySet[Account]:
-        """The accounts whose jobs the provider and account filters let through."""
-        data = self.cleaned_data if self.is_valid() else {}
-        if data.get("provider"):
-            accounts = accounts.filter(provider=data["provider"])
-        if data.get("account"):
-            accounts = accounts.filter(pk=data["account"].pk)
-        return accounts
+    def filter(self, jobs: QuerySet[Job], *, with_state: bool = True) -> QuerySet[Job]:
+        """Apply every valid filter (the state one only when `with_state`)."""
+        return job_filter(jobs, self.filters, with_state=with_state)
 
     @property
     def active(self) -> bool:
@@ -199,11 +120,6 @@ class JobFilterForm(forms.Form):
     def any_set(self) -> bool:
         """Whether the URL sets any filter, valid or not (then the page offers Clear)."""
         return any(str(self.data.get(name, "")).strip() for name in self.fields)
-
-
-def _day_start(day: Any, *, next_day: bool = False) -> datetime:
-    start = datetime.combine(day, time.min, tzinfo=UTC)
-    return start + timedelta(days=1) if next_day else start
 
 
 class TrackForm(forms.Form):
@@ -322,7 +238,7 @@ class VoiceSeparationForm(forms.Form):
 
         codes = [code for code in PROVIDERS if provider_class(code).can_submit]
         accounts = Account.objects.filter(provider__in=codes, enabled=True).order_by("name")
-        self.fields["account"].queryset = accounts
+        cast("forms.ModelChoiceField[Account]", self.fields["account"]).queryset = accounts
         for name, field in self.fields.items():
             label = (field.label or pretty_name(name)).lower()
             verb = "Choose" if isinstance(field, forms.ChoiceField) else "Give"
@@ -335,7 +251,7 @@ class VoiceSeparationForm(forms.Form):
                     self.initial.setdefault("output_region", only[0].region)
 
     def _clean_object_key(self, name: str) -> str:
-        value = self.cleaned_data.get(name, "")
+        value: str = self.cleaned_data.get(name, "")
         label = pretty_name(name).lower()
         if _CONTROL.search(value):
             raise forms.ValidationError(f"The {label} contains control characters.")
@@ -356,7 +272,7 @@ class VoiceSeparationForm(forms.Form):
         return self._clean_object_key("voice_object")
 
     def clean_template_id(self) -> str:
-        value = self.cleaned_data.get("template_id", "")
+        value: str = self.cleaned_data.get("template_id", "")
         if value and not _TEMPLATE_ID.fullmatch(value):
             raise forms.ValidationError(
                 "The template ID has only letters, digits, - and _ (e.g. t1460606b9752148c4ab1)."
@@ -364,7 +280,7 @@ class VoiceSeparationForm(forms.Form):
         return value
 
     def clean_output_bucket(self) -> str:
-        value = self.cleaned_data.get("output_bucket", "")
+        value: str = self.cleaned_data.get("output_bucket", "")
         if not _BUCKET.fullmatch(value):
             raise forms.ValidationError(
                 f"“{value[:64]}” is not a bucket name: give the output bucket as name-APPID, "
@@ -374,7 +290,8 @@ class VoiceSeparationForm(forms.Form):
         return value
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         inline = any(
             data.get(name) for name in ("audio_mode", "codec", "samplerate", "bitrate", "channels")
         )

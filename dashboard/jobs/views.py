@@ -1,6 +1,7 @@
-"""The operator pages. Views stay thin: access check, query, template; workflows live in
-jobs.services. HTMX requests get the page's partial, and polls that find nothing new get
-a 204 (or 286 once a job is finished, which stops htmx polling)."""
+"""The job pages: the list, a job's page and its files, tracking and submitting. Views stay
+thin: access check, a read from jobs.selectors, template; workflows live in jobs.services.
+HTMX requests get the page's partial, and polls that find nothing new get a 204 (or 286
+once a job is finished, which stops htmx polling)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,6 @@ from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.db import connection
-from django.db.models import Min, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,56 +20,31 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_POST, require_safe
 from django_q.tasks import async_task
 
-from dashboard import downloads, presenters
-from dashboard.forms import JobFilterForm, TrackForm, VoiceSeparationForm
-from jobs import services
-from jobs.freshness import freshness
+from dashboard import downloads
+from dashboard.jobs import presenters, timings
+from dashboard.jobs.forms import JobFilterForm, TrackForm, VoiceSeparationForm
+from dashboard.jobs.live import detail_token, media_signature, poll_answer
+from dashboard.requests import AuthenticatedHtmxRequest, AuthenticatedHttpRequest
+from jobs import selectors, services
 from jobs.media import media_probe
-from jobs.models import (
-    STATE_CHOICES,
-    Account,
-    Job,
-    JobEvent,
-    JobStateCount,
-    TrackBatch,
-    TrackItem,
-)
+from jobs.models import Account, Job, TrackBatch, TrackItem
 from jobs.providers.base import ProviderError, State
-from jobs.services.usage import usage_last_hour
 
 PAGE_SIZE = 50
-STOP_POLLING = 286  # htmx stops an `every` poll on this status
 
 
 def job_for_user(request: HttpRequest, code: str) -> Job:
     """The job behind `code` if this user may see it; 404 otherwise."""
-    return get_object_or_404(Job.objects.select_related("account"), code=code)
+    job: Job = get_object_or_404(Job.objects.select_related("account"), code=code)
+    return job
+
+
+def _params(request: HttpRequest, *, without: tuple[str, ...]) -> dict[str, str]:
+    """The query's non-empty parameters (the last value of each) but those `without`."""
+    return {k: str(v) for k, v in request.GET.items() if k not in without and v}
 
 
 # --- job list -----------------------------------------------------------------------
-
-
-# Table names come from our own models; nothing here is user input. The last two columns
-# change when an account starts or stops failing (the set of failing accounts, by count
-# and sum of ids), so an open list learns within one poll that its data went stale.
-TOKEN_SQL = (
-    f"SELECT (SELECT MAX(id) FROM {JobEvent._meta.db_table}),"  # noqa: S608
-    f" (SELECT MAX(id) FROM {Job._meta.db_table}),"
-    f" (SELECT COUNT(*) FROM {Account._meta.db_table} WHERE {{failing}}),"
-    f" (SELECT SUM(id) FROM {Account._meta.db_table} WHERE {{failing}})"
-).format(failing="enabled AND consecutive_failures > 0")
-
-
-def list_token() -> str:
-    """Changes whenever anything the list shows may have changed: a new event, a new job,
-    an account's health, or a new minute (so "updated 2 min ago" figures are refreshed
-    now and then)."""
-    # One round trip: this runs on every poll of every open list.
-    with connection.cursor() as cursor:
-        cursor.execute(TOKEN_SQL)
-        newest_event, newest_job, failing, failing_ids = cursor.fetchone()
-    minute = int(timezone.now().timestamp() // 60)
-    return f"{newest_event or 0}.{newest_job or 0}.{failing}-{failing_ids or 0}.{minute}"
 
 
 def _cursor(raw: str) -> tuple[datetime, int] | None:
@@ -83,8 +56,8 @@ def _cursor(raw: str) -> tuple[datetime, int] | None:
 
 
 @permission_required("jobs.view_job", raise_exception=True)
-def job_list(request: HttpRequest) -> HttpResponse:
-    token = list_token()
+def job_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
+    token = selectors.list_token()
     if request.htmx and request.GET.get("v") == token:
         return HttpResponse(status=204)
     form = JobFilterForm(request.GET)
@@ -92,41 +65,32 @@ def job_list(request: HttpRequest) -> HttpResponse:
         # Never the unfiltered list under filters that look applied: say what is wrong.
         context = {"form": form, "invalid": True, "clearable": True}
         return render(request, "jobs/list.html", context, status=400)
-    counts = form.state_counts()
-    last_change = JobEvent.objects.filter(job=OuterRef("pk")).order_by("-at", "-id")
-    jobs = (
-        form.filter(Job.objects.select_related("account"))
-        .annotate(last_change=Subquery(last_change.values("at")[:1]))
-        .order_by("-tracked_at", "-id")
-    )
+    counts = selectors.job_state_counts(form.filters)
     cursor = _cursor(request.GET.get("after", ""))
-    if cursor:
-        jobs = jobs.filter(Q(tracked_at__lt=cursor[0]) | Q(tracked_at=cursor[0], id__lt=cursor[1]))
-    page = list(jobs[: PAGE_SIZE + 1])
-    has_next = len(page) > PAGE_SIZE
-    page = page[:PAGE_SIZE]
-    params = {k: v for k, v in request.GET.items() if k not in ("v", "after") and v}
+    jobs = selectors.job_list_rows(form.filter(Job.objects.all()))
+    page, has_next = selectors.job_page(jobs, after=cursor, size=PAGE_SIZE)
+    params = _params(request, without=("v", "after"))
     next_url = None
     if has_next:
         last = page[-1]
         next_url = "?" + urlencode(
             {**params, "after": f"{last.tracked_at.timestamp():.6f}_{last.pk}"}
         )
-    live_params = {k: v for k, v in request.GET.items() if k != "v" and v}
-    tabs = presenters.state_tabs(counts, form, params, cap=form.count_cap)
-    failed = counts.get(State.FAILED, 0)
+    live_params = _params(request, without=("v",))
+    failed = counts.counts.get(State.FAILED, 0)
+    accounts = selectors.account_filter(Account.objects.all(), form.filters)
     context = {
         "form": form,
         "rows": [presenters.JobRow(job) for job in page],
-        "tabs": tabs,
-        "failed_count": (f"{failed}+" if form.count_cap else failed) if failed else 0,
-        "health": presenters.list_health(form.filter_accounts(Account.objects.all())),
+        "tabs": presenters.state_tabs(counts, form.current_state, params),
+        "failed_count": (f"{failed}+" if counts.cap else failed) if failed else 0,
+        "health": presenters.list_health(accounts),
         "next_url": next_url,
         "first_page_url": "?" + urlencode(params) if cursor else None,
         "live_url": "?" + urlencode({**live_params, "v": token}),
         "filtered": form.active,
         "clearable": form.any_set,
-        "any_jobs": bool(counts) or Job.objects.exists(),
+        "any_jobs": bool(counts.counts) or Job.objects.exists(),
     }
     template = "jobs/list.html"
     if request.htmx and not request.htmx.boosted:
@@ -138,17 +102,12 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 
 @permission_required("jobs.view_job", raise_exception=True)
-def job_detail(request: HttpRequest, code: str) -> HttpResponse:
+def job_detail(request: AuthenticatedHtmxRequest, code: str) -> HttpResponse:
     job = job_for_user(request, code)
-    polled = request.htmx and not request.htmx.boosted and "v" in request.GET
-    token = detail_token(job)
-    if polled and request.GET["v"] == token:
-        return HttpResponse(status=STOP_POLLING if job.is_terminal else 204)
-    media = _media_signature(job)
-    if polled and request.GET.get("m") != media:
-        # Media, words or subtitles arrived: the player area is outside the live region,
-        # so reload the page once rather than disturb a playing video on every poll.
-        return HttpResponse(headers={"HX-Refresh": "true"})
+    polled = bool(request.htmx) and not request.htmx.boosted and "v" in request.GET
+    token, media = detail_token(job), media_signature(job)
+    if polled and (answer := poll_answer(job, token=token, media=media, asked=request.GET)):
+        return answer
     events = list(job.events.order_by("at", "id"))
     context = {
         "job": job,
@@ -159,24 +118,7 @@ def job_detail(request: HttpRequest, code: str) -> HttpResponse:
         # A poll answer also carries the timeline and the failure card (out-of-band swaps).
         "oob": polled,
     }
-    template = "jobs/detail.html"
-    if polled:
-        template += "#live"
-    return render(request, template, context)
-
-
-def detail_token(job: Job) -> str:
-    """Changes whenever the job page's live parts may have changed: the job (version),
-    how fresh its data is (its account's failures and pause, its failed checks, an
-    overdue check) and, while it runs, every half minute for the server-side durations."""
-    if job.is_terminal:
-        return f"{job.version}.final"
-    fresh = freshness(job)
-    return f"{job.version}.{fresh.token}.{int(timezone.now().timestamp() // 30)}"
-
-
-def _media_signature(job: Job) -> str:
-    return f"{int(bool(job.media_url))}{len(job.words)}{len(job.subtitles)}"
+    return render(request, "jobs/detail.html" + ("#live" if polled else ""), context)
 
 
 @permission_required("jobs.view_job", raise_exception=True)
@@ -193,11 +135,11 @@ def job_srt(request: HttpRequest, code: str) -> HttpResponse:
 def job_vtt(request: HttpRequest, code: str, source: str) -> HttpResponse:
     """WebVTT from the stored SRT (for the player's <track>) or from the word timings."""
     job = job_for_user(request, code)
-    cues = presenters.subtitle_cues(job) if source == "subtitles" else presenters.word_cues(job)
+    cues = timings.subtitle_cues(job) if source == "subtitles" else timings.word_cues(job)
     if not cues:
         raise Http404("no timings")
     return downloads.subtitle_file(
-        presenters.webvtt(cues),
+        timings.webvtt(cues),
         name=f"{job.external_id}-{source}",
         extension="vtt",
         content_type="text/vtt",
@@ -229,7 +171,7 @@ def job_refresh(request: HttpRequest, code: str) -> HttpResponse:
 
 @require_POST
 @permission_required("jobs.operate_job", raise_exception=True)
-def job_watch(request: HttpRequest, code: str) -> HttpResponse:
+def job_watch(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
     job = job_for_user(request, code)
     if request.POST.get("watch") == "stop":
         services.job_stop_watching(job=job, user=request.user)
@@ -250,7 +192,7 @@ def _track_batch(raw: str) -> TrackBatch | None:
 
 
 def _track_url(batch: TrackBatch) -> str:
-    return f"{reverse('track')}?{urlencode({'batch': batch.code})}"
+    return f"{reverse('track')}?{urlencode({'batch': str(batch.code)})}"
 
 
 # Before a paste's first check this long, say that the poller may not be running.
@@ -279,7 +221,7 @@ def _track_waiting(progress: services.TrackProgress) -> str:
 
 
 @permission_required("jobs.operate_job", raise_exception=True)
-def track(request: HttpRequest) -> HttpResponse:
+def track(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Paste task IDs; they are watched at once and checked in the background.
 
     A valid paste becomes a TrackBatch and redirects to its page (`?batch=`), whose
@@ -306,7 +248,7 @@ def track(request: HttpRequest) -> HttpResponse:
         )
         return redirect(_track_url(batch))
     polled = bool(request.htmx) and batch is not None and "v" in request.GET
-    if polled:
+    if polled and batch is not None:
         # Cheap question first: polls come every second while a paste is being checked.
         pending = batch.items.filter(outcome=TrackItem.Outcome.PENDING).count()
         if pending and request.GET["v"] == str(batch.items.count() - pending):
@@ -318,14 +260,11 @@ def track(request: HttpRequest) -> HttpResponse:
         "waiting": _track_waiting(progress) if progress else "",
         "oob": polled,
     }
-    template = "jobs/track.html"
-    if polled:
-        template += "#results"
-    return render(request, template, context)
+    return render(request, "jobs/track.html" + ("#results" if polled else ""), context)
 
 
 @permission_required("jobs.operate_job", raise_exception=True)
-def submit_voice_separation(request: HttpRequest) -> HttpResponse:
+def submit_voice_separation(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = VoiceSeparationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         account = form.cleaned_data["account"]
@@ -341,35 +280,3 @@ def submit_voice_separation(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Job submitted and tracked.")
             return redirect("job-detail", code=job.code)
     return render(request, "jobs/submit.html", {"form": form})
-
-
-# --- accounts health ------------------------------------------------------------------
-
-
-@permission_required("jobs.view_account", raise_exception=True)
-def account_health(request: HttpRequest) -> HttpResponse:
-    accounts = list(
-        Account.objects.defer("credentials").annotate(
-            oldest_poll=Min(
-                Coalesce("jobs__last_polled_at", "jobs__tracked_at"),
-                filter=~Q(jobs__state__in=[State.SUCCEEDED, State.FAILED, State.CANCELED])
-                & Q(jobs__next_poll_at__isnull=False),
-            )
-        )
-    )
-    by_state: dict[int, dict[str, int]] = {}
-    # The trigger-kept counters, not a count over every job.
-    for account_id, state, n in JobStateCount.objects.filter(count__gt=0).values_list(
-        "account_id", "state", "count"
-    ):
-        by_state.setdefault(account_id, {})[state] = n
-    used = usage_last_hour()
-    rows = [
-        presenters.AccountHealth(account, by_state.get(account.pk, {}), used.get(account.pk))
-        for account in accounts
-    ]
-    return render(
-        request,
-        "accounts/health.html",
-        {"rows": rows, "states": [s for s, _ in STATE_CHOICES], "now": timezone.now()},
-    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,10 +11,14 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
-from django_htmx.middleware import HtmxDetails
 
-from dashboard import downloads, presenters
-from dashboard.views import STOP_POLLING, _media_signature, detail_token, job_for_user
+from dashboard import downloads
+from dashboard.jobs import timings
+from dashboard.jobs.live import detail_token, media_signature, poll_answer
+from dashboard.jobs.views import job_for_user
+from dashboard.requests import AuthenticatedHtmxRequest, HtmxHttpRequest
+from dashboard.sharing.forms import ShareLinkForm
+from dashboard.sharing.presenters import PublicJob
 from jobs import ratelimit
 from jobs.freshness import freshness
 from jobs.models import Job, ShareLink
@@ -30,26 +33,9 @@ PUBLIC_HEADERS = {
 }
 
 
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-class ShareLinkForm(forms.Form):
-    days = forms.TypedChoiceField(
-        label="Expires after",
-        choices=[
-            (days, f"{days} day{'s' if days > 1 else ''}") for days in sharing.SHARE_EXPIRY_DAYS
-        ],
-        coerce=int,
-        initial=sharing.SHARE_DEFAULT_DAYS,
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("auto_id", "share_%s")
-        super().__init__(*args, **kwargs)
-
-
-def share_panel_context(job: Job, *, form: ShareLinkForm | None = None, url: str = "") -> dict:
+def share_panel_context(
+    job: Job, *, form: ShareLinkForm | None = None, url: str = ""
+) -> dict[str, Any]:
     """The context of the share-panel partial (templates/share/links.html)."""
     links = job.share_links.select_related("created_by").order_by("-created_at")[:PANEL_LINKS]
     return {
@@ -71,7 +57,7 @@ def _panel(request: HtmxHttpRequest, job: Job, **context: Any) -> HttpResponse:
 
 @permission_required("jobs.operate_job", raise_exception=True)
 @require_http_methods(["GET", "POST"])
-def share_links(request: HtmxHttpRequest, code: str) -> HttpResponse:
+def share_links(request: AuthenticatedHtmxRequest, code: str) -> HttpResponse:
     job = job_for_user(request, code)
     if request.method != "POST":
         return _panel(request, job)
@@ -89,7 +75,7 @@ def share_links(request: HtmxHttpRequest, code: str) -> HttpResponse:
 
 @permission_required("jobs.operate_job", raise_exception=True)
 @require_POST
-def share_revoke(request: HtmxHttpRequest, code: str, link: str) -> HttpResponse:
+def share_revoke(request: AuthenticatedHtmxRequest, code: str, link: str) -> HttpResponse:
     job = job_for_user(request, code)
     sharing.share_revoke(link=get_object_or_404(ShareLink, code=link, job=job), user=request.user)
     if request.htmx:
@@ -98,13 +84,6 @@ def share_revoke(request: HtmxHttpRequest, code: str, link: str) -> HttpResponse
 
 
 # --- the public page ------------------------------------------------------------------
-
-
-class PublicJob(presenters.JobDetail):
-    """The detail page's presenter minus what a link holder must not learn."""
-
-    public = True
-    provider_name = "the provider"  # the label would name the provider
 
 
 def _public(response: HttpResponse) -> HttpResponse:
@@ -137,23 +116,21 @@ def _title(job: Job) -> str:
 
 @login_not_required
 @require_safe
-def shared_job(request: HttpRequest, token: str) -> HttpResponse:
+def shared_job(request: HtmxHttpRequest, token: str) -> HttpResponse:
     # The page's own polls read the database like the job page's; they are not new uses.
     polled = bool(request.htmx) and not request.htmx.boosted and "v" in request.GET
     link = _shared_link(request, token, count_use=not polled)
     if isinstance(link, HttpResponse):
         if polled:  # revoked or expired under an open page: reload it to say so
+            # By hand: HttpResponseClientRefresh is an empty 200, and this answer stays
+            # the not-found page with its status.
             link["HX-Refresh"] = "true"
         return link
     job = link.job
     # The job page's token: a link holder learns within one poll that the data went stale.
-    token_now = detail_token(job)
-    if polled and request.GET["v"] == token_now:
-        return _public(HttpResponse(status=STOP_POLLING if job.is_terminal else 204))
-    media = _media_signature(job)
-    if polled and request.GET.get("m") != media:
-        # The player sits outside the live region, as on the job page: reload once.
-        return _public(HttpResponse(headers={"HX-Refresh": "true"}))
+    token_now, media = detail_token(job), media_signature(job)
+    if polled and (answer := poll_answer(job, token=token_now, media=media, asked=request.GET)):
+        return _public(answer)
     context = {
         "job": job,
         "view": PublicJob(job, events=[]),
@@ -201,12 +178,12 @@ def shared_vtt(request: HttpRequest, token: str, source: str) -> HttpResponse:
     if isinstance(link, HttpResponse):
         return link
     job = link.job
-    cues = presenters.subtitle_cues(job) if source == "subtitles" else presenters.word_cues(job)
+    cues = timings.subtitle_cues(job) if source == "subtitles" else timings.word_cues(job)
     if not cues:
         return _no_file("timings")
     return _public(
         downloads.subtitle_file(
-            presenters.webvtt(cues),
+            timings.webvtt(cues),
             name=f"{_title(job)}-{source}",
             extension="vtt",
             content_type="text/vtt",

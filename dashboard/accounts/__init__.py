@@ -1,0 +1,1 @@
+"""The account health page (accounts are edited in the admin)."""

@@ -1,0 +1,9 @@
+"""The account health page, under /accounts/."""
+
+from django.urls import path
+
+from dashboard.accounts import views
+
+urlpatterns = [
+    path("", views.account_health, name="account-health"),
+]

@@ -1,0 +1,238 @@
+"""Reads shared by the pages and the API: the job list's filters, its state counts and
+keyset pages, what changed since a poll, and the aggregates the account and job pages show.
+
+Every function here only reads. Filters arrive as a form's `cleaned_data` (`JobFilters`),
+so the page and the API filter by the same rules whatever validated their input.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TypedDict
+
+from django.db import connection
+from django.db.models import Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from jobs.models import Account, Job, JobEvent, JobStateCount
+from jobs.providers.base import State
+
+# Searches count at most this many matching jobs per state for the tabs (then "1000+").
+COUNT_CAP = 1000
+# Shorter search terms match task IDs by prefix only: a trigram index cannot serve them,
+# and a one- or two-character fragment matches nearly every ID anyway.
+SUBSTRING_MIN = 3
+MAX_KINDS = 200
+
+# Distinct kinds by walking the job_kind index (one seek per kind) instead of reading
+# every job: a "loose index scan", written the same way for SQLite and PostgreSQL.
+KINDS_SQL = f"""
+WITH RECURSIVE kinds(kind, n) AS (
+    SELECT MIN(kind), 1 FROM {Job._meta.db_table} WHERE kind > ''
+    UNION ALL
+    SELECT (SELECT MIN(kind) FROM {Job._meta.db_table} WHERE kind > kinds.kind), n + 1
+    FROM kinds WHERE kinds.kind IS NOT NULL AND n < %s
+)
+SELECT kind FROM kinds WHERE kind IS NOT NULL
+"""  # noqa: S608 - the table name is our own
+
+# Table names come from our own models; nothing here is user input. The last two columns
+# change when an account starts or stops failing (the set of failing accounts, by count
+# and sum of ids), so an open list learns within one poll that its data went stale.
+TOKEN_SQL = (
+    f"SELECT (SELECT MAX(id) FROM {JobEvent._meta.db_table}),"  # noqa: S608
+    f" (SELECT MAX(id) FROM {Job._meta.db_table}),"
+    f" (SELECT COUNT(*) FROM {Account._meta.db_table} WHERE {{failing}}),"
+    f" (SELECT SUM(id) FROM {Account._meta.db_table} WHERE {{failing}})"
+).format(failing="enabled AND consecutive_failures > 0")
+
+FINISHED = [State.SUCCEEDED, State.FAILED, State.CANCELED]
+
+
+class JobFilters(TypedDict, total=False):
+    """The job list's filters, as JobFilterForm cleans them (empty values: no filter)."""
+
+    q: str
+    state: str
+    provider: str
+    account: Account | None
+    kind: str
+    created_from: date | None
+    created_to: date | None
+
+
+def known_kinds() -> list[str]:
+    """Every job kind that exists (at most MAX_KINDS), sorted."""
+    with connection.cursor() as cursor:
+        cursor.execute(KINDS_SQL, [MAX_KINDS])
+        return [kind for (kind,) in cursor.fetchall()]
+
+
+def _day_start(day: date, *, next_day: bool = False) -> datetime:
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start + timedelta(days=1) if next_day else start
+
+
+def job_filter(
+    jobs: QuerySet[Job], filters: JobFilters, *, with_state: bool = True
+) -> QuerySet[Job]:
+    """`jobs` narrowed by every filter set in `filters` (the state one only when `with_state`)."""
+    if with_state and filters.get("state"):
+        jobs = jobs.filter(state=filters["state"])
+    if filters.get("provider"):
+        jobs = jobs.filter(account__provider=filters["provider"])
+    if account := filters.get("account"):
+        jobs = jobs.filter(account=account)
+    if filters.get("kind"):
+        jobs = jobs.filter(kind=filters["kind"])
+    start, end = filters.get("created_from"), filters.get("created_to")
+    if start or end:
+        jobs = jobs.annotate(created=Coalesce("created_at", "tracked_at"))
+        if start:
+            jobs = jobs.filter(created__gte=_day_start(start))
+        if end:
+            jobs = jobs.filter(created__lt=_day_start(end, next_day=True))
+    if term := (filters.get("q") or "").strip():
+        # Operators paste fragments of IDs from logs: match anywhere, in any case
+        # (PostgreSQL serves it from the job_external_id_trgm index).
+        in_id = (
+            Q(external_id__icontains=term)
+            if len(term) >= SUBSTRING_MIN
+            else Q(external_id=term) | Q(external_id__startswith=term)
+        )
+        jobs = jobs.filter(in_id | Q(name__icontains=term))
+    return jobs
+
+
+@dataclass(frozen=True)
+class StateCounts:
+    """Jobs per state. With a `cap` the counts stopped there: they are lower bounds, a
+    sample of `cap` matches; None means they are exact."""
+
+    counts: dict[str, int]
+    cap: int | None = None
+
+
+def job_state_counts(filters: JobFilters) -> StateCounts:
+    """Jobs per state under every filter but the state one.
+
+    Filters by provider or account read the trigger-kept JobStateCount table (a handful
+    of rows, whatever the number of jobs). Text, kind and date filters count the matching
+    jobs themselves, but only the first COUNT_CAP + 1 (then they add up to more than
+    COUNT_CAP and are lower bounds): an exact count of a broad search would read most of
+    the table on every poll. (Counting each state up to the cap instead cost 7x on SQLite
+    at 1M jobs for a term just above the cap.)
+    """
+    if any(filters.get(name) for name in ("q", "kind", "created_from", "created_to")):
+        jobs = job_filter(Job.objects.all(), filters, with_state=False).order_by()
+        states = list(jobs.values_list("state", flat=True)[: COUNT_CAP + 1])
+        cap = COUNT_CAP if len(states) > COUNT_CAP else None
+        return StateCounts(dict(Counter(states[:COUNT_CAP])), cap)
+    counts = JobStateCount.objects.filter(count__gt=0)
+    if filters.get("provider"):
+        counts = counts.filter(account__provider=filters["provider"])
+    if account := filters.get("account"):
+        counts = counts.filter(account=account)
+    return StateCounts(dict(counts.order_by().values_list("state").annotate(n=Sum("count"))))
+
+
+def account_filter(accounts: QuerySet[Account], filters: JobFilters) -> QuerySet[Account]:
+    """The accounts whose jobs the provider and account filters let through."""
+    if filters.get("provider"):
+        accounts = accounts.filter(provider=filters["provider"])
+    if account := filters.get("account"):
+        accounts = accounts.filter(pk=account.pk)
+    return accounts
+
+
+def failing_accounts(accounts: QuerySet[Account]) -> list[Account]:
+    """The enabled ones among `accounts` whose last checks failed, by name."""
+    failing = accounts.filter(enabled=True, consecutive_failures__gt=0).only(
+        "name", "provider", "last_ok_at", "retry_at", "consecutive_failures", "last_error"
+    )
+    return list(failing.order_by("name"))
+
+
+def job_list_rows(jobs: QuerySet[Job]) -> QuerySet[Job]:
+    """`jobs` newest tracked first, each annotated with `last_change` (its newest event)."""
+    last_change = JobEvent.objects.filter(job=OuterRef("pk")).order_by("-at", "-id")
+    return (
+        jobs.select_related("account")
+        .annotate(last_change=Subquery(last_change.values("at")[:1]))
+        .order_by("-tracked_at", "-id")
+    )
+
+
+def job_page(
+    jobs: QuerySet[Job], *, after: tuple[datetime, int] | None, size: int
+) -> tuple[list[Job], bool]:
+    """Up to `size` of `jobs` (ordered newest tracked first) after the keyset `after`
+    ((tracked_at, id) of the last one seen), and whether more follow."""
+    if after:
+        tracked_at, pk = after
+        jobs = jobs.filter(Q(tracked_at__lt=tracked_at) | Q(tracked_at=tracked_at, id__lt=pk))
+    page = list(jobs[: size + 1])
+    return page[:size], len(page) > size
+
+
+def list_token() -> str:
+    """Changes whenever anything the list shows may have changed: a new event, a new job,
+    an account's health, or a new minute (so "updated 2 min ago" figures are refreshed
+    now and then)."""
+    # One round trip: this runs on every poll of every open list.
+    with connection.cursor() as cursor:
+        cursor.execute(TOKEN_SQL)
+        newest_event, newest_job, failing, failing_ids = cursor.fetchone()
+    minute = int(timezone.now().timestamp() // 60)
+    return f"{newest_event or 0}.{newest_job or 0}.{failing}-{failing_ids or 0}.{minute}"
+
+
+def typical_run(job: Job, *, samples: int = 20) -> tuple[timedelta, timedelta] | None:
+    """How long the account's recent succeeded jobs of this kind ran (25th–75th
+    percentile), from at most `samples` rows read through the job_recent_succeeded index;
+    None with fewer than three that have a start time."""
+    rows = (
+        Job.objects.filter(
+            account_id=job.account_id,
+            kind=job.kind,
+            state=State.SUCCEEDED,
+            finished_at__isnull=False,
+        )
+        .exclude(pk=job.pk)
+        .order_by("-finished_at")
+        .values_list("started_at", "created_at", "finished_at")[:samples]
+    )
+    runs: list[timedelta] = []
+    for started, created, finished in rows:
+        began = started or created
+        if began is not None and finished is not None and finished >= began:
+            runs.append(finished - began)
+    runs.sort()
+    if len(runs) < 3:
+        return None
+    return runs[len(runs) // 4], runs[min(len(runs) - 1, 3 * len(runs) // 4)]
+
+
+def accounts_with_oldest_poll() -> list[Account]:
+    """Every account (credentials deferred), each annotated with `oldest_poll`: when the
+    longest-waiting of its watched, unfinished jobs was last polled (or tracked)."""
+    return list(
+        Account.objects.defer("credentials").annotate(
+            oldest_poll=Min(
+                Coalesce("jobs__last_polled_at", "jobs__tracked_at"),
+                filter=~Q(jobs__state__in=FINISHED) & Q(jobs__next_poll_at__isnull=False),
+            )
+        )
+    )
+
+
+def state_counts_by_account() -> dict[int, dict[str, int]]:
+    """{account id: {state: jobs}} from the trigger-kept counters, not a count over every job."""
+    by_state: dict[int, dict[str, int]] = {}
+    rows = JobStateCount.objects.filter(count__gt=0).values_list("account_id", "state", "count")
+    for account_id, state, n in rows:
+        by_state.setdefault(account_id, {})[state] = n
+    return by_state
