@@ -6,10 +6,9 @@ An adapter turns a provider's wire format into `JobStatus` and its failures into
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -26,6 +25,7 @@ from jobs.providers.errors import (
     ProviderError,
 )
 from jobs.providers.listing import ListingPass
+from jobs.providers.status import TERMINAL_STATES, JobStatus, Sentence, State, Word
 from jobs.providers.wire import as_int, clamp_progress, iso_utc, parse_time, throttle_delay
 
 # Re-exported: callers import the status shape, the errors and the coercions from here.
@@ -54,64 +54,6 @@ __all__ = [
     "parse_time",
     "status_error",
 ]
-
-
-class State(enum.StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    PAUSED = "paused"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELED = "canceled"
-    UNKNOWN = "unknown"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in TERMINAL_STATES
-
-
-TERMINAL_STATES = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELED})
-
-
-@dataclass(frozen=True)
-class Word:
-    text: str
-    start_ms: int
-    end_ms: int
-
-
-@dataclass(frozen=True)
-class Sentence:
-    text: str
-    words: tuple[Word, ...] = ()
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    """One provider task as Clapboard understands it, at the moment it was fetched.
-
-    Times are timezone-aware UTC; durations and word timings are milliseconds.
-    `raw` is the provider payload with secrets removed, kept for the detail page.
-    """
-
-    external_id: str
-    state: State
-    provider_state: str
-    progress: int | None = None
-    queue_position: int | None = None
-    failure_code: str = ""
-    failure_message: str = ""
-    media_url: str = ""
-    subtitles_url: str = ""
-    cover_url: str = ""
-    duration_ms: int | None = None
-    created_at: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    kind: str = ""
-    name: str = ""
-    words: tuple[Sentence, ...] = ()
-    raw: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

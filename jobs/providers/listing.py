@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from jobs.providers.status import JobStatus
 from jobs.providers.wire import iso_utc, parse_time
-
-if TYPE_CHECKING:
-    from jobs.providers.base import JobStatus
 
 
 @dataclass(frozen=True)

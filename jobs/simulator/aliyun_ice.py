@@ -31,8 +31,8 @@ from jobs.providers.aliyun_ice import (
 )
 from jobs.simulator.base import ProviderSimulator, Refusal
 from jobs.simulator.clock import Phase, SimJob
+from jobs.simulator.tenants import Tenant
 from jobs.simulator.wire import SimRequest, SimResponse
-from jobs.simulator.world import Tenant
 
 if TYPE_CHECKING:
     from jobs.simulator.server import Simulator as SimulatorCore

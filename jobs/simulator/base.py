@@ -9,14 +9,28 @@ tenants and jobs, choosing failure codes and building media URLs live here, once
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from jobs.simulator.clock import SimJob, Snapshot
+from jobs.simulator.tenants import Tenant
 from jobs.simulator.wire import Reject, SimRequest, SimResponse
-from jobs.simulator.world import Tenant
 
-if TYPE_CHECKING:
-    from jobs.simulator.server import Simulator
+
+class SimulatorWorld(Protocol):
+    """What a provider module reads of the simulator it belongs to (jobs/simulator/server.py
+    builds it): typed here so the base never imports the server that loads it."""
+
+    url: str
+    tenants: dict[tuple[str, str], Tenant]
+
+    def now(self) -> float: ...
+
+    def find_job(self, provider: str, external_id: str, tenant: Tenant | None) -> SimJob | None: ...
+
+    def jobs_for(self, provider: str, tenant: Tenant) -> list[SimJob]: ...
+
+    def add_job(self, provider: str, external_id: str, **fields: Any) -> SimJob: ...
+
 
 # A refusal as the cloud sends it: (HTTP status, the cloud's error code, its message).
 Refusal = tuple[int, str | int, str]
@@ -42,7 +56,7 @@ class ProviderSimulator:
     # skew), "unknown_key", "throttled" and "internal", plus any of the cloud's own.
     refusals: ClassVar[Mapping[str, Refusal]] = {}
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: SimulatorWorld) -> None:
         self.sim = sim
 
     def matches(self, request: SimRequest) -> bool:

@@ -12,8 +12,9 @@ from jobs.simulator.base import ProviderSimulator
 from jobs.simulator.clock import OUTCOMES, Phase, SimJob, Snapshot, synthesise
 from jobs.simulator.media import WORDS, demo_sentences, silent_wav, srt_for
 from jobs.simulator.server import Simulator
+from jobs.simulator.tenants import Tenant
 from jobs.simulator.wire import Reject, SimRequest, SimResponse
-from jobs.simulator.world import FAULT_KINDS, Fault, Tenant
+from jobs.simulator.world import FAULT_KINDS, Fault
 
 __all__ = [
     "FAULT_KINDS",

@@ -22,8 +22,8 @@ from jobs.providers import huawei_metastudio as wire
 from jobs.providers import signing
 from jobs.simulator.base import ProviderSimulator, Refusal
 from jobs.simulator.clock import Phase, SimJob
+from jobs.simulator.tenants import Tenant
 from jobs.simulator.wire import Reject, SimRequest, SimResponse
-from jobs.simulator.world import Tenant
 
 if TYPE_CHECKING:
     from jobs.simulator.server import Simulator as SimulatorCore

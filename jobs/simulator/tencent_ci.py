@@ -24,8 +24,8 @@ from jobs.providers import tencent_ci as ci
 from jobs.providers.base import ProviderError, parse_time
 from jobs.simulator.base import ProviderSimulator, Refusal
 from jobs.simulator.clock import Phase, SimJob
+from jobs.simulator.tenants import Tenant
 from jobs.simulator.wire import SimRequest, SimResponse
-from jobs.simulator.world import Tenant
 
 # CI reports times in China Standard Time, with a colon-less offset.
 CHINA = timezone(timedelta(hours=8))

@@ -17,8 +17,8 @@ from jobs.providers import tencent_ivh as ivh
 from jobs.simulator.base import ProviderSimulator, Refusal
 from jobs.simulator.clock import Phase, SimJob
 from jobs.simulator.media import demo_sentences
+from jobs.simulator.tenants import Tenant
 from jobs.simulator.wire import SimRequest, SimResponse
-from jobs.simulator.world import Tenant
 
 # The gateway's own answers for each refusal: HTTP 200 with (Header.Code, Header.Message),
 # but a 500 for its internal error.

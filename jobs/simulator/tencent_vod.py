@@ -26,9 +26,9 @@ from jobs.providers.tencent_vod import (
     tc3_sign,
 )
 from jobs.simulator.base import Refusal
+from jobs.simulator.tenants import Tenant
 from jobs.simulator.tencent_vod_tasks import TOP_LEVEL_STATUS, VodTasks, iso
 from jobs.simulator.wire import SimRequest, SimResponse
-from jobs.simulator.world import Tenant
 
 _RETENTION_SECONDS = 72 * 3600
 # Every refusal is HTTP 200 with `Response.Error`, as the API 3.0 gateway answers.

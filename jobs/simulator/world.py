@@ -10,41 +10,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jobs.providers import PROVIDERS
+from jobs.simulator.base import ProviderSimulator
 from jobs.simulator.clock import Phase, SimJob, Snapshot, synthesise
-
-if TYPE_CHECKING:
-    from jobs.simulator.base import ProviderSimulator
-
-
-@dataclass
-class Tenant:
-    """One set of credentials the fake cloud accepts (an appkey, a SecretId, an AK...)."""
-
-    provider: str
-    credentials: dict[str, str]
-    options: dict[str, str] = field(default_factory=dict)
-    rate_limit: float | None = None
-    _tokens: float = 0.0
-    _stamp: float = 0.0
-
-    def take_token(self, now: float) -> bool:
-        """Token bucket with a one-second burst; False means answer 'throttled'."""
-        if not self.rate_limit:
-            return True
-        if not self._stamp:
-            self._tokens, self._stamp = self.rate_limit, now
-        self._tokens = min(self.rate_limit, self._tokens + (now - self._stamp) * self.rate_limit)
-        self._stamp = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
-
+from jobs.simulator.tenants import Tenant
 
 FAULT_KINDS = (
     "timeout",  # answer only after `fault_delay` seconds (longer than the client waits)
