@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from urllib.parse import quote
 
 from django.http import HttpResponse
+from django.urls import URLPattern, path
 from django.utils.http import content_disposition_header
 
 MAX_STEM = 120  # characters: file systems allow 255 bytes, and a name is for reading
@@ -65,3 +67,15 @@ def subtitle_file(
         name, extension, as_attachment=as_attachment
     )
     return response
+
+
+def subtitle_routes(
+    prefix: str, name: str, srt: Callable[..., HttpResponse], vtt: Callable[..., HttpResponse]
+) -> list[URLPattern]:
+    """The three downloads a job page and a share page both offer, under `prefix`:
+    `<name>-srt`, `<name>-subtitles-vtt` (the player's <track>) and `<name>-words-vtt`."""
+    return [
+        path(f"{prefix}subtitles.srt", srt, name=f"{name}-srt"),
+        path(f"{prefix}subtitles.vtt", vtt, {"source": "subtitles"}, name=f"{name}-subtitles-vtt"),
+        path(f"{prefix}words.vtt", vtt, {"source": "words"}, name=f"{name}-words-vtt"),
+    ]

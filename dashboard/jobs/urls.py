@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from dashboard.downloads import subtitle_routes
 from dashboard.jobs import views
 
 urlpatterns = [
@@ -9,14 +10,7 @@ urlpatterns = [
     path("jobs/<uuid:code>/", views.job_detail, name="job-detail"),
     path("jobs/<uuid:code>/refresh/", views.job_refresh, name="job-refresh"),
     path("jobs/<uuid:code>/watch/", views.job_watch, name="job-watch"),
-    path("jobs/<uuid:code>/subtitles.srt", views.job_srt, name="job-srt"),
-    path(
-        "jobs/<uuid:code>/subtitles.vtt",
-        views.job_vtt,
-        {"source": "subtitles"},
-        name="job-subtitles-vtt",
-    ),
-    path("jobs/<uuid:code>/words.vtt", views.job_vtt, {"source": "words"}, name="job-words-vtt"),
+    *subtitle_routes("jobs/<uuid:code>/", "job", views.job_srt, views.job_vtt),
     path("jobs/<uuid:code>/media-check/", views.job_media_check, name="job-media-check"),
     path("track/", views.track, name="track"),
     path("submit/voice-separation/", views.submit_voice_separation, name="submit-voice-separation"),
