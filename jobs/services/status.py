@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,32 +48,35 @@ def storable(value: Any) -> Any:
     return value
 
 
+# The JobStatus fields that are not a Job column of the same name: the task ID is the
+# job's identity, and `raw` is stored only with a visible change.
+_NOT_COLUMNS = frozenset({"external_id", "raw"})
+
+
 def _status_values(status: JobStatus) -> dict[str, Any]:
-    values: dict[str, Any] = storable({
-        "state": status.state.value,
-        "provider_state": status.provider_state[:64],
-        "progress": status.progress,
-        "queue_position": status.queue_position if status.state is State.QUEUED else None,
-        "failure_code": status.failure_code[:128],
-        "failure_message": status.failure_message,
-        "media_url": status.media_url,
-        "subtitles_url": status.subtitles_url,
-        "cover_url": status.cover_url,
-        "duration_ms": status.duration_ms,
-        "created_at": status.created_at,
-        "started_at": status.started_at,
-        "finished_at": status.finished_at,
-        "kind": status.kind[:100],
-        "name": status.name[:255],
-        "words": [
-            {
-                "text": sentence.text,
-                "words": [[w.text, w.start_ms, w.end_ms] for w in sentence.words],
-            }
-            for sentence in status.words
-        ],
-    })
-    return values
+    """The Job columns a provider's answer sets, one per JobStatus field of the same name.
+
+    Text is cut to the column's length (a provider may send more than we keep); a queue
+    position means something only while queued; words are stored as plain JSON.
+    """
+    values: dict[str, Any] = {}
+    for item in dataclasses.fields(JobStatus):
+        if item.name in _NOT_COLUMNS:
+            continue
+        value = getattr(status, item.name)
+        limit = getattr(Job._meta.get_field(item.name), "max_length", None)
+        if isinstance(value, str) and limit:
+            value = value[:limit]
+        values[item.name] = value
+    values["state"] = status.state.value
+    if status.state is not State.QUEUED:
+        values["queue_position"] = None
+    values["words"] = [
+        {"text": sentence.text, "words": [[w.text, w.start_ms, w.end_ms] for w in sentence.words]}
+        for sentence in status.words
+    ]
+    result: dict[str, Any] = storable(values)
+    return result
 
 
 def _remaining(job: Job, status: JobStatus, now: datetime) -> timedelta | None:
