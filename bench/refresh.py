@@ -293,7 +293,9 @@ def tail(log: Path, lines: int = 30) -> str:
 def simulator_requests(url: str) -> dict[str, int]:
     from jobs import http
 
-    response = http.request("GET", f"{url}/_sim/health", timeout=(2.0, 5.0))
+    # The bench's simulator is on loopback, and this runs before Django has settings to
+    # say whether private endpoints are allowed.
+    response = http.request("GET", f"{url}/_sim/health", timeout=(2.0, 5.0), purpose="loopback")
     return dict(json.loads(response.body)["requests"])
 
 
