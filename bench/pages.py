@@ -325,10 +325,11 @@ def add_jobs(
 
 EVENT_COLUMNS = (
     "job_id, at, state, provider_state, progress, queue_position, failure_code, "
-    "failure_message, note"
+    "failure_message, note, kind"
 )
 # From the per-event rows `e` (job_id, at, st, k, n, final, fc, fm): a queued start, a
-# run with progress, and the job's own state last; queued jobs only ever queued.
+# run with progress, and the job's own state last; queued jobs only ever queued. All are
+# status events (kind ""): raw SQL gets no model default.
 EVENT_SELECT = f"""
 INSERT INTO jobs_jobevent ({EVENT_COLUMNS})
 {{cte}}
@@ -338,7 +339,7 @@ SELECT e.job_id, e.at, e.st, UPPER(e.st),
        CASE WHEN e.st = 'queued' THEN (e.n - e.k + 1) * 7 END,
        CASE WHEN e.k = e.n AND e.final = 'failed' THEN e.fc ELSE '' END,
        CASE WHEN e.k = e.n AND e.final = 'failed' THEN e.fm ELSE '' END,
-       ''
+       '', ''
 FROM (
   SELECT j.id AS job_id, {{at}} AS at,
          CASE WHEN j.state = 'queued' OR s.k = 1 THEN 'queued'
