@@ -48,6 +48,7 @@ if str(ROOT) not in sys.path:
 from bench.refresh import (  # noqa: E402 - after the path fix above
     free_port,
     prepare_environment,
+    simulated_account,
     simulator_requests,
     start,
     stop,
@@ -69,21 +70,13 @@ def build_world(jobs: int, simulator_url: str, run_max: int = 40) -> tuple[list[
     from django.contrib.sessions.backends.db import SessionStore
 
     from jobs.models import Job
-    from jobs.services import account_create
     from jobs.simulator.core import Simulator
 
     rng = random.Random(7)
     now = int(time.time())
     batch = []
-    for code, sim in Simulator().providers.items():
-        account = account_create(
-            name=f"load-{code}",
-            provider=code,
-            credentials=sim.demo_credentials,
-            options=sim.demo_options,
-            region=sim.demo_region,
-            endpoint=simulator_url,
-        )
+    for code in Simulator().providers:
+        account = simulated_account(code, name=f"load-{code}", endpoint=simulator_url)
         for n in range(jobs // len(Simulator().providers)):
             outcome = "fail" if rng.random() < 0.15 else "ok"
             # Everything finishes within the run: queued up to 20 s, running 10–40 s

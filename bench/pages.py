@@ -72,6 +72,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `jobs` must import
 
+from bench.refresh import account_name, simulated_account  # noqa: E402 - after the path fix
+
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_NAME = os.environ.get("CLAPBOARD_PAGES_PG_NAME", "clapboard_pages")  # dropped, created
 BATCH = 5000
@@ -193,18 +195,11 @@ def create_world() -> tuple[list[Provider], Any]:
     from django.contrib.auth import get_user_model
 
     from jobs.providers import PROVIDERS
-    from jobs.services import account_create
 
     providers = []
     for code in PROVIDERS:
         simulated = import_module(f"jobs.simulator.{code}").Simulator
-        account = account_create(
-            name=f"bench-{code.replace('_', '-')}",
-            provider=code,
-            credentials=simulated.demo_credentials,
-            options=simulated.demo_options,
-            region=simulated.demo_region,
-        )
+        account = simulated_account(code, name=account_name(code))
         providers.append(
             Provider(
                 account,
@@ -330,10 +325,11 @@ def add_jobs(
 
 EVENT_COLUMNS = (
     "job_id, at, state, provider_state, progress, queue_position, failure_code, "
-    "failure_message, note"
+    "failure_message, note, kind"
 )
 # From the per-event rows `e` (job_id, at, st, k, n, final, fc, fm): a queued start, a
-# run with progress, and the job's own state last; queued jobs only ever queued.
+# run with progress, and the job's own state last; queued jobs only ever queued. All are
+# status events (kind ""): raw SQL gets no model default.
 EVENT_SELECT = f"""
 INSERT INTO jobs_jobevent ({EVENT_COLUMNS})
 {{cte}}
@@ -343,7 +339,7 @@ SELECT e.job_id, e.at, e.st, UPPER(e.st),
        CASE WHEN e.st = 'queued' THEN (e.n - e.k + 1) * 7 END,
        CASE WHEN e.k = e.n AND e.final = 'failed' THEN e.fc ELSE '' END,
        CASE WHEN e.k = e.n AND e.final = 'failed' THEN e.fm ELSE '' END,
-       ''
+       '', ''
 FROM (
   SELECT j.id AS job_id, {{at}} AS at,
          CASE WHEN j.state = 'queued' OR s.k = 1 THEN 'queued'

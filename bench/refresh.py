@@ -293,7 +293,9 @@ def tail(log: Path, lines: int = 30) -> str:
 def simulator_requests(url: str) -> dict[str, int]:
     from jobs import http
 
-    response = http.request("GET", f"{url}/_sim/health", timeout=(2.0, 5.0))
+    # The bench's simulator is on loopback, and this runs before Django has settings to
+    # say whether private endpoints are allowed.
+    response = http.request("GET", f"{url}/_sim/health", timeout=(2.0, 5.0), purpose="loopback")
     return dict(json.loads(response.body)["requests"])
 
 
@@ -323,25 +325,36 @@ def account_name(code: str) -> str:
     return f"bench-{code.replace('_', '-')}"
 
 
+def simulated_account(
+    code: str, *, name: str, endpoint: str = "", rate_limit: float | None = None
+) -> Any:
+    """A new account of provider `code` with the simulator's demo credentials, options
+    and region: the simulator started beside the bench answers it."""
+    from jobs.services import account_create
+
+    simulated = import_module(f"jobs.simulator.{code}").Simulator
+    return account_create(
+        name=name,
+        provider=code,
+        credentials=simulated.demo_credentials,
+        options=simulated.demo_options,
+        region=simulated.demo_region,
+        endpoint=endpoint,
+        rate_limit=rate_limit,
+    )
+
+
 def create_world(*, jobs: int, state: str, simulator_url: str) -> dict[str, int]:
     """One account per provider and `jobs` / 5 jobs each; returns account ids by provider."""
     from jobs.models import Job
-    from jobs.services import account_create
 
     created = int(time.time()) - CREATED_AGO
     per_account = jobs // len(RATE_LIMITS)
     accounts: dict[str, int] = {}
     serial = 0
     for code, rate in RATE_LIMITS.items():
-        simulated = import_module(f"jobs.simulator.{code}").Simulator
-        account = account_create(
-            name=account_name(code),
-            provider=code,
-            credentials=simulated.demo_credentials,
-            options=simulated.demo_options,
-            region=simulated.demo_region,
-            endpoint=simulator_url,
-            rate_limit=rate,
+        account = simulated_account(
+            code, name=account_name(code), endpoint=simulator_url, rate_limit=rate
         )
         accounts[code] = account.pk
         rows = []

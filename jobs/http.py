@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 import requests
@@ -47,12 +47,15 @@ __all__ = [
     "DEFAULT_DEADLINE",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_TIMEOUT",
+    "Limits",
     "METADATA_ADDRESSES",
     "PRIVATE_NETWORKS",
     "REDACTED",
     "ConnectionFailed",
     "OutboundError",
+    "Payload",
     "Refused",
+    "RequestOptions",
     "Response",
     "Timeout",
     "TooLarge",
@@ -289,6 +292,27 @@ def _read_capped(response: requests.Response, max_bytes: int, what: str) -> byte
     return b"".join(chunks)
 
 
+class Payload(TypedDict, total=False):
+    """What a request carries besides its method and URL; see `request`."""
+
+    headers: Mapping[str, str] | None
+    body: bytes
+
+
+class Limits(TypedDict, total=False):
+    """How long a request may take and how large its answer may be; see `request`."""
+
+    timeout: tuple[float, float]
+    deadline: float
+    max_bytes: int
+
+
+class RequestOptions(Payload, Limits, total=False):
+    """What the wrappers of `request` pass on to it as given (secrets: see `redact`)."""
+
+    secrets: Iterable[str]
+
+
 def request(
     method: str,
     url: str,
@@ -368,62 +392,34 @@ def request(
 # --- provider-supplied and configured URLs (SSRF guard) --------------------------------
 
 
-def fetch_public(
-    url: str,
-    *,
-    max_bytes: int = 2 * 1024 * 1024,
-    timeout: tuple[float, float] = (5.0, 15.0),
-    deadline: float = DEFAULT_DEADLINE,
-    allow_loopback: bool = False,
-) -> Response:
+def fetch_public(url: str, *, allow_loopback: bool = False, **limits: Unpack[Limits]) -> Response:
     """GET a URL a provider gave us, refusing anything but public http(s) destinations.
 
-    Redirects are refused rather than followed, so every hop is checked. Raises Refused,
-    Timeout, ConnectionFailed or TooLarge; a non-2xx answer is a ConnectionFailed too.
+    Redirects are refused rather than followed, so every hop is checked. `limits` default
+    as for `public_request`, but a file may be up to 2 MiB. Raises Refused, Timeout,
+    ConnectionFailed or TooLarge; a non-2xx answer is a ConnectionFailed too.
     """
-    response = public_request(
-        "GET",
-        url,
-        max_bytes=max_bytes,
-        timeout=timeout,
-        deadline=deadline,
-        allow_loopback=allow_loopback,
-    )
+    limits.setdefault("max_bytes", 2 * 1024 * 1024)
+    response = public_request("GET", url, allow_loopback=allow_loopback, **limits)
     if response.status >= 400:
         raise ConnectionFailed(f"{_describe('GET', url)}: HTTP {response.status}")
     return response
 
 
 def public_request(
-    method: str,
-    url: str,
-    *,
-    headers: Mapping[str, str] | None = None,
-    body: bytes = b"",
-    max_bytes: int = 256 * 1024,
-    timeout: tuple[float, float] = (5.0, 15.0),
-    deadline: float = DEFAULT_DEADLINE,
-    allow_loopback: bool = False,
-    secrets: Iterable[str] = (),
+    method: str, url: str, *, allow_loopback: bool = False, **options: Unpack[RequestOptions]
 ) -> Response:
     """Send a request to a URL someone configured or a provider handed us (webhooks,
     subtitle files) through the SSRF guard: http(s) only, a public address (or loopback
     with `allow_loopback`) vetted after DNS and connected to as vetted, no redirects.
+    `options` are `request`'s, but a 256 KiB cap and a 15 s read by default.
     Any status comes back as a Response."""
+    options.setdefault("max_bytes", 256 * 1024)
+    options.setdefault("timeout", (5.0, 15.0))
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused(f"only http(s) URLs can be fetched, not {parts.scheme or 'a relative URL'}")
-    response = request(
-        method,
-        url,
-        headers=headers,
-        body=body,
-        timeout=timeout,
-        deadline=deadline,
-        max_bytes=max_bytes,
-        secrets=secrets,
-        purpose="loopback" if allow_loopback else "public",
-    )
+    response = request(method, url, purpose="loopback" if allow_loopback else "public", **options)
     if 300 <= response.status < 400:
         raise Refused(f"{_describe(method, url)}: redirects are not followed")
     return response

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 from jobs import http
@@ -28,7 +28,9 @@ from jobs.providers.listing import ListingPass
 from jobs.providers.status import TERMINAL_STATES, JobStatus, Sentence, State, Word
 from jobs.providers.wire import as_int, clamp_progress, iso_utc, parse_time, throttle_delay
 
-# Re-exported: callers import the status shape, the errors and the coercions from here.
+# Re-exported: callers outside the providers (services, views, tests) import the status
+# shape, the errors and the coercions from here; the provider packages import each name
+# from its home module, so a parser does not depend on the adapter base class.
 __all__ = [
     "MALFORMED",
     "NOT_FOUND",
@@ -217,16 +219,10 @@ class Provider:
 
     # --- transport --------------------------------------------------------------
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        body: bytes = b"",
-    ) -> http.Response:
-        """Send one signed request through the choke point; transport failures (a missed
-        deadline included) become transient ProviderErrors with secrets redacted.
+    def send(self, method: str, url: str, **payload: Unpack[http.Payload]) -> http.Response:
+        """Send one signed request (`payload`: its headers and body, exactly as signed)
+        through the choke point; transport failures (a missed deadline included) become
+        transient ProviderErrors with secrets redacted.
 
         An endpoint the SSRF guard refuses (see `http.endpoint_refusal`, and the
         addresses its name resolves to) is a permanent ProviderError and sends nothing.
@@ -240,12 +236,11 @@ class Provider:
             return http.request(
                 method,
                 url,
-                headers=headers,
-                body=body,
                 timeout=self.request_timeout,
                 deadline=self.request_deadline,
                 max_bytes=self.max_response_bytes,
                 secrets=self.secret_values(),
+                **payload,
             )
         except http.Refused as exc:
             hint = PRIVATE_ENDPOINT_HINT if exc.private and not allow_private else ""
@@ -258,9 +253,8 @@ class Provider:
         method: str,
         url: str,
         *,
-        headers: Mapping[str, str] | None = None,
-        body: bytes = b"",
         parse: Callable[[http.Response], Parsed],
+        **payload: Unpack[http.Payload],
     ) -> Parsed:
         """The template of every adapter call: send the request the adapter built and
         signed, let `raise_for_response` refuse a request-level failure, then `parse`
@@ -269,7 +263,7 @@ class Provider:
         Every ProviderError raised here carries the HTTP status and has the account's
         secrets redacted, whatever the provider's message echoed.
         """
-        response = self.send(method, url, headers=headers, body=body)
+        response = self.send(method, url, **payload)
         try:
             self.raise_for_response(response)
             return parse(response)

@@ -1,12 +1,14 @@
 """HMAC and encoding helpers shared by the provider signers.
 
-Each provider's algorithm lives in its own module; only the primitives are shared.
+Each provider's algorithm lives in its own module; only the primitives are shared, and
+the canonical-request layout TC3, ACS3 and SDK-HMAC-SHA256 all take from AWS SigV4.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from urllib.parse import quote
 
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -40,3 +42,20 @@ def rfc3986(value: str, safe: str = "~") -> str:
 def same(expected: str, given: str) -> bool:
     """Constant-time comparison for signatures the simulator verifies."""
     return hmac.compare_digest(_bytes(expected), _bytes(given))
+
+
+def canonical_request(
+    method: str, uri: str, query: str, headers: Mapping[str, str], body: bytes
+) -> tuple[str, str]:
+    """(canonical request, SignedHeaders) in the SigV4 layout: the upper-cased method, the
+    URI and the query string as the algorithm canonicalised them, one `name:value` line a
+    header sorted by name, the `;`-joined names, and the hex SHA-256 of the body.
+
+    `headers` are the headers to sign as the algorithm normalises them (lower-case names,
+    values trimmed, and for TC3 lower-cased); every one of them is signed.
+    """
+    names = sorted(headers)
+    canonical_headers = "".join(f"{name}:{headers[name]}\n" for name in names)
+    signed_headers = ";".join(names)
+    lines = (method.upper(), uri, query, canonical_headers, signed_headers, sha256_hex(body))
+    return "\n".join(lines), signed_headers

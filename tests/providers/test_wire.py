@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
 
 from jobs import http
-from jobs.providers import wire
+from jobs.providers import PROVIDERS, provider_class, wire
 from jobs.providers.base import UNKNOWN_FAILURE, Explanation, FailureCategory, ProviderError
+from jobs.providers.catalogue import CATALOGUE_FILE, load_catalogue, parse_catalogue
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
 
@@ -201,3 +204,57 @@ def test_element_data():
     deep = wire.parse_xml("<a>" * 60 + "</a>" * 60, provider="X")
     with pytest.raises(ProviderError):
         wire.element_data(deep)
+
+
+# --- failure catalogues as data --------------------------------------------------------
+
+GOOD_ENTRY = """
+["Boom"]
+category = "INTERNAL"
+summary = "It broke"
+retry_helps = true
+action = "Submit again."
+"""
+
+
+def test_parse_catalogue_keeps_every_field_and_the_file_order():
+    source = GOOD_ENTRY + GOOD_ENTRY.replace("Boom", "Aardvark").replace("INTERNAL", "INPUT")
+    catalogue = parse_catalogue(source, where="test.toml")
+    assert list(catalogue) == ["Boom", "Aardvark"]
+    assert catalogue["Boom"] == Explanation(
+        FailureCategory.INTERNAL, "It broke", retry_helps=True, action="Submit again."
+    )
+    assert catalogue["Aardvark"].category is FailureCategory.INPUT
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        GOOD_ENTRY.replace('category = "INTERNAL"', 'category = "internal"'),
+        GOOD_ENTRY.replace("retry_helps = true", 'retry_helps = "yes"'),
+        GOOD_ENTRY.replace('action = "Submit again."\n', ""),
+        GOOD_ENTRY + 'extra = "field"\n',
+        'Boom = "not a table"\n',
+    ],
+)
+def test_parse_catalogue_refuses_a_broken_entry(source):
+    with pytest.raises(ValueError, match=r"test\.toml \[Boom\]"):
+        parse_catalogue(source, where="test.toml")
+
+
+def test_every_provider_ships_its_catalogue_as_package_data():
+    root = Path(__file__).resolve().parents[2]
+    package_data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]
+    shipped = {
+        path
+        for pattern in package_data["jobs.providers"]
+        for path in (root / "jobs" / "providers").glob(pattern)
+    }
+    for code in PROVIDERS:
+        catalogue = root / "jobs" / "providers" / code / CATALOGUE_FILE
+        assert catalogue in shipped, code
+        assert load_catalogue(f"jobs.providers.{code}.catalogue") == (
+            provider_class(code).failure_catalogue
+        )

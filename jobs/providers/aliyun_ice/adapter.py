@@ -21,15 +21,9 @@ from jobs.providers.aliyun_ice.parsing import (
     parse_status,
 )
 from jobs.providers.aliyun_ice.signing import acs3_authorization, acs3_date, canonical_query
-from jobs.providers.base import (
-    NOT_FOUND,
-    Explanation,
-    JobStatus,
-    Provider,
-    ProviderError,
-    SchemaField,
-    State,
-)
+from jobs.providers.base import Provider, SchemaField
+from jobs.providers.errors import NOT_FOUND, Explanation, ProviderError
+from jobs.providers.status import JobStatus, State
 
 logger = logging.getLogger(__name__)
 

@@ -8,12 +8,8 @@ from typing import Any
 
 from jobs import http
 from jobs.providers import wire
-from jobs.providers.base import (
-    JobStatus,
-    ProviderError,
-    State,
-)
-from jobs.providers.errors import MALFORMED
+from jobs.providers.errors import MALFORMED, ProviderError
+from jobs.providers.status import JobStatus, State
 
 logger = logging.getLogger(__name__)
 # Provider messages are shown to operators; a runaway one must not fill the page.

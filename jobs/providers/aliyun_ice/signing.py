@@ -31,10 +31,8 @@ def canonical_query(query: Mapping[str, str]) -> str:
     )
 
 
-def _header_lines(headers: Mapping[str, str]) -> tuple[str, str]:
-    values = {name.lower(): str(value).strip() for name, value in headers.items()}
-    names = sorted(values)
-    return "".join(f"{name}:{values[name]}\n" for name in names), ";".join(names)
+def _signed_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): str(value).strip() for name, value in headers.items()}
 
 
 def acs3_canonical_request(
@@ -46,17 +44,10 @@ def acs3_canonical_request(
 ) -> str:
     """The V3 canonical request. Every header in `headers` is signed, so pass exactly the
     ones to sign (host, every x-acs-*, content-type when there is a body)."""
-    canonical_headers, signed_headers = _header_lines(headers)
-    return "\n".join(
-        (
-            method.upper(),
-            path or "/",
-            canonical_query(query),
-            canonical_headers,
-            signed_headers,
-            signing.sha256_hex(body),
-        )
+    canonical, _ = signing.canonical_request(
+        method, path or "/", canonical_query(query), _signed_headers(headers), body
     )
+    return canonical
 
 
 def acs3_authorization(
@@ -73,8 +64,8 @@ def acs3_authorization(
     `headers` are the headers to sign, lower-case names, including `host` and every
     `x-acs-*` header that is sent. The secret is the HMAC key as is (no derivation).
     """
-    _, signed_headers = _header_lines(headers)
     canonical = acs3_canonical_request(method, path, query, headers, body)
+    signed_headers = ";".join(sorted(_signed_headers(headers)))
     string_to_sign = f"{ALGORITHM}\n{signing.sha256_hex(canonical)}"
     signature = signing.hmac_sha256(access_key_secret, string_to_sign).hex()
     # Alibaba joins the parts with bare commas, unlike Tencent and Huawei.

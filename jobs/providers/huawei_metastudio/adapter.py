@@ -13,15 +13,8 @@ from typing import Any
 from urllib.parse import quote
 
 from jobs import http
-from jobs.providers.base import (
-    NOT_FOUND,
-    FetchResult,
-    JobStatus,
-    ListingPass,
-    Provider,
-    ProviderError,
-    SchemaField,
-)
+from jobs.providers.base import FetchResult, Provider, SchemaField
+from jobs.providers.errors import NOT_FOUND, ProviderError
 from jobs.providers.huawei_metastudio.catalogue import FAILURE_CATALOGUE
 from jobs.providers.huawei_metastudio.parsing import decode_json, error_from_response, parse_list
 from jobs.providers.huawei_metastudio.signing import (
@@ -30,6 +23,8 @@ from jobs.providers.huawei_metastudio.signing import (
     sdk_date,
     sdk_hmac_sha256_authorization,
 )
+from jobs.providers.listing import ListingPass
+from jobs.providers.status import JobStatus
 from jobs.providers.wire import as_int, iso_utc
 
 CONTENT_TYPE = "application/json"

@@ -12,11 +12,8 @@ from typing import Any
 
 from jobs import http
 from jobs.providers import wire
-from jobs.providers.base import (
-    JobStatus,
-    ProviderError,
-    State,
-)
+from jobs.providers.errors import ProviderError
+from jobs.providers.status import JobStatus, State
 
 logger = logging.getLogger(__name__)
 

@@ -76,19 +76,10 @@ def canonical_request(
     Every header given is signed (names lower-cased and sorted), so pass exactly the
     headers that will be sent and listed in SignedHeaders.
     """
-    signed = _signed_headers(headers)
-    names = sorted(signed)
-    header_block = "".join(f"{name}:{signed[name]}\n" for name in names)
-    return "\n".join(
-        (
-            method.upper(),
-            canonical_uri(path),
-            canonical_query(query),
-            header_block,
-            ";".join(names),
-            signing.sha256_hex(body),
-        )
+    canonical, _ = signing.canonical_request(
+        method, canonical_uri(path), canonical_query(query), _signed_headers(headers), body
     )
+    return canonical
 
 
 def string_to_sign(canonical: str, sdk_date: str) -> str:

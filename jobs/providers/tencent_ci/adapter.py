@@ -16,17 +16,10 @@ from urllib.parse import quote
 
 from jobs import http
 from jobs.providers import wire
-from jobs.providers.base import (
-    NOT_FOUND,
-    FetchResult,
-    JobStatus,
-    ListingPass,
-    Provider,
-    ProviderError,
-    SchemaField,
-    State,
-)
-from jobs.providers.errors import MALFORMED
+from jobs.providers.base import FetchResult, Provider, SchemaField
+from jobs.providers.errors import MALFORMED, NOT_FOUND, ProviderError
+from jobs.providers.listing import ListingPass
+from jobs.providers.status import JobStatus, State
 from jobs.providers.tencent_ci.catalogue import FAILURE_CATALOGUE
 from jobs.providers.tencent_ci.parsing import (
     RAW_STATES,

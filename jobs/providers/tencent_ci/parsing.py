@@ -15,12 +15,8 @@ from urllib.parse import quote
 
 from jobs import http
 from jobs.providers import wire
-from jobs.providers.base import (
-    JobStatus,
-    ProviderError,
-    State,
-)
-from jobs.providers.errors import MALFORMED
+from jobs.providers.errors import MALFORMED, ProviderError
+from jobs.providers.status import JobStatus, State
 from jobs.providers.tencent_ci.validation import _REGION, BUCKET, CONTROL_CHARS
 from jobs.providers.wire import clamp_progress
 
@@ -182,17 +178,16 @@ def parse_status(detail: Any, *, external_id: str = "", object_base_url: str = "
         # Code/Message say "Success" on healthy jobs; they only mean something here.
         failure_code = wire.text(detail.get("Code"))
         failure_message = wire.text(detail.get("Message"))
-    progress = clamp_progress(detail.get("Progress"))
-    if progress is None and state is State.SUCCEEDED:
-        progress = 100
     media_url = ""
     if state is State.SUCCEEDED:
         media_url = output_object_url(_get(operation, "Output"), object_base_url=object_base_url)
+    progress = clamp_progress(detail.get("Progress"))
     return JobStatus(
         external_id=job_id,
         state=state,
         provider_state=raw_state,
-        progress=progress,
+        # A finished job that reports no Progress is done all the same.
+        progress=100 if progress is None and state is State.SUCCEEDED else progress,
         failure_code=failure_code,
         failure_message=failure_message,
         media_url=media_url,

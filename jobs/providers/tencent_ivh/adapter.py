@@ -9,11 +9,8 @@ import json
 from datetime import timedelta
 
 from jobs import http
-from jobs.providers.base import (
-    JobStatus,
-    Provider,
-    SchemaField,
-)
+from jobs.providers.base import Provider, SchemaField
+from jobs.providers.status import JobStatus
 from jobs.providers.tencent_ivh.catalogue import FAILURE_CATALOGUE
 from jobs.providers.tencent_ivh.parsing import _decode, parse_status, raise_for_response
 from jobs.providers.tencent_ivh.signing import signed_query

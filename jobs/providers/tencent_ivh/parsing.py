@@ -13,15 +13,9 @@ from typing import Any
 
 from jobs import http
 from jobs.providers import wire
-from jobs.providers.base import (
-    NOT_FOUND,
-    JobStatus,
-    ProviderError,
-    Sentence,
-    State,
-    Word,
-    status_error,
-)
+from jobs.providers.base import status_error
+from jobs.providers.errors import NOT_FOUND, ProviderError
+from jobs.providers.status import JobStatus, Sentence, State, Word
 from jobs.providers.wire import DEFAULT_RETRY_AFTER, as_int, clamp_progress
 
 logger = logging.getLogger(__name__)
@@ -92,21 +86,6 @@ def parse_status(document: Any, *, external_id: str) -> JobStatus:
         if state is State.UNKNOWN:
             logger.warning("IVH task %s reports an unknown Status %r", external_id, provider_state)
 
-    # Progress is documented as a reserved field "not for reference": Status decides,
-    # Progress only refines a running bar. -1 (failed) is dropped by clamp_progress, and
-    # an unfinished job never shows 100.
-    if state is State.SUCCEEDED:
-        progress: int | None = 100
-    else:
-        progress = clamp_progress(payload.get("Progress"))
-        if progress is not None and state is not State.FAILED:
-            progress = min(progress, 99)
-
-    queue_position = None
-    if state is State.QUEUED:
-        ahead = as_int(payload.get("ArrayCount"))
-        queue_position = ahead if ahead is not None and ahead >= 0 else None
-
     failure_code = failure_message = ""
     if state is State.FAILED:
         failure_code = _failure_code(payload.get("FailCode"))
@@ -117,8 +96,8 @@ def parse_status(document: Any, *, external_id: str) -> JobStatus:
         external_id=external_id,
         state=state,
         provider_state=provider_state,
-        progress=progress,
-        queue_position=queue_position,
+        progress=_progress(payload.get("Progress"), state),
+        queue_position=_queue_position(payload.get("ArrayCount"), state),
         failure_code=failure_code,
         failure_message=failure_message,
         media_url=wire.text(payload.get("MediaUrl")),
@@ -128,6 +107,24 @@ def parse_status(document: Any, *, external_id: str) -> JobStatus:
         words=_sentences(payload.get("TextTimestampResult")),
         raw=wire.scrub(document),
     )
+
+
+def _progress(value: Any, state: State) -> int | None:
+    # Progress is documented as a reserved field "not for reference": Status decides,
+    # Progress only refines a running bar. -1 (failed) is dropped by clamp_progress, and
+    # an unfinished job never shows 100.
+    if state is State.SUCCEEDED:
+        return 100
+    progress = clamp_progress(value)
+    if progress is not None and state is not State.FAILED:
+        return min(progress, 99)
+    return progress
+
+
+def _queue_position(array_count: Any, state: State) -> int | None:
+    """How many tasks are ahead of a queued one (`ArrayCount`); None when not queued."""
+    ahead = as_int(array_count) if state is State.QUEUED else None
+    return ahead if ahead is not None and ahead >= 0 else None
 
 
 # Marks a provider state Clapboard worked out itself rather than read from the answer.

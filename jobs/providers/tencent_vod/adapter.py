@@ -14,17 +14,10 @@ from typing import Any, ClassVar
 
 from jobs import http
 from jobs.providers import wire
-from jobs.providers.base import (
-    UNKNOWN_FAILURE,
-    Explanation,
-    JobStatus,
-    ListingPass,
-    Provider,
-    ProviderError,
-    SchemaField,
-    status_error,
-)
-from jobs.providers.errors import MALFORMED
+from jobs.providers.base import Provider, SchemaField, status_error
+from jobs.providers.errors import MALFORMED, UNKNOWN_FAILURE, Explanation, ProviderError
+from jobs.providers.listing import ListingPass
+from jobs.providers.status import JobStatus
 from jobs.providers.tencent_vod.catalogue import _MESSAGE_HINTS, FAILURE_CATALOGUE
 from jobs.providers.tencent_vod.parsing import (
     TaskSummary,

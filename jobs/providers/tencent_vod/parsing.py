@@ -15,12 +15,8 @@ from typing import Any
 
 from jobs import http
 from jobs.providers import wire
-from jobs.providers.base import (
-    NOT_FOUND,
-    JobStatus,
-    ProviderError,
-    State,
-)
+from jobs.providers.errors import NOT_FOUND, ProviderError
+from jobs.providers.status import JobStatus, State
 from jobs.providers.wire import DEFAULT_RETRY_AFTER, as_int, clamp_progress, iso_utc
 
 logger = logging.getLogger(__name__)

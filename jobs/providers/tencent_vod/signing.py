@@ -62,20 +62,7 @@ def tc3_canonical_request(
         name.strip().lower(): value.strip().lower() for name, value in headers_to_sign.items()
     }
     headers["host"] = host.strip().lower()
-    names = sorted(headers)
-    canonical_headers = "".join(f"{name}:{headers[name]}\n" for name in names)
-    signed_headers = ";".join(names)
-    canonical = "\n".join(
-        (
-            method.upper(),
-            "/",
-            query,
-            canonical_headers,
-            signed_headers,
-            signing.sha256_hex(payload),
-        )
-    )
-    return canonical, signed_headers
+    return signing.canonical_request(method, "/", query, headers, payload)
 
 
 def tc3_sign(
