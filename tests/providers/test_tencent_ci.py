@@ -16,6 +16,7 @@ from jobs.providers import tencent_ci as ci
 from jobs.providers.base import NOT_FOUND, JobStatus, ProviderError, State
 from jobs.providers.tencent_ci import TencentCi
 from jobs.simulator.core import Simulator
+from tests.providers.harness import fetch_error, fetch_one
 
 CODE = "tencent_ci"
 
@@ -44,18 +45,6 @@ def adapter_for(simulator: Simulator, **overrides) -> TencentCi:
         endpoint=overrides.pop("endpoint", simulator.url),
         **overrides,
     )
-
-
-def fetch_one(adapter: TencentCi, external_id: str) -> JobStatus:
-    result = adapter.fetch([external_id])[external_id]
-    assert isinstance(result, JobStatus), result
-    return result
-
-
-def fetch_error(adapter: TencentCi, external_id: str = "jmissing") -> ProviderError:
-    with pytest.raises(ProviderError) as caught:
-        adapter.fetch([external_id])
-    return caught.value
 
 
 @pytest.fixture
@@ -517,13 +506,13 @@ def test_large_batches_split_to_keep_urls_reasonable(simulator, sent):
 @pytest.mark.parametrize("skew", [-3600.0, 3600.0])
 def test_adapter_clock_outside_the_key_time_window(simulator, skew: float):
     adapter = adapter_for(simulator, clock=lambda: time.time() + skew)
-    error = fetch_error(adapter)
+    error = fetch_error(adapter, "jmissing")
     assert (error.code, error.permanent) == ("SignatureExpired", True)
 
 
 def test_simulator_clock_past_the_window(simulator):
     simulator.clock_offset = 700  # KeyTime ends at now + 600
-    error = fetch_error(adapter_for(simulator))
+    error = fetch_error(adapter_for(simulator), "jmissing")
     assert error.code == "SignatureExpired"
 
 
@@ -564,7 +553,7 @@ def test_error_document_with_http_200_is_still_an_error(simulator, monkeypatch):
     adapter = adapter_for(simulator)
     body = b"<Error><Code>AccessDenied</Code><Message>no</Message></Error>"
     monkeypatch.setattr(adapter, "send", lambda *a, **k: http.Response(200, {}, body))
-    error = fetch_error(adapter)
+    error = fetch_error(adapter, "jmissing")
     assert (error.code, error.permanent) == ("AccessDenied", True)
 
 
@@ -649,7 +638,7 @@ def test_hostile_xml_from_the_wire_is_refused(simulator, monkeypatch):
     monkeypatch.setattr(
         adapter, "send", lambda *a, **k: http.Response(200, {}, BILLION_LAUGHS.encode())
     )
-    assert fetch_error(adapter).code == "MalformedResponse"
+    assert fetch_error(adapter, "jmissing").code == "MalformedResponse"
 
 
 # --- property tests ----------------------------------------------------------------
