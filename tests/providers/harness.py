@@ -9,8 +9,11 @@ from jobs.providers.base import JobStatus, Provider, ProviderError
 
 
 def fetch_one(adapter: Provider, external_id: str) -> JobStatus:
-    """The status of one job, fetched over the wire; anything else fails the test."""
-    result = adapter.fetch([external_id])[external_id]
+    """The status of one job, fetched over the wire: the answer holds that job alone,
+    and a status (not an error); anything else fails the test."""
+    answer = adapter.fetch([external_id])
+    assert list(answer) == [external_id], answer
+    result = answer[external_id]
     assert isinstance(result, JobStatus), result
     return result
 
