@@ -15,6 +15,7 @@ from jobs import http
 from jobs.providers import tencent_ci as ci
 from jobs.providers.base import NOT_FOUND, JobStatus, ProviderError, State
 from jobs.providers.tencent_ci import TencentCi
+from jobs.providers.tencent_ci.signing import CosSignature
 from jobs.simulator.core import Simulator
 from tests.providers.harness import fetch_error, fetch_one
 
@@ -75,24 +76,34 @@ def auth_fields(authorization: str) -> dict[str, str]:
 # --- Appendix B vectors ------------------------------------------------------------
 
 
-def test_cos1_put_vector_with_chinese_path_and_signed_date():
-    signed = ci.cos_sign(
-        DOC_SECRET_ID,
-        DOC_SECRET_KEY,
-        "PUT",
-        "/exampleobject(腾讯云)",
-        {},
-        {
-            "Content-Length": "13",
-            "Content-MD5": "mQ/fVh815F3k6TAUm8m0eg==",
-            "Content-Type": "text/plain",
-            "Date": "Thu, 16 May 2019 06:45:51 GMT",
-            "Host": "examplebucket-1250000000.cos.ap-beijing.myqcloud.com",
-            "x-cos-acl": "private",
-            "x-cos-grant-read": 'uin="100000000011"',
-        },
-        "1557989151;1557996351",
+COS_HOST = "examplebucket-1250000000.cos.ap-beijing.myqcloud.com"
+COS1_HEADERS = {
+    "Content-Length": "13",
+    "Content-MD5": "mQ/fVh815F3k6TAUm8m0eg==",
+    "Content-Type": "text/plain",
+    "Date": "Thu, 16 May 2019 06:45:51 GMT",
+    "Host": COS_HOST,
+    "x-cos-acl": "private",
+    "x-cos-grant-read": 'uin="100000000011"',
+}
+COS2_PARAMS = {
+    "response-content-type": "application/octet-stream",
+    "response-cache-control": "max-age=600",
+}
+COS2_HEADERS = {"Date": "Thu, 16 May 2019 06:55:53 GMT", "Host": COS_HOST}
+
+
+def doc_cos_sign(
+    method: str, params: dict[str, str], headers: dict[str, str], key_time: str
+) -> CosSignature:
+    """The published object's request, signed with the Appendix B key pair."""
+    return ci.cos_sign(
+        DOC_SECRET_ID, DOC_SECRET_KEY, method, "/exampleobject(腾讯云)", params, headers, key_time
     )
+
+
+def test_cos1_put_vector_with_chinese_path_and_signed_date():
+    signed = doc_cos_sign("PUT", {}, COS1_HEADERS, "1557989151;1557996351")
     assert signed.key_time == "1557989151;1557996351"
     assert signed.sign_key == "eb2519b498b02ac213cb1f3d1a3d27a3b3c9bc5f"
     assert signed.http_string == (
@@ -113,21 +124,7 @@ def test_cos1_put_vector_with_chinese_path_and_signed_date():
 
 
 def test_cos2_get_vector_with_params():
-    signed = ci.cos_sign(
-        DOC_SECRET_ID,
-        DOC_SECRET_KEY,
-        "GET",
-        "/exampleobject(腾讯云)",
-        {
-            "response-content-type": "application/octet-stream",
-            "response-cache-control": "max-age=600",
-        },
-        {
-            "Date": "Thu, 16 May 2019 06:55:53 GMT",
-            "Host": "examplebucket-1250000000.cos.ap-beijing.myqcloud.com",
-        },
-        "1557989753;1557996953",
-    )
+    signed = doc_cos_sign("GET", COS2_PARAMS, COS2_HEADERS, "1557989753;1557996953")
     assert signed.sign_key == "937914bf490e9e8c189836aad2052e4feeb35eaf"
     assert signed.url_param_list == "response-cache-control;response-content-type"
     assert signed.header_list == "date;host"
