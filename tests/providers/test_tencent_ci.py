@@ -751,13 +751,14 @@ def test_property_any_json_like_detail_is_a_status_or_provider_error(detail):
 
 # --- submit ------------------------------------------------------------------------
 
+OUTPUT = {"output_bucket": "clapboard-out-1250000000", "output_region": "ap-guangzhou"}
+
 
 def test_submit_with_template(simulator, sent):
     adapter = adapter_for(simulator)
     job_id = adapter.submit(
         input_object="input/news.mp4",
-        output_bucket="clapboard-out-1250000000",
-        output_region="ap-guangzhou",
+        **OUTPUT,
         voice_object="output/voice.mp3",
         template_id="t1460606b9752148c4ab182f55163ba7cd",
     )
@@ -795,8 +796,7 @@ def test_submit_with_inline_parameters_and_queue_override(simulator):
     adapter = adapter_for(simulator)
     job_id = adapter.submit(
         input_object="input/song.mp4",
-        output_bucket="clapboard-out-1250000000",
-        output_region="ap-guangzhou",
+        **OUTPUT,
         background_object="output/bg.mp3",
         voice_object="output/voice.mp3",
         audio_mode="AudioAndBackground",
@@ -820,8 +820,7 @@ def test_submit_escapes_every_value(simulator):
     tricky = "in/a&b<c>\"d'</Object><Tag>Transcode</Tag>.mp4"
     job_id = adapter_for(simulator).submit(
         input_object=tricky,
-        output_bucket="clapboard-out-1250000000",
-        output_region="ap-guangzhou",
+        **OUTPUT,
         voice_object="out/<&>.mp3",
         audio_mode="IsAudio",
     )
@@ -836,21 +835,14 @@ def test_submit_without_queue_sends_none(simulator, sent):
     adapter = adapter_for(simulator, options={"bucket": sim.demo_options["bucket"]})
     adapter.submit(
         input_object="in.mp4",
-        output_bucket="clapboard-out-1250000000",
-        output_region="ap-guangzhou",
+        **OUTPUT,
         voice_object="v.mp3",
         audio_mode="IsAudio",
     )
     assert ET.fromstring(sent[0]["body"]).find("QueueId") is None
 
 
-GOOD = {
-    "input_object": "in.mp4",
-    "output_bucket": "clapboard-out-1250000000",
-    "output_region": "ap-guangzhou",
-    "voice_object": "v.mp3",
-    "audio_mode": "IsAudio",
-}
+GOOD = {"input_object": "in.mp4", **OUTPUT, "voice_object": "v.mp3", "audio_mode": "IsAudio"}
 
 
 @pytest.mark.parametrize(
