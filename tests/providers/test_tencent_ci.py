@@ -792,6 +792,16 @@ def test_submit_with_template(simulator, sent):
     assert status.media_url == f"{simulator.url}/output/voice.mp3"
 
 
+# Inline VoiceSeparate settings; the numbers come as ints and as strings alike.
+INLINE_AUDIO = {
+    "audio_mode": "AudioAndBackground",
+    "codec": "mp3",
+    "samplerate": 44100,
+    "bitrate": "12",
+    "channels": 2,
+}
+
+
 def test_submit_with_inline_parameters_and_queue_override(simulator):
     adapter = adapter_for(simulator)
     job_id = adapter.submit(
@@ -799,11 +809,7 @@ def test_submit_with_inline_parameters_and_queue_override(simulator):
         **OUTPUT,
         background_object="output/bg.mp3",
         voice_object="output/voice.mp3",
-        audio_mode="AudioAndBackground",
-        codec="mp3",
-        samplerate=44100,
-        bitrate="12",
-        channels=2,
+        **INLINE_AUDIO,
         queue_id="pother0123",
     )
     job = simulator.jobs[(CODE, job_id)]
