@@ -22,10 +22,10 @@ from django.utils import timezone
 from jobs import alerts
 from jobs.alerts import alerts_deliver, alerts_scan
 from jobs.models import Account, AlertDelivery, AlertNotice, AlertRule, Job, JobEvent
-from jobs.providers.base import JobStatus, State
-from jobs.services import job_apply_status
+from jobs.providers.base import State
 from tests.concurrency import run_together
 from tests.receiver import Receiver, Recorded
+from tests.updates import apply_failure
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 WEBHOOK_SECRET = "whsec-4f1d9c0b7e2a-signing-key"
@@ -382,14 +382,7 @@ def test_rules_filter_by_provider_account_kind_and_event(
 def test_a_failure_applied_by_the_refresh_engine_alerts(operator, account):
     rule = make_rule(operator, "email", "ops@example.com")
     job = Job.objects.create(account=account, external_id="live-1", state=State.RUNNING)
-    status = JobStatus(
-        external_id="live-1",
-        state=State.FAILED,
-        provider_state="FAIL",
-        failure_code="InternalError",
-        failure_message="transcoder crashed",
-    )
-    job_apply_status(job_id=job.pk, status=status, asked_at=timezone.now())
+    apply_failure(job, code="InternalError", message="transcoder crashed")
 
     assert alerts_scan() == 1
     assert rule.notices.get().job == job
