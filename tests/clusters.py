@@ -6,9 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from django.db import connection
 from django_q.brokers.orm import ORM
+
+from jobs.models import Account, Job
+from jobs.simulator.core import Simulator
 
 
 def database_url() -> str:
@@ -48,3 +52,32 @@ def orm_broker() -> ORM:
     # The cluster under test uses the ORM broker on this database, whatever the suite's
     # own broker is (Redis in the PostgreSQL run).
     return ORM(list_key="clapboard")
+
+
+def running_ivh_jobs(
+    simulator: Simulator,
+    account: Account,
+    *,
+    prefix: str,
+    count: int,
+    progress: int,
+    rate_limit: int,
+) -> list[str]:
+    """`count` IVH jobs running at `progress` in the simulator and known to the database,
+    behind a rate limit of `rate_limit`/s: work that keeps a refresh loop busy for a while."""
+    simulator.latency = 0.05
+    Account.objects.filter(pk=account.pk).update(rate_limit=rate_limit)
+    ids = [f"{prefix}{n}" for n in range(count)]
+    for external_id in ids:
+        simulator.add_job("tencent_ivh", external_id, pinned="running", pinned_progress=progress)
+    Job.objects.bulk_create(Job(account=account, external_id=i) for i in ids)
+    return ids
+
+
+def wait_for_updates(cluster: subprocess.Popen[bytes], count: int) -> None:
+    """Until `count` jobs have been updated (the cluster's loop is mid-pass); fails if the
+    cluster dies or a minute goes by first."""
+    deadline = time.monotonic() + 60
+    while Job.objects.filter(version__gt=0).count() < count:
+        assert time.monotonic() < deadline and cluster.poll() is None
+        time.sleep(0.05)

@@ -3,7 +3,7 @@ a real simulator on 127.0.0.1."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.contrib.auth.models import Group
@@ -13,6 +13,7 @@ from jobs.models import Account
 from jobs.roles import OPERATORS, VIEWERS
 from jobs.services import account_create
 from jobs.simulator.core import Simulator
+from tests.receiver import Receiver
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +106,13 @@ def accounts(db, simulator: Simulator) -> dict[str, Account]:
         )
         for code, sim in simulator.providers.items()
     }
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 for the alert tests, shut down afterwards."""
+    server = Receiver()
+    server.thread.start()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()

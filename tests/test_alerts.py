@@ -9,12 +9,10 @@ import hmac
 import itertools
 import json
 import socket
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, quote_plus, urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import pytest
 from django.core import mail
@@ -24,71 +22,14 @@ from django.utils import timezone
 from jobs import alerts
 from jobs.alerts import alerts_deliver, alerts_scan
 from jobs.models import Account, AlertDelivery, AlertNotice, AlertRule, Job, JobEvent
-from jobs.providers.base import JobStatus, State
-from jobs.services import job_apply_status
+from jobs.providers.base import State
+from tests.concurrency import run_together
+from tests.receiver import Receiver, Recorded
+from tests.updates import apply_failure
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 WEBHOOK_SECRET = "whsec-4f1d9c0b7e2a-signing-key"
 ROBOT_SECRET = "SECb1e5a0d6c9f84e2aa7d3c0e61b9f5a2d"
-ROBOT_OK = b'{"errcode": 0, "errmsg": "ok", "code": 0, "msg": "success"}'
-
-
-class Recorded:
-    def __init__(self, method: str, path: str, headers, body: bytes) -> None:
-        self.method, self.path, self.headers, self.body = method, path, headers, body
-
-    def json(self):
-        return json.loads(self.body)
-
-    @property
-    def query(self) -> dict[str, str]:
-        return dict(parse_qsl(urlsplit(self.path).query))
-
-
-class Receiver:
-    """A local HTTP endpoint that records every request and answers from a script
-    (`answers`, in order), then with `default`."""
-
-    def __init__(self) -> None:
-        self.requests: list[Recorded] = []
-        self.answers: list[tuple[int, bytes]] = []
-        self.default: tuple[int, bytes] = (200, ROBOT_OK)
-        self.extra_headers: dict[str, str] = {}  # sent with every answer
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.requests.append(Recorded("POST", self.path, self.headers, body))
-                status, answer = receiver.answers.pop(0) if receiver.answers else receiver.default
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                for name, value in receiver.extra_headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
 
 
 def closed_port_url(path: str = "/hook") -> str:
@@ -441,14 +382,7 @@ def test_rules_filter_by_provider_account_kind_and_event(
 def test_a_failure_applied_by_the_refresh_engine_alerts(operator, account):
     rule = make_rule(operator, "email", "ops@example.com")
     job = Job.objects.create(account=account, external_id="live-1", state=State.RUNNING)
-    status = JobStatus(
-        external_id="live-1",
-        state=State.FAILED,
-        provider_state="FAIL",
-        failure_code="InternalError",
-        failure_message="transcoder crashed",
-    )
-    job_apply_status(job_id=job.pk, status=status, asked_at=timezone.now())
+    apply_failure(job, code="InternalError", message="transcoder crashed")
 
     assert alerts_scan() == 1
     assert rule.notices.get().job == job
@@ -483,37 +417,14 @@ def test_the_same_failure_scanned_again_alerts_once(operator, account, receiver)
     assert AlertNotice.objects.count() == 1 and AlertDelivery.objects.count() == 1
 
 
-def _run_together(target, n: int = 2) -> list:
-    barrier = threading.Barrier(n)
-    results: list = []
-    errors: list = []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(target())
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_scans_create_one_delivery(operator, account, receiver):
     make_rule(operator, "webhook", receiver.url + "/hook", secrets={"secret": WEBHOOK_SECRET})
     fail_job(account, "race-1")
 
-    assert sorted(_run_together(alerts_scan)) == [0, 1]
+    assert sorted(run_together(alerts_scan)) == [0, 1]
     assert AlertDelivery.objects.count() == 1
-    assert sum(_run_together(alerts_deliver)) == 1
+    assert sum(run_together(alerts_deliver)) == 1
     assert len(receiver.requests) == 1
 
 
@@ -523,7 +434,7 @@ def test_two_concurrent_scans_of_a_burst_create_one_digest(operator, account):
     for n in range(30):
         fail_job(account, f"burst-{n}")
 
-    assert sorted(_run_together(alerts_scan)) == [0, 1]
+    assert sorted(run_together(alerts_scan)) == [0, 1]
     delivery = only_delivery()
     assert delivery.kind == "digest" and delivery.payload["count"] == 30
     assert rule.notices.filter(delivery=delivery).count() == 30
@@ -805,7 +716,11 @@ def test_the_migration_encrypts_existing_plain_targets(operator):
     plain = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=plain-legacy-key-0004"
     with connection.cursor() as cursor:  # a row as 0005 left it
         cursor.execute("UPDATE jobs_alertrule SET target = %s WHERE id = %s", [plain, rule.pk])
-    before = MigrationLoader(connection).project_state(("jobs", "0006_accounts_alert_rule_unique_name")).apps
+    before = (
+        MigrationLoader(connection)
+        .project_state(("jobs", "0006_accounts_alert_rule_unique_name"))
+        .apps
+    )
 
     migration.encrypt_targets(before, None)
     migration.encrypt_targets(before, None)  # run twice: not encrypted twice

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,6 +14,7 @@ from jobs.providers.base import State
 from jobs.refresh import discovery, refresh_once
 from jobs.refresh.discovery import discovery_run
 from jobs.services.usage import usage_last_hour
+from tests.concurrency import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -241,19 +240,7 @@ def test_two_concurrent_runs_import_each_job_once(simulator, accounts):
     }
     for code in SOURCES:
         enable(accounts[code])
-    results: list[dict[str, int]] = []
-
-    def run() -> None:
-        try:
-            results.append(discovery_run(page_size=PAGE))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(lambda: discovery_run(page_size=PAGE))
 
     for code in SOURCES:
         name = accounts[code].name
@@ -269,24 +256,11 @@ def test_the_unique_constraint_holds_even_without_the_lease(simulator, accounts)
     account = accounts["tencent_ci"]
     statuses, _ = account.adapter().discover(cursor={}, limit=100)
     assert len(statuses) == 30
-    counts: list[int] = []
-    barrier = threading.Barrier(2)
 
-    def run() -> None:
-        try:
-            barrier.wait()
-            asked_at = timezone.now()
-            counts.append(
-                discovery._import(account_id=account.pk, statuses=statuses, asked_at=asked_at)
-            )
-        finally:
-            connection.close()
+    def import_page() -> int:
+        return discovery._import(account_id=account.pk, statuses=statuses, asked_at=timezone.now())
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    counts = run_together(import_page)
 
     assert sum(counts) == 30
     assert Job.objects.filter(account=account).count() == 30

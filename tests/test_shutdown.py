@@ -12,7 +12,7 @@ import pytest
 from django_q.tasks import async_task
 
 from jobs.models import Account, Job
-from tests.clusters import cluster_start, orm_broker
+from tests.clusters import cluster_start, orm_broker, running_ivh_jobs, wait_for_updates
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,23 +26,15 @@ def _group_alive(pgid: int) -> bool:
 
 
 def test_sigterm_stops_a_cluster_mid_loop_within_20_seconds(simulator, accounts):
-    simulator.latency = 0.05
     account = accounts["tencent_ivh"]
     # Slow enough that the loop has work for its whole minute.
-    Account.objects.filter(pk=account.pk).update(rate_limit=3)
-    ids = [f"ivh-t{n}" for n in range(300)]
-    for external_id in ids:
-        simulator.add_job("tencent_ivh", external_id, pinned="running", pinned_progress=10)
-    Job.objects.bulk_create(Job(account=account, external_id=i) for i in ids)
+    ids = running_ivh_jobs(simulator, account, prefix="ivh-t", count=300, progress=10, rate_limit=3)
     cluster = cluster_start()  # as under a supervisor; SIGTERM goes to the parent alone
     try:
         broker = orm_broker()
         async_task("jobs.tasks.refresh_loop", sync=False, broker=broker)
         async_task("jobs.tasks.refresh_loop", sync=False, broker=broker)  # queued behind
-        deadline = time.monotonic() + 60
-        while Job.objects.filter(version__gt=0).count() < 3:  # the loop is polling
-            assert time.monotonic() < deadline and cluster.poll() is None
-            time.sleep(0.05)
+        wait_for_updates(cluster, 3)  # the loop is polling
         assert Account.objects.get(pk=account.pk).lease_owner
 
         cluster.send_signal(signal.SIGTERM)

@@ -12,10 +12,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from jobs.models import Job, JobEvent
-from jobs.providers.base import JobStatus, State
-from jobs.services import job_apply_status
 from tests.browser.conftest import screenshot
 from tests.browser.test_pages import wait_until
+from tests.updates import apply_failure
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -62,14 +61,7 @@ def test_a_poll_keeps_focus_and_scroll_and_flashes_the_changed_row(
     assert scroll_before > 300
 
     changed = jobs[4]
-    status = JobStatus(
-        external_id=changed.external_id,
-        state=State.FAILED,
-        provider_state="FAIL",
-        failure_code="801005",
-        failure_message="text failed review",
-    )
-    job_apply_status(job_id=changed.pk, status=status, asked_at=timezone.now())
+    apply_failure(changed, code="801005", message="text failed review")
     polls: list[int] = []
     page.on("response", lambda r: polls.append(r.status) if "v=" in r.url else None)
 

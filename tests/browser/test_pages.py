@@ -6,13 +6,11 @@ import re
 import time
 
 import pytest
-from django.utils import timezone
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from jobs.models import Job
-from jobs.providers.base import JobStatus, State
-from jobs.services import job_apply_status
 from tests.browser.conftest import finished_ivh_job, screenshot
+from tests.updates import apply_failure
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -40,14 +38,7 @@ def test_the_list_updates_by_itself_when_a_job_changes(
     expect(row).to_contain_text("Running")
     page.evaluate("window.__noReload = true")
 
-    failed = JobStatus(
-        external_id="ivh-live",
-        state=State.FAILED,
-        provider_state="FAIL",
-        failure_code="801005",
-        failure_message="text failed review",
-    )
-    job_apply_status(job_id=job.pk, status=failed, asked_at=timezone.now())
+    apply_failure(job, code="801005", message="text failed review")
 
     expect(row).to_contain_text("Failed", timeout=15_000)
     expect(row).to_contain_text("801005")
@@ -76,12 +67,18 @@ def test_filters_and_search_combine_in_the_url(page_for, viewer, accounts, conso
     assert console_errors == []
 
 
+def _finished_job_page(page_for, user, simulator, accounts, external_id: str) -> tuple[Job, Page]:
+    """A job Tencent IVH has finished, and `user`'s page on its detail view."""
+    job = finished_ivh_job(simulator, accounts["tencent_ivh"], external_id)
+    page = page_for(user)
+    page.goto(page.url + f"jobs/{job.code}/")
+    return job, page
+
+
 def test_a_share_link_opens_without_login_and_shows_no_dashboard_data(
     page_for, operator, simulator, accounts, console_errors
 ):
-    job = finished_ivh_job(simulator, accounts["tencent_ivh"], "ivh-share")
-    page = page_for(operator)
-    page.goto(page.url + f"jobs/{job.code}/")
+    job, page = _finished_job_page(page_for, operator, simulator, accounts, "ivh-share")
     page.get_by_role("button", name=re.compile("Create read-only link")).click()
     share_url = page.locator("[data-share-url], input[readonly]").first
     expect(share_url).to_be_visible()
@@ -102,9 +99,7 @@ def test_a_share_link_opens_without_login_and_shows_no_dashboard_data(
 def test_playing_moves_the_highlighted_word_and_clicking_a_word_seeks(
     page_for, viewer, simulator, accounts, console_errors
 ):
-    job = finished_ivh_job(simulator, accounts["tencent_ivh"], "ivh-words")
-    page = page_for(viewer)
-    page.goto(page.url + f"jobs/{job.code}/")
+    job, page = _finished_job_page(page_for, viewer, simulator, accounts, "ivh-words")
     media = page.locator("#job-media")
     expect(media).to_be_attached()
     wait_until(page, "document.querySelector('#job-media').readyState >= 1")

@@ -82,7 +82,9 @@ def world(simulator, accounts, operator, live_server) -> World:
             state="running",
             provider_state="PROCESSING_SEGMENT_TRANSCODE",
             progress=min(99, minute * 2),
-            note=f"segment {minute} written to {LONG_URL}"[:255],  # the column's size, as the engine writes it
+            note=f"segment {minute} written to {LONG_URL}"[
+                :255
+            ],  # the column's size, as the engine writes it
         )
         for minute in range(40)
     )
@@ -211,9 +213,25 @@ PAGES = [
 ]
 
 
+# The pages a visit only opens; their paths take the world's rule code and account pk.
+PLAIN_PAGES = {
+    "submit": "/submit/voice-separation/",
+    "accounts": "/accounts/",
+    "alert-rules": "/alerts/",
+    "alert-rule-form": "/alerts/{rule_code}/",
+    "alert-deliveries": "/alerts/{rule_code}/deliveries/",
+    "admin-index": "/admin/",
+    "admin-account-list": "/admin/jobs/account/",
+    "admin-account-change": "/admin/jobs/account/{account_pk}/change/",
+}
+
+
 def _visit(name: str, page: Page, live_server, world: World) -> None:
     base = live_server.url
-    if name == "login":
+    if name in PLAIN_PAGES:
+        path = PLAIN_PAGES[name].format(rule_code=world.rule_code, account_pk=world.account_pk)
+        page.goto(base + path)
+    elif name == "login":
         _login(page, live_server)
     elif name == "job-list":
         _job_list(page, live_server)
@@ -225,26 +243,10 @@ def _visit(name: str, page: Page, live_server, world: World) -> None:
         _share_links(page, live_server, world)
     elif name == "track":
         _track(page, live_server)
-    elif name == "submit":
-        page.goto(f"{base}/submit/voice-separation/")
-    elif name == "accounts":
-        page.goto(f"{base}/accounts/")
-    elif name == "alert-rules":
-        page.goto(f"{base}/alerts/")
-    elif name == "alert-rule-form":
-        page.goto(f"{base}/alerts/{world.rule_code}/")
-    elif name == "alert-deliveries":
-        page.goto(f"{base}/alerts/{world.rule_code}/deliveries/")
     elif name == "api-tokens":
         _api_tokens(page, live_server)
     elif name == "forbidden":
         assert page.goto(f"{base}/track/").status == 403
-    elif name == "admin-index":
-        page.goto(f"{base}/admin/")
-    elif name == "admin-account-list":
-        page.goto(f"{base}/admin/jobs/account/")
-    elif name == "admin-account-change":
-        page.goto(f"{base}/admin/jobs/account/{world.account_pk}/change/")
 
 
 def _who(name: str, request) -> object | None:

@@ -31,6 +31,7 @@ from jobs.providers.aliyun_ice import (
 from jobs.providers.base import JobStatus, ProviderError, State
 from jobs.simulator.aliyun_ice import Simulator as IceSimulator
 from tests.providers import strategies
+from tests.providers.harness import fetch_one
 
 CODE = "aliyun_ice"
 SECRET = IceSimulator.demo_credentials["access_key_secret"]
@@ -48,12 +49,6 @@ def make_adapter(simulator, **overrides) -> AliyunIce:
         endpoint=simulator.url,
         **overrides,
     )
-
-
-def fetch_one(adapter: AliyunIce, job_id: str) -> JobStatus | ProviderError:
-    result = adapter.fetch([job_id])
-    assert list(result) == [job_id]
-    return result[job_id]
 
 
 # --- Appendix B vectors ---------------------------------------------------------------------

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from jobs.providers import PROVIDERS, provider_class
-from jobs.providers.base import MALFORMED, NOT_FOUND, JobStatus, Provider, ProviderError, State
+from jobs.providers.base import MALFORMED, NOT_FOUND, Provider, ProviderError, State
 from jobs.simulator.core import Simulator
+from tests.providers.harness import fetch_error, fetch_one
 
 WRONG_SECRET = "wrong-secret-value-0000000000000"
 UNKNOWN_KEY = "unknownkey000000000000000000"
@@ -140,16 +141,10 @@ def leaks(simulator, caplog):
 
 
 def request_error(adapter: Provider, leaks: list, external_id: str = "job-1") -> ProviderError:
-    with pytest.raises(ProviderError) as info:
-        adapter.fetch([external_id])
-    leaks.append((info.value, [*adapter.secret_values(), WRONG_SECRET]))
-    return info.value
-
-
-def status_of(adapter: Provider, external_id: str) -> JobStatus:
-    result = adapter.fetch([external_id])[external_id]
-    assert isinstance(result, JobStatus), result
-    return result
+    """The fetch's ProviderError, handed to `leaks` with the secrets it must not show."""
+    error = fetch_error(adapter, external_id)
+    leaks.append((error, [*adapter.secret_values(), WRONG_SECRET]))
+    return error
 
 
 # --- jobs the provider does not know -------------------------------------------------
@@ -247,7 +242,7 @@ def test_throttling_is_transient_with_retry_after_and_one_off(simulator, leaks, 
     error = request_error(adapter, leaks)
     assert (error.code, error.http_status) == WIRE[code].throttle
     assert not error.permanent and error.retry_after == 1.0
-    assert status_of(adapter, "job-1").state is State.RUNNING
+    assert fetch_one(adapter, "job-1").state is State.RUNNING
 
 
 @pytest.mark.parametrize("code", CODES)
@@ -255,7 +250,7 @@ def test_a_tenants_rate_limit_throttles(simulator, leaks, code):
     simulator.add_tenant(code, rate_limit=1.0)
     simulator.add_job(code, "job-1", pinned="running")
     adapter = make_adapter(simulator, code)
-    assert status_of(adapter, "job-1").state is State.RUNNING
+    assert fetch_one(adapter, "job-1").state is State.RUNNING
     error = request_error(adapter, leaks)
     assert error.code == WIRE[code].throttle[0]
     assert not error.permanent and error.retry_after == 1.0
@@ -286,7 +281,7 @@ def test_a_broken_answer_is_transient_and_one_off(
     error = request_error(adapter, leaks)
     assert (error.code, error.permanent, error.retry_after) == (expected_code, False, None)
     assert error.http_status == http_status
-    assert status_of(adapter, "job-1").state is State.RUNNING
+    assert fetch_one(adapter, "job-1").state is State.RUNNING
 
 
 @pytest.mark.parametrize("code", CODES)

@@ -29,6 +29,7 @@ from jobs.providers.huawei_metastudio import (
 )
 from jobs.simulator.core import Simulator
 from tests.providers import strategies
+from tests.providers.harness import fetch_error, fetch_one
 
 CODE = "huawei_metastudio"
 DAY = 24 * 3600
@@ -51,18 +52,6 @@ def make_adapter(simulator: Simulator, **credentials: str) -> HuaweiMetaStudio:
         region=simulator.providers[CODE].demo_region,
         endpoint=simulator.url,
     )
-
-
-def fetch_one(adapter: HuaweiMetaStudio, job_id: str) -> JobStatus:
-    result = adapter.fetch([job_id])[job_id]
-    assert isinstance(result, JobStatus), result
-    return result
-
-
-def request_error(adapter: HuaweiMetaStudio, job_id: str = "job-1") -> ProviderError:
-    with pytest.raises(ProviderError) as caught:
-        adapter.fetch([job_id])
-    return caught.value
 
 
 @pytest.fixture
@@ -562,14 +551,14 @@ def test_wrong_project_header_fails_the_gateway(simulator, leak_check):
     adapter = HuaweiMetaStudio(
         credentials=creds, options={"project_id": "0" * 32}, endpoint=simulator.url
     )
-    error = request_error(adapter)
+    error = fetch_error(adapter, "job-1")
     leak_check.append(error)
     assert (error.code, error.permanent) == ("APIGW.0301", True)
 
 
 def test_injected_clock_skew(simulator, leak_check):
     simulator.inject("clock_skew", CODE)
-    error = request_error(make_adapter(simulator))
+    error = fetch_error(make_adapter(simulator), "job-1")
     leak_check.append(error)
     assert (error.code, error.permanent, error.http_status) == ("APIGW.0301", True, 401)
 
@@ -582,7 +571,7 @@ def test_sdk_date_tolerance_is_fifteen_minutes(simulator, offset, accepted):
     if accepted:
         assert fetch_one(adapter, "job-1").state is State.RUNNING
     else:
-        assert request_error(adapter).code == "APIGW.0301"
+        assert fetch_error(adapter, "job-1").code == "APIGW.0301"
 
 
 # --- the five-strike lockout --------------------------------------------------------
@@ -595,20 +584,20 @@ def test_five_bad_signatures_lock_the_key_for_five_minutes(simulator, leak_check
     good = make_adapter(simulator)
     bad = make_adapter(simulator, secret_key="wrong-secret-key-0000000000")
     for _ in range(5):
-        error = request_error(bad)
+        error = fetch_error(bad, "job-1")
         leak_check.append(error)
         assert "verify aksk signature fail" in error.message
     # Now even correctly signed requests are refused, and still permanently.
-    locked = request_error(good)
+    locked = fetch_error(good, "job-1")
     leak_check.append(locked)
     assert (locked.code, locked.permanent) == ("APIGW.0301", True)
     assert LOCKED in locked.message
     simulator.clock_offset = 4 * 60
-    assert LOCKED in request_error(good).message
+    assert LOCKED in fetch_error(good, "job-1").message
     simulator.clock_offset = 5 * 60 + 1
     assert fetch_one(good, "job-1").state is State.RUNNING
     # The count starts again after the lock ran out.
-    assert "verify aksk" in request_error(bad).message
+    assert "verify aksk" in fetch_error(bad, "job-1").message
     assert fetch_one(good, "job-1").state is State.RUNNING
 
 
@@ -617,17 +606,17 @@ def test_a_good_request_resets_the_strike_count(simulator, leak_check):
     good = make_adapter(simulator)
     bad = make_adapter(simulator, secret_key="wrong-secret-key-0000000000")
     for _ in range(4):
-        leak_check.append(request_error(bad))
+        leak_check.append(fetch_error(bad, "job-1"))
     fetch_one(good, "job-1")
     for _ in range(4):
-        leak_check.append(request_error(bad))
+        leak_check.append(fetch_error(bad, "job-1"))
     assert fetch_one(good, "job-1").state is State.RUNNING
 
 
 def test_lockout_does_not_survive_a_simulator_reset(simulator):
     bad = make_adapter(simulator, secret_key="wrong-secret-key-0000000000")
     for _ in range(5):
-        request_error(bad)
+        fetch_error(bad, "job-1")
     simulator.reset()
     simulator.add_demo_tenants()
     simulator.add_job(CODE, "job-1", pinned="queued")

@@ -15,7 +15,9 @@ from jobs import http
 from jobs.providers import tencent_ci as ci
 from jobs.providers.base import NOT_FOUND, JobStatus, ProviderError, State
 from jobs.providers.tencent_ci import TencentCi
+from jobs.providers.tencent_ci.signing import CosSignature
 from jobs.simulator.core import Simulator
+from tests.providers.harness import fetch_error, fetch_one
 
 CODE = "tencent_ci"
 
@@ -46,18 +48,6 @@ def adapter_for(simulator: Simulator, **overrides) -> TencentCi:
     )
 
 
-def fetch_one(adapter: TencentCi, external_id: str) -> JobStatus:
-    result = adapter.fetch([external_id])[external_id]
-    assert isinstance(result, JobStatus), result
-    return result
-
-
-def fetch_error(adapter: TencentCi, external_id: str = "jmissing") -> ProviderError:
-    with pytest.raises(ProviderError) as caught:
-        adapter.fetch([external_id])
-    return caught.value
-
-
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     """Every request the adapter hands to the HTTP choke point, as handed."""
@@ -86,24 +76,34 @@ def auth_fields(authorization: str) -> dict[str, str]:
 # --- Appendix B vectors ------------------------------------------------------------
 
 
-def test_cos1_put_vector_with_chinese_path_and_signed_date():
-    signed = ci.cos_sign(
-        DOC_SECRET_ID,
-        DOC_SECRET_KEY,
-        "PUT",
-        "/exampleobject(腾讯云)",
-        {},
-        {
-            "Content-Length": "13",
-            "Content-MD5": "mQ/fVh815F3k6TAUm8m0eg==",
-            "Content-Type": "text/plain",
-            "Date": "Thu, 16 May 2019 06:45:51 GMT",
-            "Host": "examplebucket-1250000000.cos.ap-beijing.myqcloud.com",
-            "x-cos-acl": "private",
-            "x-cos-grant-read": 'uin="100000000011"',
-        },
-        "1557989151;1557996351",
+COS_HOST = "examplebucket-1250000000.cos.ap-beijing.myqcloud.com"
+COS1_HEADERS = {
+    "Content-Length": "13",
+    "Content-MD5": "mQ/fVh815F3k6TAUm8m0eg==",
+    "Content-Type": "text/plain",
+    "Date": "Thu, 16 May 2019 06:45:51 GMT",
+    "Host": COS_HOST,
+    "x-cos-acl": "private",
+    "x-cos-grant-read": 'uin="100000000011"',
+}
+COS2_PARAMS = {
+    "response-content-type": "application/octet-stream",
+    "response-cache-control": "max-age=600",
+}
+COS2_HEADERS = {"Date": "Thu, 16 May 2019 06:55:53 GMT", "Host": COS_HOST}
+
+
+def doc_cos_sign(
+    method: str, params: dict[str, str], headers: dict[str, str], key_time: str
+) -> CosSignature:
+    """The published object's request, signed with the Appendix B key pair."""
+    return ci.cos_sign(
+        DOC_SECRET_ID, DOC_SECRET_KEY, method, "/exampleobject(腾讯云)", params, headers, key_time
     )
+
+
+def test_cos1_put_vector_with_chinese_path_and_signed_date():
+    signed = doc_cos_sign("PUT", {}, COS1_HEADERS, "1557989151;1557996351")
     assert signed.key_time == "1557989151;1557996351"
     assert signed.sign_key == "eb2519b498b02ac213cb1f3d1a3d27a3b3c9bc5f"
     assert signed.http_string == (
@@ -124,21 +124,7 @@ def test_cos1_put_vector_with_chinese_path_and_signed_date():
 
 
 def test_cos2_get_vector_with_params():
-    signed = ci.cos_sign(
-        DOC_SECRET_ID,
-        DOC_SECRET_KEY,
-        "GET",
-        "/exampleobject(腾讯云)",
-        {
-            "response-content-type": "application/octet-stream",
-            "response-cache-control": "max-age=600",
-        },
-        {
-            "Date": "Thu, 16 May 2019 06:55:53 GMT",
-            "Host": "examplebucket-1250000000.cos.ap-beijing.myqcloud.com",
-        },
-        "1557989753;1557996953",
-    )
+    signed = doc_cos_sign("GET", COS2_PARAMS, COS2_HEADERS, "1557989753;1557996953")
     assert signed.sign_key == "937914bf490e9e8c189836aad2052e4feeb35eaf"
     assert signed.url_param_list == "response-cache-control;response-content-type"
     assert signed.header_list == "date;host"
@@ -517,13 +503,13 @@ def test_large_batches_split_to_keep_urls_reasonable(simulator, sent):
 @pytest.mark.parametrize("skew", [-3600.0, 3600.0])
 def test_adapter_clock_outside_the_key_time_window(simulator, skew: float):
     adapter = adapter_for(simulator, clock=lambda: time.time() + skew)
-    error = fetch_error(adapter)
+    error = fetch_error(adapter, "jmissing")
     assert (error.code, error.permanent) == ("SignatureExpired", True)
 
 
 def test_simulator_clock_past_the_window(simulator):
     simulator.clock_offset = 700  # KeyTime ends at now + 600
-    error = fetch_error(adapter_for(simulator))
+    error = fetch_error(adapter_for(simulator), "jmissing")
     assert error.code == "SignatureExpired"
 
 
@@ -564,7 +550,7 @@ def test_error_document_with_http_200_is_still_an_error(simulator, monkeypatch):
     adapter = adapter_for(simulator)
     body = b"<Error><Code>AccessDenied</Code><Message>no</Message></Error>"
     monkeypatch.setattr(adapter, "send", lambda *a, **k: http.Response(200, {}, body))
-    error = fetch_error(adapter)
+    error = fetch_error(adapter, "jmissing")
     assert (error.code, error.permanent) == ("AccessDenied", True)
 
 
@@ -649,7 +635,7 @@ def test_hostile_xml_from_the_wire_is_refused(simulator, monkeypatch):
     monkeypatch.setattr(
         adapter, "send", lambda *a, **k: http.Response(200, {}, BILLION_LAUGHS.encode())
     )
-    assert fetch_error(adapter).code == "MalformedResponse"
+    assert fetch_error(adapter, "jmissing").code == "MalformedResponse"
 
 
 # --- property tests ----------------------------------------------------------------
@@ -765,13 +751,14 @@ def test_property_any_json_like_detail_is_a_status_or_provider_error(detail):
 
 # --- submit ------------------------------------------------------------------------
 
+OUTPUT = {"output_bucket": "clapboard-out-1250000000", "output_region": "ap-guangzhou"}
+
 
 def test_submit_with_template(simulator, sent):
     adapter = adapter_for(simulator)
     job_id = adapter.submit(
         input_object="input/news.mp4",
-        output_bucket="clapboard-out-1250000000",
-        output_region="ap-guangzhou",
+        **OUTPUT,
         voice_object="output/voice.mp3",
         template_id="t1460606b9752148c4ab182f55163ba7cd",
     )
@@ -805,19 +792,24 @@ def test_submit_with_template(simulator, sent):
     assert status.media_url == f"{simulator.url}/output/voice.mp3"
 
 
+# Inline VoiceSeparate settings; the numbers come as ints and as strings alike.
+INLINE_AUDIO = {
+    "audio_mode": "AudioAndBackground",
+    "codec": "mp3",
+    "samplerate": 44100,
+    "bitrate": "12",
+    "channels": 2,
+}
+
+
 def test_submit_with_inline_parameters_and_queue_override(simulator):
     adapter = adapter_for(simulator)
     job_id = adapter.submit(
         input_object="input/song.mp4",
-        output_bucket="clapboard-out-1250000000",
-        output_region="ap-guangzhou",
+        **OUTPUT,
         background_object="output/bg.mp3",
         voice_object="output/voice.mp3",
-        audio_mode="AudioAndBackground",
-        codec="mp3",
-        samplerate=44100,
-        bitrate="12",
-        channels=2,
+        **INLINE_AUDIO,
         queue_id="pother0123",
     )
     job = simulator.jobs[(CODE, job_id)]
@@ -834,8 +826,7 @@ def test_submit_escapes_every_value(simulator):
     tricky = "in/a&b<c>\"d'</Object><Tag>Transcode</Tag>.mp4"
     job_id = adapter_for(simulator).submit(
         input_object=tricky,
-        output_bucket="clapboard-out-1250000000",
-        output_region="ap-guangzhou",
+        **OUTPUT,
         voice_object="out/<&>.mp3",
         audio_mode="IsAudio",
     )
@@ -850,21 +841,14 @@ def test_submit_without_queue_sends_none(simulator, sent):
     adapter = adapter_for(simulator, options={"bucket": sim.demo_options["bucket"]})
     adapter.submit(
         input_object="in.mp4",
-        output_bucket="clapboard-out-1250000000",
-        output_region="ap-guangzhou",
+        **OUTPUT,
         voice_object="v.mp3",
         audio_mode="IsAudio",
     )
     assert ET.fromstring(sent[0]["body"]).find("QueueId") is None
 
 
-GOOD = {
-    "input_object": "in.mp4",
-    "output_bucket": "clapboard-out-1250000000",
-    "output_region": "ap-guangzhou",
-    "voice_object": "v.mp3",
-    "audio_mode": "IsAudio",
-}
+GOOD = {"input_object": "in.mp4", **OUTPUT, "voice_object": "v.mp3", "audio_mode": "IsAudio"}
 
 
 @pytest.mark.parametrize(

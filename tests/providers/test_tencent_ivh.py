@@ -32,6 +32,7 @@ from jobs.services import job_track
 from jobs.simulator.core import demo_sentences
 from jobs.simulator.tencent_ivh import IvhSimulator
 from tests.providers import strategies
+from tests.providers.harness import fetch_error, fetch_one
 
 CODE = "tencent_ivh"
 APPKEY = IvhSimulator.demo_credentials["appkey"]
@@ -55,17 +56,11 @@ def no_leaks(caplog):
     assert TOKEN not in caplog.text
 
 
-def fetch_error(adapter: TencentIvh, external_id: str, no_leaks: list) -> ProviderError:
-    with pytest.raises(ProviderError) as info:
-        adapter.fetch([external_id])
-    no_leaks.append(info.value)
-    return info.value
-
-
-def fetch_one(adapter: TencentIvh, external_id: str) -> JobStatus:
-    result = adapter.fetch([external_id])[external_id]
-    assert isinstance(result, JobStatus), result
-    return result
+def leak_checked_error(adapter: TencentIvh, external_id: str, no_leaks: list) -> ProviderError:
+    """The fetch's ProviderError, handed to `no_leaks` to be checked for the token."""
+    error = fetch_error(adapter, external_id)
+    no_leaks.append(error)
+    return error
 
 
 # --- Appendix B vectors ----------------------------------------------------------------
@@ -372,7 +367,7 @@ def test_status_less_answers_over_http_are_stored_and_logged_once(simulator, acc
 @pytest.mark.parametrize("skew", [-600, 600])
 def test_clock_skew_beyond_five_minutes_is_refused(simulator, adapter, skew, no_leaks):
     adapter.clock = lambda: time.time() + skew
-    error = fetch_error(adapter, "task", no_leaks)
+    error = leak_checked_error(adapter, "task", no_leaks)
     assert error.code == str(ivh.CODE_TIMESTAMP_EXPIRED)
     assert error.permanent
 

@@ -21,8 +21,10 @@ from jobs.providers.tencent_vod import (
     parse_task_list,
     tc3_sign,
 )
+from jobs.providers.tencent_vod.signing import Tc3Signature
 from jobs.simulator.tencent_vod import TencentVodSimulator
 from tests.providers import strategies
+from tests.providers.harness import fetch_one
 
 CODE = "tencent_vod"
 SECRET_ID = TencentVodSimulator.demo_credentials["secret_id"]
@@ -53,10 +55,6 @@ def sent(adapter, monkeypatch) -> list[dict]:
     return calls
 
 
-def fetch_one(adapter: TencentVod, external_id: str) -> JobStatus | ProviderError:
-    return adapter.fetch([external_id])[external_id]
-
-
 def assert_no_secret(exc: ProviderError, caplog: pytest.LogCaptureFixture) -> None:
     assert SECRET_KEY not in str(exc)
     assert SECRET_KEY not in exc.message
@@ -85,18 +83,25 @@ def test_cvm_payload_bytes_are_the_published_ones():
     )
 
 
-def test_tc3_a_current_docs_vector():
-    result = tc3_sign(
-        "AKIDz8krbsJ5yKBZQpn74WFkmLPx3*******",
-        "*" * 32,
+def cvm_sign(
+    secret_id: str, secret_key: str, headers: dict[str, str] = CVM_HEADERS
+) -> Tc3Signature:
+    """The published CVM DescribeInstances request (POST at 1551113065), signed."""
+    return tc3_sign(
+        secret_id,
+        secret_key,
         "cvm",
         "cvm.tencentcloudapi.com",
         "POST",
         "",
-        CVM_HEADERS,
+        headers,
         CVM_PAYLOAD,
         1551113065,
     )
+
+
+def test_tc3_a_current_docs_vector():
+    result = cvm_sign("AKIDz8krbsJ5yKBZQpn74WFkmLPx3*******", "*" * 32)
     assert result.canonical_request == (
         "POST\n/\n\n"
         "content-type:application/json; charset=utf-8\n"
@@ -127,17 +132,7 @@ def test_tc3_a_current_docs_vector():
 
 
 def test_tc3_b_earlier_revision_vector():
-    result = tc3_sign(
-        "AKIDz8krbsJ5yKBZQpn74WFkmLPx3*******",
-        "Gu5t9xGARNpq86cd98joQYCN3*******",
-        "cvm",
-        "cvm.tencentcloudapi.com",
-        "POST",
-        "",
-        CVM_HEADERS,
-        CVM_PAYLOAD,
-        1551113065,
-    )
+    result = cvm_sign("AKIDz8krbsJ5yKBZQpn74WFkmLPx3*******", "Gu5t9xGARNpq86cd98joQYCN3*******")
     assert (
         result.hashed_canonical_request
         == "7019a55be8395899b900fb5564e4200d984910f34794a27cb3fb7d10ff6a1e84"
@@ -150,32 +145,15 @@ def test_tc3_b_earlier_revision_vector():
 
 
 def test_tc3_c_example_revision_vector():
-    authorization = tc3_sign(
+    result = cvm_sign(
         "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
         "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE",
-        "cvm",
-        "cvm.tencentcloudapi.com",
-        "POST",
-        "",
         {"Content-Type": "application/json; charset=utf-8"},
-        CVM_PAYLOAD,
-        1551113065,
-    ).authorization
-    assert authorization == (
+    )
+    assert result.authorization == (
         "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/"
         "tc3_request, SignedHeaders=content-type;host, "
         "Signature=72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168"
-    )
-    result = tc3_sign(
-        "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
-        "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE",
-        "cvm",
-        "cvm.tencentcloudapi.com",
-        "POST",
-        "",
-        {"Content-Type": "application/json; charset=utf-8"},
-        CVM_PAYLOAD,
-        1551113065,
     )
     assert (
         result.hashed_canonical_request
@@ -387,38 +365,46 @@ def test_running_progress_comes_from_the_subtask(adapter, simulator):
     assert (proc.state, proc.progress) == (State.RUNNING, 64)
 
 
-def test_procedure_finish_with_failed_transcode_is_failed(adapter, simulator):
+def failed_status(
+    adapter: TencentVod, simulator, external_id: str, *, kind: str, code: str, message: str
+) -> JobStatus:
+    """A job the simulator fails with `code` and `message`, fetched: it must come back
+    FAILED with both."""
     simulator.add_job(
-        CODE,
+        CODE, external_id, kind=kind, pinned="failed", failure_code=code, failure_message=message
+    )
+    status = fetch_one(adapter, external_id)
+    assert (status.state, status.failure_code, status.failure_message) == (
+        State.FAILED,
+        code,
+        message,
+    )
+    return status
+
+
+def test_procedure_finish_with_failed_transcode_is_failed(adapter, simulator):
+    status = failed_status(
+        adapter,
+        simulator,
         "proc-fail",
         kind="Procedure",
-        pinned="failed",
-        failure_code="SourceFileError",
-        failure_message="The source file is corrupted.",
+        code="SourceFileError",
+        message="The source file is corrupted.",
     )
-    status = fetch_one(adapter, "proc-fail")
-    assert (status.state, status.provider_state) == (State.FAILED, "FINISH")
-    assert status.failure_code == "SourceFileError"
-    assert status.failure_message == "The source file is corrupted."
+    assert status.provider_state == "FINISH"
     # Top-level ProcedureTask says ErrCode 0 / FINISH: only the nested set shows failure.
     assert status.raw["ProcedureTask"]["ErrCode"] == 0
     assert status.raw["ProcedureTask"]["Status"] == "FINISH"
 
 
 def test_numeric_failure_code(adapter, simulator):
-    simulator.add_job(
-        CODE,
+    failed_status(
+        adapter,
+        simulator,
         "edit-60000",
         kind="EditMedia",
-        pinned="failed",
-        failure_code="60000",
-        failure_message="Source file error",
-    )
-    status = fetch_one(adapter, "edit-60000")
-    assert (status.state, status.failure_code, status.failure_message) == (
-        State.FAILED,
-        "60000",
-        "Source file error",
+        code="60000",
+        message="Source file error",
     )
 
 

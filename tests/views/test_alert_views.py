@@ -14,20 +14,11 @@ from django.urls import reverse
 from jobs.alerts import alerts_deliver, alerts_scan
 from jobs.models import Account, AlertDelivery, AlertRule
 from jobs.roles import OPERATORS
-from tests.test_alerts import Receiver, fail_job, make_rule
+from tests.test_alerts import fail_job, make_rule
 
 CSRF_SECRET = "Csrf0Secret1For2Tests3Only4abcde"
 SECRET = "whsec-never-shown-9d1c4b7a2e"
 NEW_SECRET = "whsec-replaced-5e8f1a3c0d"
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
 
 
 def _badge(state: str, icon: str, word: str) -> str:

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from jobs.models import Job, JobEvent
+from jobs.models import Account, Job, JobEvent
 from jobs.refresh import refresh_once
 
 pytestmark = pytest.mark.django_db
@@ -55,15 +57,21 @@ def test_downloads(viewer_client, accounts):
     assert viewer_client.get(reverse("job-srt", args=[empty.code])).status_code == 404
 
 
+def _detail_of_a_new_job(client: Client, account: Account, **fields: Any) -> str:
+    """The detail page's HTML for a job just stored with `fields`."""
+    job = Job.objects.create(account=account, **fields)
+    return client.get(reverse("job-detail", args=[job.code])).content.decode()
+
+
 def test_failure_is_explained_from_the_providers_catalogue(viewer_client, accounts):
-    job = Job.objects.create(
-        account=accounts["tencent_vod"],
+    html = _detail_of_a_new_job(
+        viewer_client,
+        accounts["tencent_vod"],
         external_id="f",
         state="failed",
         failure_code="70000",
         failure_message="internal error",
     )
-    html = viewer_client.get(reverse("job-detail", args=[job.code])).content.decode()
     assert "Why it failed" in html and "70000" in html and "Retrying may help" in html
 
 
@@ -143,19 +151,21 @@ def test_post_without_csrf_token_is_refused(operator_client, accounts):
     assert operator_client.post(reverse("job-refresh", args=[job.code])).status_code == 403
 
 
+# Provider text with markup in every field the detail page shows.
+HOSTILE_JOB = {
+    "name": "<script>alert(1)</script>",
+    "failure_code": "801005",
+    "failure_message": "<img src=x onerror=alert(2)>",
+    "words": [{"text": "<b>", "words": [["<i>word</i>", 0, 10]]}],
+    "subtitles": "1\n00:00:00,000 --> 00:00:01,000\n<script>x()</script>\n",
+    "raw": {"Payload": "<script>alert(3)</script>"},
+}
+
+
 def test_hostile_provider_text_is_shown_as_text(viewer_client, accounts):
-    job = Job.objects.create(
-        account=accounts["tencent_ivh"],
-        external_id="x",
-        state="failed",
-        name="<script>alert(1)</script>",
-        failure_code="801005",
-        failure_message="<img src=x onerror=alert(2)>",
-        words=[{"text": "<b>", "words": [["<i>word</i>", 0, 10]]}],
-        subtitles="1\n00:00:00,000 --> 00:00:01,000\n<script>x()</script>\n",
-        raw={"Payload": "<script>alert(3)</script>"},
+    html = _detail_of_a_new_job(
+        viewer_client, accounts["tencent_ivh"], external_id="x", state="failed", **HOSTILE_JOB
     )
-    html = viewer_client.get(reverse("job-detail", args=[job.code])).content.decode()
     for hostile in ("<script>alert", "<img src=x", "<i>word</i>", "<script>x()"):
         assert hostile not in html
     assert "&lt;i&gt;word&lt;/i&gt;" in html

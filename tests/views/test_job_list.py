@@ -11,9 +11,8 @@ from django.utils import timezone
 
 from jobs import services
 from jobs.models import Job, JobEvent
-from jobs.providers.base import JobStatus, State
 from jobs.refresh import refresh_once
-from jobs.services import job_apply_status
+from tests.updates import apply_failure
 
 pytestmark = pytest.mark.django_db
 
@@ -95,10 +94,7 @@ def test_unchanged_poll_is_204_and_a_change_rerenders(viewer_client, accounts):
     token = first.context["live_url"].split("v=")[1]
     assert htmx(viewer_client, reverse("job-list"), v=token).status_code == 204
 
-    status = JobStatus(
-        external_id="ivh-live", state=State.FAILED, provider_state="FAIL", failure_code="801005"
-    )
-    job_apply_status(job_id=job.pk, status=status, asked_at=timezone.now())
+    apply_failure(job, code="801005")
     changed = htmx(viewer_client, reverse("job-list"), v=token)
     html = changed.content.decode()
     assert changed.status_code == 200 and "801005" in html

@@ -30,6 +30,10 @@ def _form(account, **extra):
     return data
 
 
+# The inline audio settings, all left blank (as when a template gives them).
+NO_AUDIO_SETTINGS = {"audio_mode": "", "codec": "", "samplerate": "", "bitrate": "", "channels": ""}
+
+
 def _post(client, data):
     client.get(URL)
     return client.post(URL, data, HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
@@ -49,11 +53,7 @@ def test_template_instead_of_inline_settings(operator_client, simulator, account
     data = _form(
         accounts["tencent_ci"],
         template_id="t1460606b9752148c4ab182f55163ba7cd",
-        audio_mode="",
-        codec="",
-        samplerate="",
-        bitrate="",
-        channels="",
+        **NO_AUDIO_SETTINGS,
     )
     assert _post(operator_client, data).status_code == 302
 
@@ -91,14 +91,10 @@ def _field_blocks(html: str) -> dict[str, str]:
 def test_every_field_error_shows_at_once_next_to_its_field(operator_client, simulator, accounts):
     data = _form(
         accounts["tencent_ci"],
+        **NO_AUDIO_SETTINGS | {"bitrate": "5000"},
         input_object="",
         output_bucket="nobucket",
         output_region="mars-1",
-        audio_mode="",
-        codec="",
-        samplerate="",
-        bitrate="5000",
-        channels="",
         voice_object="",
         background_object="",
     )
