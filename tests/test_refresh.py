@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import timedelta
@@ -14,6 +15,7 @@ from django_q.models import Schedule
 
 from jobs import refresh, services
 from jobs.models import Account, Job, JobEvent
+from jobs.providers import PROVIDERS, provider_class
 from jobs.providers.base import JobStatus, State
 from jobs.refresh import RefreshLoop, poll, refresh_once
 from jobs.services.usage import usage_last_hour
@@ -286,8 +288,10 @@ def test_two_concurrent_loops_poll_each_job_once_and_lose_nothing(simulator, acc
         thread.join()
 
     assert sum(r["jobs"] for r in results) == sum(len(v) for v in ids.values())
-    # IVH, VOD, ICE one per job; CI and MetaStudio batched; one VOD state listing.
-    expected_requests = 12 * 3 + 1 + 1 + 1
+    # One request per batch of 12 (IVH, VOD, ICE: one per job; CI and MetaStudio batch
+    # them all), plus one state listing where a provider has one (VOD).
+    adapters = [provider_class(code) for code in PROVIDERS]
+    expected_requests = sum(math.ceil(12 / a.batch_size) + a.lists_states for a in adapters)
     assert sum(simulator.requests.values()) == expected_requests
     assert set(Job.objects.values_list("state", flat=True)) == {State.RUNNING}
     assert not Job.objects.exclude(version=1).exists()
