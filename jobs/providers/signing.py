@@ -9,7 +9,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
+from typing import Any, NamedTuple
 from urllib.parse import quote
+
+
+class SignedRequest(NamedTuple):
+    """The parts of one HTTP request that a canonical-request signature covers (TC3, ACS3
+    and SDK-HMAC-SHA256 alike): the headers are exactly the ones to sign and send."""
+
+    method: str
+    path: str
+    query: Any  # a mapping, or (name, value) pairs where the order as sent matters
+    headers: Mapping[str, str]
+    body: bytes = b""
+
 
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 

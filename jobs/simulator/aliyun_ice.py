@@ -29,6 +29,7 @@ from jobs.providers.aliyun_ice import (
     acs3_authorization,
     parse_acs3_authorization,
 )
+from jobs.providers.signing import SignedRequest
 from jobs.simulator.base import ProviderSimulator, Refusal
 from jobs.simulator.clock import Phase, SimJob
 from jobs.simulator.tenants import Tenant
@@ -157,11 +158,7 @@ class AliyunIceSimulator(ProviderSimulator):
         expected = acs3_authorization(
             key_id,
             tenant.credentials.get("access_key_secret", ""),
-            request.method,
-            request.path,
-            query,
-            headers,
-            request.body,
+            SignedRequest(request.method, request.path, query, headers, request.body),
         )
         given = request.header("Authorization").strip()
         if not signing.same(expected, given):

@@ -29,6 +29,7 @@ from jobs.providers.aliyun_ice import (
     rpc_string_to_sign,
 )
 from jobs.providers.base import JobStatus, ProviderError, State
+from jobs.providers.signing import SignedRequest
 from jobs.simulator.aliyun_ice import Simulator as IceSimulator
 from tests.providers import strategies
 from tests.providers.harness import fetch_one
@@ -91,12 +92,12 @@ def test_acs3_doc_vector_canonical_request_hash_and_authorization():
         f"{EMPTY}"
     )
     args = ("POST", "/", DOC_QUERY, DOC_HEADERS, b"")
-    assert acs3_canonical_request(*args) == expected_canonical
+    assert acs3_canonical_request(SignedRequest(*args)) == expected_canonical
     assert (
-        signing.sha256_hex(acs3_canonical_request(*args))
+        signing.sha256_hex(acs3_canonical_request(SignedRequest(*args)))
         == "7ea06492da5221eba5297e897ce16e55f964061054b7695beedaac1145b1e259"
     )
-    assert acs3_authorization("YourAccessKeyId", "YourAccessKeySecret", *args) == (
+    assert acs3_authorization("YourAccessKeyId", "YourAccessKeySecret", SignedRequest(*args)) == (
         f"ACS3-HMAC-SHA256 Credential=YourAccessKeyId,SignedHeaders={SIGNED},"
         "Signature=06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0"
     )
@@ -106,10 +107,12 @@ def test_acs3_ice_vector_encodes_stars_and_matches():
     assert canonical_query(ICE_QUERY) == "JobId=%2A%2A%2A%2A20b48fb04483915d4f2cd8ac%2A%2A%2A%2A"
     args = ("POST", "/", ICE_QUERY, ICE_HEADERS, b"")
     assert (
-        signing.sha256_hex(acs3_canonical_request(*args))
+        signing.sha256_hex(acs3_canonical_request(SignedRequest(*args)))
         == "0525a358a707c63da7bc2fd1d69cb0a1e6732ffe49bfcbb1d0e170c8058c8771"
     )
-    authorization = acs3_authorization("YourAccessKeyId", "YourAccessKeySecret", *args)
+    authorization = acs3_authorization(
+        "YourAccessKeyId", "YourAccessKeySecret", SignedRequest(*args)
+    )
     assert authorization == (
         f"ACS3-HMAC-SHA256 Credential=YourAccessKeyId,SignedHeaders={SIGNED},"
         "Signature=e97a705cc377ee302bf466e41448230c3a0c569f64455489e3f95e09ff9cff46"
@@ -123,8 +126,8 @@ def test_acs3_ice_vector_encodes_stars_and_matches():
 
 def test_acs3_header_names_and_values_are_normalized():
     shouted = {name.upper(): f"  {value} " for name, value in ICE_HEADERS.items()}
-    assert acs3_authorization("k", "s", "post", "/", ICE_QUERY, shouted, b"") == (
-        acs3_authorization("k", "s", "POST", "/", ICE_QUERY, ICE_HEADERS, b"")
+    assert acs3_authorization("k", "s", SignedRequest("post", "/", ICE_QUERY, shouted)) == (
+        acs3_authorization("k", "s", SignedRequest("POST", "/", ICE_QUERY, ICE_HEADERS))
     )
 
 
@@ -207,7 +210,7 @@ def test_signed_request_wire_format():
     )
     assert {k: v for k, v in headers.items() if k not in ("authorization", "accept")} == ICE_HEADERS
     assert headers["authorization"] == acs3_authorization(
-        KEY_ID, SECRET, "POST", "/", ICE_QUERY, ICE_HEADERS, b""
+        KEY_ID, SECRET, SignedRequest("POST", "/", ICE_QUERY, ICE_HEADERS)
     )
     assert acs3_date(1704067200.0) == "2024-01-01T00:00:00Z"
 
@@ -451,7 +454,7 @@ def _signed(
     }
     signed = {k: v for k, v in headers.items() if k != skip}
     headers["authorization"] = acs3_authorization(
-        KEY_ID, SECRET, "POST", "/", {"JobId": job_id}, signed, b""
+        KEY_ID, SECRET, SignedRequest("POST", "/", {"JobId": job_id}, signed)
     )
     return headers
 

@@ -27,6 +27,7 @@ from jobs.providers.huawei_metastudio import (
     sdk_hmac_sha256_authorization,
     string_to_sign,
 )
+from jobs.providers.signing import SignedRequest
 from jobs.simulator.core import Simulator
 from tests.providers import strategies
 from tests.providers.harness import fetch_error, fetch_one
@@ -138,11 +139,7 @@ def test_hw_doc_vector_authorization():
     authorization = sdk_hmac_sha256_authorization(
         "QTWAOYTTINDUT2QVKYUC",
         "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc",
-        "GET",
-        HW_DOC_PATH,
-        HW_DOC_QUERY,
-        HW_DOC_HEADERS,
-        b"",
+        SignedRequest("GET", HW_DOC_PATH, HW_DOC_QUERY, HW_DOC_HEADERS),
     )
     assert authorization == (
         "SDK-HMAC-SHA256 Access=QTWAOYTTINDUT2QVKYUC, "
@@ -176,7 +173,9 @@ def test_ms_1_vector_list():
     # The same query as a list of pairs signs identically.
     pairs = list(MS_1_QUERY.items())[::-1]
     for query in (MS_1_QUERY, pairs):
-        assert sdk_hmac_sha256_authorization(MS_AK, MS_SK, "GET", path, query, MS_HEADERS, b"") == (
+        assert sdk_hmac_sha256_authorization(
+            MS_AK, MS_SK, SignedRequest("GET", path, query, MS_HEADERS)
+        ) == (
             "SDK-HMAC-SHA256 Access=EXAMPLEAK1234567890, "
             "SignedHeaders=content-type;host;x-project-id;x-sdk-date, "
             "Signature=24e834008fe9ded96c4a27c75c38a27b9547164e6cb0be47414adb9b76f72b68"
@@ -187,11 +186,7 @@ def test_ms_2_vector_show():
     authorization = sdk_hmac_sha256_authorization(
         MS_AK,
         MS_SK,
-        "GET",
-        f"/v1/{MS_PROJECT}/digital-human-videos/a1b2c3d4-job",
-        {},
-        MS_HEADERS,
-        b"",
+        SignedRequest("GET", f"/v1/{MS_PROJECT}/digital-human-videos/a1b2c3d4-job", {}, MS_HEADERS),
     )
     assert authorization == (
         "SDK-HMAC-SHA256 Access=EXAMPLEAK1234567890, "
@@ -234,10 +229,9 @@ def test_request_is_signed_with_the_host_actually_sent(simulator, seen):
     assert request.header("Authorization") == sdk_hmac_sha256_authorization(
         creds["access_key"],
         creds["secret_key"],
-        "GET",
-        request.path,
-        [("job_ids", "job-1"), ("limit", "100"), ("offset", "0")],
-        headers,
+        SignedRequest(
+            "GET", request.path, [("job_ids", "job-1"), ("limit", "100"), ("offset", "0")], headers
+        ),
     )
     assert simulator.requests[CODE] == 1
 
@@ -531,7 +525,7 @@ def test_show_calls_answer_by_job_type(simulator):
             "X-Sdk-Date": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
         }
         headers["Authorization"] = sdk_hmac_sha256_authorization(
-            creds["access_key"], creds["secret_key"], "GET", path, {}, headers
+            creds["access_key"], creds["secret_key"], SignedRequest("GET", path, {}, headers)
         )
         return http.request("GET", simulator.url + path, headers=headers)
 

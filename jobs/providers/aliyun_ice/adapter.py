@@ -23,6 +23,7 @@ from jobs.providers.aliyun_ice.parsing import (
 from jobs.providers.aliyun_ice.signing import acs3_authorization, acs3_date, canonical_query
 from jobs.providers.base import Provider, SchemaField
 from jobs.providers.errors import NOT_FOUND, Explanation, ProviderError
+from jobs.providers.signing import SignedRequest
 from jobs.providers.status import JobStatus, State
 
 logger = logging.getLogger(__name__)
@@ -98,11 +99,7 @@ class AliyunIce(Provider):
         authorization = acs3_authorization(
             self.credentials.get("access_key_id", ""),
             self.credentials.get("access_key_secret", ""),
-            "POST",
-            "/",
-            query,
-            headers,
-            body,
+            SignedRequest("POST", "/", query, headers, body),
         )
         headers["authorization"] = authorization
         headers["accept"] = "application/json"

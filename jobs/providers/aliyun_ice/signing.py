@@ -35,15 +35,10 @@ def _signed_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): str(value).strip() for name, value in headers.items()}
 
 
-def acs3_canonical_request(
-    method: str,
-    path: str,
-    query: Mapping[str, str],
-    headers: Mapping[str, str],
-    body: bytes,
-) -> str:
+def acs3_canonical_request(request: signing.SignedRequest) -> str:
     """The V3 canonical request. Every header in `headers` is signed, so pass exactly the
     ones to sign (host, every x-acs-*, content-type when there is a body)."""
+    method, path, query, headers, body = request
     canonical, _ = signing.canonical_request(
         method, path or "/", canonical_query(query), _signed_headers(headers), body
     )
@@ -51,21 +46,15 @@ def acs3_canonical_request(
 
 
 def acs3_authorization(
-    access_key_id: str,
-    access_key_secret: str,
-    method: str,
-    path: str,
-    query: Mapping[str, str],
-    headers: Mapping[str, str],
-    body: bytes,
+    access_key_id: str, access_key_secret: str, request: signing.SignedRequest
 ) -> str:
     """The `Authorization` header value for one request.
 
     `headers` are the headers to sign, lower-case names, including `host` and every
     `x-acs-*` header that is sent. The secret is the HMAC key as is (no derivation).
     """
-    canonical = acs3_canonical_request(method, path, query, headers, body)
-    signed_headers = ";".join(sorted(_signed_headers(headers)))
+    canonical = acs3_canonical_request(request)
+    signed_headers = ";".join(sorted(_signed_headers(request.headers)))
     string_to_sign = f"{ALGORITHM}\n{signing.sha256_hex(canonical)}"
     signature = signing.hmac_sha256(access_key_secret, string_to_sign).hex()
     # Alibaba joins the parts with bare commas, unlike Tencent and Huawei.

@@ -24,6 +24,7 @@ from jobs.providers.huawei_metastudio.signing import (
     sdk_hmac_sha256_authorization,
 )
 from jobs.providers.listing import ListingPass
+from jobs.providers.signing import SignedRequest
 from jobs.providers.status import JobStatus
 from jobs.providers.wire import as_int, iso_utc
 
@@ -111,10 +112,7 @@ class HuaweiMetaStudio(Provider):
         headers["Authorization"] = sdk_hmac_sha256_authorization(
             self.credentials.get("access_key", ""),
             self.credentials.get("secret_key", ""),
-            "GET",
-            path,
-            query,
-            headers,
+            SignedRequest("GET", path, query, headers),
         )
         query_string = canonical_query(query)
         url = f"{self.base_url()}{path}" + (f"?{query_string}" if query_string else "")

@@ -87,13 +87,7 @@ def string_to_sign(canonical: str, sdk_date: str) -> str:
 
 
 def sdk_hmac_sha256_authorization(
-    access_key: str,
-    secret_key: str,
-    method: str,
-    path: str,
-    query: QueryInput,
-    headers: Mapping[str, str],
-    body: bytes = b"",
+    access_key: str, secret_key: str, request: signing.SignedRequest
 ) -> str:
     """The `Authorization` header value for a request.
 
@@ -101,7 +95,8 @@ def sdk_hmac_sha256_authorization(
     (whose value is the signing time); raises ValueError without X-Sdk-Date. The SK
     keys the HMAC directly: SDK-HMAC-SHA256 has no key derivation.
     """
-    canonical = canonical_request(method, path, query, headers, body)
+    canonical = canonical_request(*request)
+    headers = request.headers
     signature = signing.hmac_sha256(secret_key, string_to_sign(canonical, _sdk_date(headers))).hex()
     names = ";".join(sorted(_signed_headers(headers)))
     return f"{ALGORITHM} Access={access_key}, SignedHeaders={names}, Signature={signature}"
