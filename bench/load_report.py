@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
+from pathlib import Path
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -11,7 +13,16 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def report(results, elapsed, args, checked, mismatched, examples, locked, logs) -> None:
+def report(
+    results: list[tuple[str, int, float]],
+    elapsed: float,
+    args: argparse.Namespace,
+    checked: int,
+    mismatched: int,
+    examples: list[str],
+    locked: int,
+    logs: dict[str, Path],
+) -> None:
     by_kind: dict[str, list[float]] = {}
     statuses: dict[int, int] = {}
     for kind, status, seconds in results:
@@ -59,7 +70,9 @@ def report(results, elapsed, args, checked, mismatched, examples, locked, logs) 
     )
 
 
-def report_lag(samples: dict[str, list[float]], requests: dict[str, int], args) -> None:
+def report_lag(
+    samples: dict[str, list[float]], requests: dict[str, int], args: argparse.Namespace
+) -> None:
     slow = f", {args.slow_provider} slow ({args.slow_mode})" if args.slow_provider else ""
     print(f"\npoll lag (s past next_poll_at of the most overdue job, every 2 s){slow}")
     print(f"{'provider':<20}{'p50':>8}{'p95':>8}{'max':>8}{'requests':>10}")
