@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
 from bench.naive import naive_pass  # noqa: E402
 from bench.procs import PYTHON, free_port, start, stop  # noqa: E402
 from bench.refresh_pass import check_updates, run_pass  # noqa: E402
-from bench.report import fmt, report  # noqa: E402
+from bench.refresh_report import fmt, report  # noqa: E402
 from bench.world import (  # noqa: E402
     JOB_SHAPES,
     LATENCY,
