@@ -35,7 +35,6 @@ import multiprocessing
 import os
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -45,14 +44,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.refresh import (  # noqa: E402 - after the path fix above
-    free_port,
+# After the path fix above, hence the noqa: E402.
+from bench.load_report import report, report_lag  # noqa: E402
+from bench.procs import free_port, start, stop, tail  # noqa: E402
+from bench.world import (  # noqa: E402
     prepare_environment,
     simulated_account,
     simulator_requests,
-    start,
-    stop,
-    tail,
     wait_for_simulator,
 )
 
@@ -176,11 +174,6 @@ def _token(response, element_id: str) -> str | None:
     start = text.find('hx-get="', at)
     end = text.find('"', start + 8)
     return text[start + 8 : end].replace("&amp;", "&") if start > 0 else None
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def slow_down(simulator_url: str, provider: str, mode: str, seconds: float) -> None:
@@ -400,74 +393,6 @@ def wait_for_web(url: str, process, log: Path) -> None:
         except requests.RequestException:
             time.sleep(0.2)
     raise SystemExit(f"gunicorn did not answer:\n{tail(log)}")
-
-
-def report(results, elapsed, args, checked, mismatched, examples, locked, logs) -> None:
-    by_kind: dict[str, list[float]] = {}
-    statuses: dict[int, int] = {}
-    for kind, status, seconds in results:
-        by_kind.setdefault(kind, []).append(seconds * 1000)
-        statuses[status] = statuses.get(status, 0) + 1
-    every = [ms for values in by_kind.values() for ms in values]
-    print(
-        f"\nLoad: {args.clients} clients for {elapsed:.0f} s, {args.jobs} jobs, SQLite + ORM broker"
-    )
-    print(f"{'page':<14}{'requests':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
-    for kind, values in sorted(by_kind.items()):
-        print(
-            f"{kind:<14}{len(values):>10}{statistics.median(values):>10.1f}"
-            f"{percentile(values, 95):>10.1f}{percentile(values, 99):>10.1f}"
-        )
-    print(
-        f"{'all':<14}{len(every):>10}{statistics.median(every):>10.1f}"
-        f"{percentile(every, 95):>10.1f}{percentile(every, 99):>10.1f}"
-    )
-    print(
-        f"throughput: {len(every) / elapsed:.0f} requests/s; statuses: {dict(sorted(statuses.items()))}"
-    )
-    server_errors = sum(n for status, n in statuses.items() if status >= 500 or status == 0)
-    print(f"5xx or failed requests: {server_errors}; 'database is locked' in logs: {locked}")
-    print(f"final states: {checked - mismatched}/{checked} match the simulator")
-    for line in examples:
-        print("  mismatch:", line)
-    print(
-        json.dumps(
-            {
-                "clients": args.clients,
-                "seconds": round(elapsed, 1),
-                "jobs": args.jobs,
-                "requests": len(every),
-                "p50_ms": round(statistics.median(every), 1),
-                "p95_ms": round(percentile(every, 95), 1),
-                "p99_ms": round(percentile(every, 99), 1),
-                "statuses": statuses,
-                "server_errors": server_errors,
-                "database_locked": locked,
-                "jobs_checked": checked,
-                "jobs_mismatched": mismatched,
-            }
-        )
-    )
-
-
-def report_lag(samples: dict[str, list[float]], requests: dict[str, int], args) -> None:
-    slow = f", {args.slow_provider} slow ({args.slow_mode})" if args.slow_provider else ""
-    print(f"\npoll lag (s past next_poll_at of the most overdue job, every 2 s){slow}")
-    print(f"{'provider':<20}{'p50':>8}{'p95':>8}{'max':>8}{'requests':>10}")
-    summary = {}
-    for code, values in sorted(samples.items()):
-        if not values:
-            continue
-        row = {
-            "p50": round(statistics.median(values), 1),
-            "p95": round(percentile(values, 95), 1),
-            "max": round(max(values), 1),
-            "requests": requests.get(code, 0),
-        }
-        summary[code] = row
-        mark = "  <- slow" if code == args.slow_provider else ""
-        print(f"{code:<20}{row['p50']:>8}{row['p95']:>8}{row['max']:>8}{row['requests']:>10}{mark}")
-    print(json.dumps({"slow_provider": args.slow_provider, "poll_lag": summary}))
 
 
 if __name__ == "__main__":
