@@ -22,7 +22,7 @@ from jobs.models import Account
 from jobs.providers.base import JobStatus, Provider, ProviderError
 from jobs.refresh.budget import RateBudget
 
-# One logger for the whole engine: bench/refresh.py counts the failed requests in a
+# One logger for the whole engine: bench/refresh.py (through bench/refresh_pass.py) counts the failed requests in a
 # cluster's log by "WARNING jobs.refresh <account name>: ".
 log = logging.getLogger("jobs.refresh")
 
