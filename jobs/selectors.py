@@ -157,10 +157,14 @@ def failing_accounts(accounts: QuerySet[Account]) -> list[Account]:
 
 
 def job_list_rows(jobs: QuerySet[Job]) -> QuerySet[Job]:
-    """`jobs` newest tracked first, each annotated with `last_change` (its newest event)."""
+    """`jobs` newest tracked first, each annotated with `last_change` (its newest event).
+
+    The account comes along without its credentials: a row never needs them, and loading
+    them would decrypt one blob per row."""
     last_change = JobEvent.objects.filter(job=OuterRef("pk")).order_by("-at", "-id")
     return (
         jobs.select_related("account")
+        .defer("account__credentials")
         .annotate(last_change=Subquery(last_change.values("at")[:1]))
         .order_by("-tracked_at", "-id")
     )

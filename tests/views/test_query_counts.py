@@ -87,3 +87,15 @@ def test_detail_query_count_does_not_grow_with_events_or_words(
     # bounded query of at most 20 rows).
     with django_assert_max_num_queries(7):
         viewer_client.get(reverse("job-detail", args=[large.code]))
+
+
+def test_the_list_never_reads_account_credentials(viewer_client, accounts):
+    # Each row shows its account's name and health, never its secrets: reading the
+    # encrypted column would decrypt one blob per row for nothing.
+    grow(accounts, 0, 20)
+    with CaptureQueriesContext(connection) as queries:
+        response = viewer_client.get(reverse("job-list"))
+    assert response.status_code == 200 and response.content.count(b'<tr id="job-') == 20
+    selects = [q["sql"] for q in queries.captured_queries if "jobs_account" in q["sql"]]
+    assert selects  # the rows do load their accounts
+    assert not [sql for sql in selects if '"jobs_account"."credentials"' in sql]
