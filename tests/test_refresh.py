@@ -349,7 +349,15 @@ def test_a_status_write_that_raises_is_recorded_on_the_job_and_the_pass_ends(
             raise DataError("invalid byte sequence for encoding UTF8: 0x00")
         return apply_status(job_id=job_id, **kwargs)
 
+    apply_statuses = services.jobs_apply_statuses
+
+    def refuse_batch(*, statuses, **kwargs):
+        if unstorable.pk in statuses:  # the batch's one write fails whole
+            raise DataError("invalid byte sequence for encoding UTF8: 0x00")
+        return apply_statuses(statuses=statuses, **kwargs)
+
     monkeypatch.setattr(poll.services, "job_apply_status", refuse)
+    monkeypatch.setattr(poll.services, "jobs_apply_statuses", refuse_batch)
     stats = refresh_once()
 
     assert stats["jobs"] == 2 and stats["requests"] == 1  # one batch, asked once

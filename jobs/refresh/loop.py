@@ -23,11 +23,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from jobs import http, services
 from jobs.models import Account, Job
+from jobs.providers import provider_class
 from jobs.refresh.discovery import discover_pages
 from jobs.refresh.leases import (
     account_lease_take,
@@ -117,20 +118,23 @@ class RefreshLoop:
         if self.account_names:
             with_work = with_work.filter(name__in=self.account_names)
         leased = leased_by_others(self.owner, now)
-        # This loop's share of the accounts in play, so several loops split them.
-        in_play = (
-            with_work.count()
-            + Account.objects.filter(leased).exclude(pk__in=with_work.values("pk")).count()
-        )
-        share = max(1, math.ceil(in_play / self.loops))
+        # This loop's share of the work in play, so several loops split it: counted in
+        # requests due, not in accounts, or one loop would hold the three accounts that ask
+        # one job per request while another finishes two batching accounts in seconds and
+        # then idles on its own core.
+        loads = self._loads(with_work, horizon)
+        share = sum(loads.values()) / self.loops
+        mine = sum(loads.get(pk, 0) for pk in self.runs)
         candidates = (
             with_work.filter(not_backing_off(now))
             .exclude(leased)
             .exclude(pk__in=held)
             .values_list("pk", flat=True)
         )
-        for pk in candidates:
-            if len(self.runs) >= share:
+        # The heaviest first, each taken if at least half of it fits in the share: a
+        # greedy "while under the share" would take every light account, then a heavy one.
+        for pk in sorted(candidates, key=lambda pk: -loads.get(pk, 0)):
+            if self.runs and mine + loads.get(pk, 0) / 2 > share:
                 # Beyond our share, but nobody has taken it for a while (fewer loops are
                 # running than configured, or one died): take it rather than let it wait.
                 first_seen = self.unclaimed_since.setdefault(pk, time.monotonic())
@@ -141,6 +145,21 @@ class RefreshLoop:
             ):
                 self.unclaimed_since.pop(pk, None)
                 self.runs[pk] = self._account_run(Account.objects.get(pk=pk))
+                mine += loads.get(pk, 0)
+
+    @staticmethod
+    def _loads(with_work: QuerySet[Account], horizon: datetime) -> dict[int, int]:
+        """Requests due per account with work: its due jobs over its provider's batch size."""
+        rows = (
+            Job.objects.filter(account__in=with_work)
+            .filter(_due_jobs(horizon))
+            .order_by()  # the model's ordering would split the groups
+            .values_list("account_id", "account__provider")
+            .annotate(due=Count("pk"))
+        )
+        return {
+            pk: math.ceil(due / provider_class(provider).batch_size) for pk, provider, due in rows
+        }
 
     def _account_run(self, account: Account) -> AccountRun:
         leased = Leased.of(account)

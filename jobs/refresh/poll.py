@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
 from django.utils import timezone
 
 from jobs import services
@@ -84,32 +83,37 @@ def _store(
 ) -> tuple[int, int]:
     """Store a batch's answers; returns (jobs answered, jobs changed)."""
     jobs = changed = 0
-    subtitles: list[int] = []
+    statuses: dict[int, JobStatus] = {}
+    for external_id, result in results.items():
+        pk = ids.get(external_id)
+        if pk is None:
+            continue
+        jobs += 1
+        if isinstance(result, JobStatus):
+            statuses[pk] = result
+        else:
+            services.jobs_record_error(job_ids=[pk], error=result)
     unstored: dict[int, ProviderError] = {}
-    # One transaction per answer, not per job: a batch of 50 is one write for SQLite's
-    # single writer. Each job is still applied in its own savepoint.
-    with transaction.atomic():
-        for external_id, result in results.items():
-            pk = ids.get(external_id)
-            if pk is None:
-                continue
-            jobs += 1
-            if not isinstance(result, JobStatus):
-                services.jobs_record_error(job_ids=[pk], error=result)
-                continue
+    try:
+        applied = services.jobs_apply_statuses(statuses=statuses, asked_at=asked_at)
+    except Exception:  # rolled back whole: store job by job, so one bad answer stays alone
+        applied = {}
+        for pk, status in statuses.items():
             try:
-                applied = services.job_apply_status(job_id=pk, status=result, asked_at=asked_at)
-            except Exception as exc:  # its savepoint is rolled back: the batch goes on
+                applied[pk] = services.job_apply_status(job_id=pk, status=status, asked_at=asked_at)
+            except Exception as exc:
                 # Left due, the job would be asked again at once, for ever (a one-pass
                 # run then never ends): note the error so it backs off like any other.
                 log.exception("could not store the answer for job %s", pk)
                 unstored[pk] = ProviderError(
                     f"The answer could not be stored ({type(exc).__name__}).", "StoreError"
                 )
-                continue
-            changed += applied.changed
-            if applied.became_terminal and result.subtitles_url:
-                subtitles.append(pk)
+    changed = sum(result.changed for result in applied.values())
+    subtitles = [
+        pk
+        for pk, result in applied.items()
+        if result.became_terminal and statuses[pk].subtitles_url
+    ]
     for pk, error in unstored.items():
         services.jobs_record_error(job_ids=[pk], error=error)
     for pk in subtitles:  # outbound fetches never run inside a transaction

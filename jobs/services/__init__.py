@@ -17,6 +17,7 @@ from jobs.services.errors import InvalidInput
 from jobs.services.status import (
     Applied,
     job_apply_status,
+    jobs_apply_statuses,
     jobs_confirm_unchanged,
     jobs_record_error,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "account_record_ok",
     "account_settings_clean",
     "job_apply_status",
+    "jobs_apply_statuses",
     "job_fetch_subtitles",
     "job_record_refresh",
     "job_resume_watching",
