@@ -402,7 +402,9 @@ def test_track_verification_ends_in_time_and_watches_the_rest_unverified(
     for external_id in ids:
         simulator.add_job("tencent_ivh", external_id, pinned="running", pinned_progress=5)
     started = time.monotonic()
-    response = post("/api/v1/track", operator_token, {"account": "sim-tencent_ivh", "task_ids": ids})
+    response = post(
+        "/api/v1/track", operator_token, {"account": "sim-tencent_ivh", "task_ids": ids}
+    )
     assert time.monotonic() - started < 5  # not 20 × 0.4 s
     assert response.status_code == 200, response.content
     assert [r["outcome"] for r in response.json()["results"]] == ["tracked"] * 20

@@ -37,7 +37,9 @@ def test_counts_follow_every_kind_of_write(simulator, accounts):
 
     refresh_once()  # the engine moves jobs between states
     assert kept_counts() == fresh_counts()
-    assert JobStateCount.objects.filter(state="failed").aggregate(n=Sum("count"))["n"] == len(accounts)
+    assert JobStateCount.objects.filter(state="failed").aggregate(n=Sum("count"))["n"] == len(
+        accounts
+    )
 
     Job.objects.filter(state="queued").update(state="canceled")  # a bulk update
     doomed = list(
