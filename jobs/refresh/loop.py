@@ -39,10 +39,10 @@ from jobs.refresh.leases import (
     owner_id,
 )
 from jobs.refresh.listing import LISTING_SECONDS, listing_take, split_by_listing
-from jobs.refresh.poll import Leased, Polled, poll_batch
+from jobs.refresh.poll import Answer, Leased, Polled, ask, store
 from jobs.refresh.runs import AccountRun, Due, Phase, Queue
 from jobs.refresh.shutdown import shutting_down
-from jobs.refresh.workers import Workers
+from jobs.refresh.workers import Storer, Workers
 from jobs.services import usage
 
 log = logging.getLogger("jobs.refresh")
@@ -296,9 +296,24 @@ class RefreshLoop:
         ids = {due.external_id: due.pk for due in batch}
         polled: Polled | None = None
         try:
-            polled = poll_batch(run.leased, ids)
+            answer = ask(run.leased, ids)
+            if isinstance(answer, Answer):
+                self.storer.put((run, answer))  # counted by the storer once stored
+                return
+            polled = answer
+        except BaseException:
+            self._polled(run, ids.values(), None)
+            raise
+        self._polled(run, ids.values(), polled)
+
+    def _store(self, stored: list[tuple[AccountRun, Answer]]) -> None:
+        """The storer thread: store answers of many requests at once, then count them."""
+        polled: list[Polled | None] = [None] * len(stored)
+        try:
+            polled = list(store([answer for _, answer in stored]))
         finally:
-            self._polled(run, ids.values(), polled)
+            for (run, answer), result in zip(stored, polled, strict=True):
+                self._polled(run, answer.ids.values(), result)
 
     def _polled(self, run: AccountRun, pks: Iterable[int], polled: Polled | None) -> None:
         """Count a finished request (None: it raised) and pace its account."""
@@ -404,6 +419,7 @@ class RefreshLoop:
         deadline = time.monotonic() + self.seconds
         self.cut_at = deadline + END_GRACE
         workers = Workers(self.threads, cut_at=self.cut_at)
+        self.storer: Storer[tuple[AccountRun, Answer]] = Storer(self._store)
         next_claim = 0.0
         try:
             while time.monotonic() < deadline:
@@ -421,6 +437,7 @@ class RefreshLoop:
                 time.sleep(0.005 if busy else 0.1)
         finally:
             workers.join()
+            self.storer.join()
             self.release()
             close_old_connections()
         return self.stats

@@ -58,8 +58,25 @@ class Polled:
     back_off: float | None = None
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What the provider answered about a batch of jobs, not yet stored."""
+
+    ids: Mapping[str, int]
+    results: Mapping[str, JobStatus | ProviderError]
+    asked_at: datetime
+    seconds: float
+
+
 def poll_batch(leased: Leased, ids: Mapping[str, int]) -> Polled:
     """Ask about the jobs `ids` ({external id: pk}) in one request and store the answers."""
+    answer = ask(leased, ids)
+    return answer if isinstance(answer, Polled) else store([answer])[0]
+
+
+def ask(leased: Leased, ids: Mapping[str, int]) -> Answer | Polled:
+    """One request about the jobs `ids`: its answer to store, or the Polled of a failure
+    (already recorded)."""
     asked_at = timezone.now()
     started = time.monotonic()
     try:
@@ -73,57 +90,70 @@ def poll_batch(leased: Leased, ids: Mapping[str, int]) -> Polled:
         failure = ProviderError("internal adapter error", "AdapterError")
         back_off = request_failed(leased, list(ids.values()), failure)
         return Polled(seconds=None, error=failure, back_off=back_off)
-    seconds = time.monotonic() - started
-    jobs, changed = _store(results, ids, asked_at)
-    return Polled(seconds=seconds, jobs=jobs, changed=changed)
+    return Answer(ids, results, asked_at, time.monotonic() - started)
 
 
-def _store(
-    results: Mapping[str, JobStatus | ProviderError], ids: Mapping[str, int], asked_at: datetime
-) -> tuple[int, int]:
-    """Store a batch's answers; returns (jobs answered, jobs changed)."""
-    jobs = changed = 0
+def store(answers: list[Answer]) -> list[Polled]:
+    """Store the answers of several requests in one write; one Polled per answer.
+
+    Providers that answer one job per request (IVH, VOD, ICE) would otherwise pay the
+    batch's read, transaction and insert for every job.
+    """
     statuses: dict[int, JobStatus] = {}
-    for external_id, result in results.items():
-        pk = ids.get(external_id)
-        if pk is None:
-            continue
-        jobs += 1
-        if isinstance(result, JobStatus):
-            statuses[pk] = result
-        else:
-            services.jobs_record_error(job_ids=[pk], error=result)
-    unstored: dict[int, ProviderError] = {}
+    asked_at: dict[int, datetime] = {}
+    counts: list[int] = []
+    for answer in answers:
+        jobs = 0
+        for external_id, result in answer.results.items():
+            pk = answer.ids.get(external_id)
+            if pk is None:
+                continue
+            jobs += 1
+            if isinstance(result, JobStatus):
+                statuses[pk], asked_at[pk] = result, answer.asked_at
+            else:
+                services.jobs_record_error(job_ids=[pk], error=result)
+        counts.append(jobs)
+    applied = _apply(statuses, asked_at)
+    for pk, outcome in applied.items():
+        if outcome.became_terminal and statuses[pk].subtitles_url:
+            services.job_fetch_subtitles(job_id=pk)  # never inside a transaction
+    polled = []
+    for answer, jobs in zip(answers, counts, strict=True):
+        missing = [
+            pk for external_id, pk in answer.ids.items() if external_id not in answer.results
+        ]
+        if missing:  # an adapter that forgot an id: retry later rather than lose it
+            services.jobs_record_error(
+                job_ids=missing, error=ProviderError("no answer for this job", "NoAnswer")
+            )
+        changed = sum(applied[pk].changed for pk in answer.ids.values() if pk in applied)
+        polled.append(Polled(seconds=answer.seconds, jobs=jobs, changed=changed))
+    return polled
+
+
+def _apply(
+    statuses: dict[int, JobStatus], asked_at: dict[int, datetime]
+) -> dict[int, services.Applied]:
     try:
-        applied = services.jobs_apply_statuses(statuses=statuses, asked_at=asked_at)
+        return services.jobs_apply_statuses(statuses=statuses, asked_at=asked_at)
     except Exception:  # rolled back whole: store job by job, so one bad answer stays alone
-        applied = {}
-        for pk, status in statuses.items():
-            try:
-                applied[pk] = services.job_apply_status(job_id=pk, status=status, asked_at=asked_at)
-            except Exception as exc:
-                # Left due, the job would be asked again at once, for ever (a one-pass
-                # run then never ends): note the error so it backs off like any other.
-                log.exception("could not store the answer for job %s", pk)
-                unstored[pk] = ProviderError(
+        log.warning("a batch of %s answers could not be stored whole", len(statuses))
+    applied = {}
+    for pk, status in statuses.items():
+        try:
+            applied[pk] = services.job_apply_status(job_id=pk, status=status, asked_at=asked_at[pk])
+        except Exception as exc:
+            # Left due, the job would be asked again at once, for ever (a one-pass run
+            # then never ends): note the error so it backs off like any other.
+            log.exception("could not store the answer for job %s", pk)
+            services.jobs_record_error(
+                job_ids=[pk],
+                error=ProviderError(
                     f"The answer could not be stored ({type(exc).__name__}).", "StoreError"
-                )
-    changed = sum(result.changed for result in applied.values())
-    subtitles = [
-        pk
-        for pk, result in applied.items()
-        if result.became_terminal and statuses[pk].subtitles_url
-    ]
-    for pk, error in unstored.items():
-        services.jobs_record_error(job_ids=[pk], error=error)
-    for pk in subtitles:  # outbound fetches never run inside a transaction
-        services.job_fetch_subtitles(job_id=pk)
-    missing = [pk for external_id, pk in ids.items() if external_id not in results]
-    if missing:  # an adapter that forgot an id: retry later rather than lose it
-        services.jobs_record_error(
-            job_ids=missing, error=ProviderError("no answer for this job", "NoAnswer")
-        )
-    return jobs, changed
+                ),
+            )
+    return applied
 
 
 def request_failed(leased: Leased, job_ids: list[int], error: ProviderError) -> float | None:

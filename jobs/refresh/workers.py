@@ -8,12 +8,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from django.db import connection
 
 from jobs import http
 
 log = logging.getLogger("jobs.refresh")
+
+T = TypeVar("T")
 
 
 class Workers:
@@ -63,3 +66,50 @@ class Workers:
             self.tasks.put(None)
         for thread in self.threads:
             thread.join()
+
+
+class Storer(Generic[T]):
+    """One thread that stores what the workers fetched, many answers per write.
+
+    Workers hand over their answers and go on asking; the storer takes every answer
+    waiting (up to MAX_ITEMS) and stores them together, so an account that answers one job
+    per request still writes in batches. It stores everything handed over before `join`
+    returns: an answer fetched is never dropped.
+    """
+
+    MAX_ITEMS = 200
+
+    def __init__(self, store: Callable[[list[T]], None]) -> None:
+        self.store = store
+        self.items: queue.Queue[T | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._work, name="refresh-store", daemon=True)
+        self.thread.start()
+
+    def put(self, item: T) -> None:
+        self.items.put(item)
+
+    def _work(self) -> None:
+        try:
+            done = False
+            while not done:
+                first = self.items.get()
+                if first is None:
+                    break
+                batch = [first]
+                with contextlib.suppress(queue.Empty):
+                    while len(batch) < self.MAX_ITEMS:
+                        item = self.items.get_nowait()
+                        if item is None:
+                            done = True
+                            break
+                        batch.append(item)
+                try:
+                    self.store(batch)
+                except Exception:  # one bad write must never take the loop down
+                    log.exception("refresh store failed")
+        finally:
+            connection.close()
+
+    def join(self) -> None:
+        self.items.put(None)
+        self.thread.join()

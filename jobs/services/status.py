@@ -264,9 +264,15 @@ def job_apply_status(
 
 
 def jobs_apply_statuses(
-    *, statuses: Mapping[int, JobStatus], asked_at: datetime, now: datetime | None = None
+    *,
+    statuses: Mapping[int, JobStatus],
+    asked_at: datetime | Mapping[int, datetime],
+    now: datetime | None = None,
 ) -> dict[int, Applied]:
     """Store a batch of answers ({job pk: status}) as `job_apply_status` would, cheaply.
+
+    `asked_at` is when the request went out, or one time per job when the batch gathers the
+    answers of several requests.
 
     The jobs are read in one query outside any transaction and every decision is made
     before the write, which is then a conditional UPDATE per job and one INSERT of all the
@@ -276,10 +282,11 @@ def jobs_apply_statuses(
     that no longer exists is left out of the result.
     """
     now = now or timezone.now()
+    when = (lambda pk: asked_at) if isinstance(asked_at, datetime) else asked_at.__getitem__
     running = [pk for pk, status in statuses.items() if status.state is State.RUNNING]
     starts = _running_starts(running) if running else {}
     plans = [
-        _plan(job, statuses[job.pk], asked_at, now, starts.get(job.pk))
+        _plan(job, statuses[job.pk], when(job.pk), now, starts.get(job.pk))
         for job in _read().filter(pk__in=statuses)
     ]
     applied: dict[int, Applied] = {}
@@ -297,7 +304,7 @@ def jobs_apply_statuses(
     for pk in again:
         with contextlib.suppress(Job.DoesNotExist):
             applied[pk] = job_apply_status(
-                job_id=pk, status=statuses[pk], asked_at=asked_at, now=now
+                job_id=pk, status=statuses[pk], asked_at=when(pk), now=now
             )
     return applied
 
