@@ -8,6 +8,7 @@ discovery all take and give back leases through these functions only.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import uuid
@@ -16,10 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from jobs.models import Account
+from jobs.models import Account, Job
+from jobs.providers import provider_class
 
 
 def owner_id(purpose: str) -> str:
@@ -88,3 +90,20 @@ def account_leases_release(*, owner: str, account_id: int | None = None) -> None
     if account_id is not None:
         accounts = accounts.filter(pk=account_id)
     accounts.update(lease_owner="", lease_until=None)
+
+
+def requests_due(accounts: QuerySet[Account], due: Q) -> dict[int, int]:
+    """Requests due per account of `accounts`: its `due` jobs over its provider's batch size.
+
+    Loops split the accounts by this, not by their number (see `RefreshLoop.claim`).
+    """
+    rows = (
+        Job.objects.filter(account__in=accounts)
+        .filter(due)
+        .order_by()  # the model's ordering would split the groups
+        .values_list("account_id", "account__provider")
+        .annotate(jobs=Count("pk"))
+    )
+    return {
+        pk: math.ceil(jobs / provider_class(provider).batch_size) for pk, provider, jobs in rows
+    }

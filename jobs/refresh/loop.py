@@ -23,12 +23,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from jobs import http, services
 from jobs.models import Account, Job
-from jobs.providers import provider_class
 from jobs.refresh.discovery import discover_pages
 from jobs.refresh.leases import (
     account_lease_take,
@@ -37,6 +36,7 @@ from jobs.refresh.leases import (
     leased_by_others,
     not_backing_off,
     owner_id,
+    requests_due,
 )
 from jobs.refresh.listing import LISTING_SECONDS, listing_take, split_by_listing
 from jobs.refresh.poll import Answer, Leased, Polled, ask, store
@@ -122,7 +122,7 @@ class RefreshLoop:
         # requests due, not in accounts, or one loop would hold the three accounts that ask
         # one job per request while another finishes two batching accounts in seconds and
         # then idles on its own core.
-        loads = self._loads(with_work, horizon)
+        loads = requests_due(with_work, _due_jobs(horizon))
         share = sum(loads.values()) / self.loops
         mine = sum(loads.get(pk, 0) for pk in self.runs)
         candidates = (
@@ -146,20 +146,6 @@ class RefreshLoop:
                 self.unclaimed_since.pop(pk, None)
                 self.runs[pk] = self._account_run(Account.objects.get(pk=pk))
                 mine += loads.get(pk, 0)
-
-    @staticmethod
-    def _loads(with_work: QuerySet[Account], horizon: datetime) -> dict[int, int]:
-        """Requests due per account with work: its due jobs over its provider's batch size."""
-        rows = (
-            Job.objects.filter(account__in=with_work)
-            .filter(_due_jobs(horizon))
-            .order_by()  # the model's ordering would split the groups
-            .values_list("account_id", "account__provider")
-            .annotate(due=Count("pk"))
-        )
-        return {
-            pk: math.ceil(due / provider_class(provider).batch_size) for pk, provider, due in rows
-        }
 
     def _account_run(self, account: Account) -> AccountRun:
         leased = Leased.of(account)
