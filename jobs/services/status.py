@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, Field
 from django.utils import timezone
 
 from jobs import scheduling
@@ -214,6 +215,53 @@ def _write(plan: _Plan, now: datetime) -> bool:
     return True
 
 
+def _write_many(plans: list[_Plan], now: datetime) -> list[_Plan]:
+    """`_write` for many plans: one `executemany` per shape of update, not an ORM update
+    each (half a refresh pass's CPU went into building those). Returns the plans written.
+    """
+    shapes: dict[tuple[tuple[str, ...], bool], list[_Plan]] = defaultdict(list)
+    for plan in plans:
+        assert plan.update is not None
+        shapes[(tuple(sorted(plan.update)), plan.job.last_polled_at is None)].append(plan)
+    quote = connection.ops.quote_name
+    meta = Job._meta
+    polled_at = cast("Field[Any, Any]", meta.get_field("last_polled_at"))
+    with connection.cursor() as cursor:
+        for (names, never_polled), members in shapes.items():
+            fields = [cast("Field[Any, Any]", meta.get_field(name)) for name in names]
+            columns = ", ".join(f"{quote(str(field.column))} = %s" for field in fields)
+            last = "IS NULL" if never_polled else "= %s"
+            # Identifiers from the model's own meta, values as parameters.
+            sql = (
+                f"UPDATE {quote(meta.db_table)} SET {columns} WHERE id = %s"  # noqa: S608
+                f" AND version = %s AND poll_errors = %s AND last_polled_at {last}"
+            )
+            rows = []
+            for plan in members:
+                job, update = plan.job, plan.update or {}
+                row = [field.get_db_prep_save(update[field.name], connection) for field in fields]
+                row += [job.pk, job.version, job.poll_errors]
+                if not never_polled:
+                    row.append(polled_at.get_db_prep_value(job.last_polled_at, connection))
+                rows.append(row)
+            cursor.executemany(sql, rows)
+    # A written job carries its plan's poll time; one another writer moved on does not.
+    now_polled = dict(
+        Job.objects.filter(pk__in=[plan.job.pk for plan in plans]).values_list(
+            "pk", "last_polled_at"
+        )
+    )
+    written = [
+        plan
+        for plan in plans
+        if plan.update is not None and now_polled.get(plan.job.pk) == plan.update["last_polled_at"]
+    ]
+    for plan in written:
+        if plan.job.poll_errors and not plan.job.is_terminal:
+            job_record_recovered(plan.job, now)
+    return written
+
+
 def _tracked(plans: Iterable[_Plan]) -> None:
     """A first answer verifies a job tracked from a paste."""
     first = [plan.job.pk for plan in plans if plan.first_answer]
@@ -275,8 +323,8 @@ def jobs_apply_statuses(
     answers of several requests.
 
     The jobs are read in one query outside any transaction and every decision is made
-    before the write, which is then a conditional UPDATE per job and one INSERT of all the
-    events: SQLite's single writer is held for those statements only, not for the ORM's
+    before the write, which is then a conditional UPDATE per job (sent as one
+    `executemany`) and one INSERT of all the events: SQLite's single writer is held for those statements only, not for the ORM's
     work (at 5 ms a job, that work inside the write made a 10,000-job pass writer-bound).
     A job another writer changed in between is applied again with its row locked. A job
     that no longer exists is left out of the result.
@@ -289,16 +337,13 @@ def jobs_apply_statuses(
         _plan(job, statuses[job.pk], when(job.pk), now, starts.get(job.pk))
         for job in _read().filter(pk__in=statuses)
     ]
-    applied: dict[int, Applied] = {}
-    again: list[int] = []
     with one_writer(), transaction.atomic():
-        written = []
-        for plan in plans:
-            if plan.update is not None and not _write(plan, now):
-                again.append(plan.job.pk)
-                continue
-            applied[plan.job.pk] = plan.applied
-            written.append(plan)
+        to_write = [plan for plan in plans if plan.update is not None]
+        written = [plan for plan in plans if plan.update is None]  # dropped as stale
+        written += _write_many(to_write, now) if to_write else []
+        done = {plan.job.pk for plan in written}
+        again = [plan.job.pk for plan in to_write if plan.job.pk not in done]
+        applied = {plan.job.pk: plan.applied for plan in written}
         _tracked(written)
         JobEvent.objects.bulk_create(plan.event for plan in written if plan.event is not None)
     for pk in again:
