@@ -324,8 +324,9 @@ def jobs_apply_statuses(
 
     The jobs are read in one query outside any transaction and every decision is made
     before the write, which is then a conditional UPDATE per job (sent as one
-    `executemany`) and one INSERT of all the events: SQLite's single writer is held for those statements only, not for the ORM's
-    work (at 5 ms a job, that work inside the write made a 10,000-job pass writer-bound).
+    `executemany`) and one INSERT of all the events: SQLite's single writer is held for
+    those statements only, not for the ORM's work (at 5 ms a job, that work inside the
+    write made a 10,000-job pass writer-bound).
     A job another writer changed in between is applied again with its row locked. A job
     that no longer exists is left out of the result.
     """
