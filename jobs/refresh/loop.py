@@ -235,7 +235,8 @@ class RefreshLoop:
                     run.requests_in_flight += 1
                 workers.submit(functools.partial(self.poll, run, batch))
             listing = run.listing is Phase.RUNNING
-            if run.due or run.requests_in_flight or listing or run.queue is not Queue.EMPTY:
+            waiting = run.due or run.requests_in_flight or run.in_flight_jobs or listing
+            if waiting or run.queue is not Queue.EMPTY:
                 busy = True
             elif self.once:
                 self._drop(run)  # done with it: let another loop's share count true
@@ -280,17 +281,20 @@ class RefreshLoop:
         connection for the loop's life and close it at the end.
         """
         ids = {due.external_id: due.pk for due in batch}
-        polled: Polled | None = None
         try:
             answer = ask(run.leased, ids)
-            if isinstance(answer, Answer):
-                self.storer.put((run, answer))  # counted by the storer once stored
-                return
-            polled = answer
         except BaseException:
-            self._polled(run, ids.values(), None)
+            self._answered(run, None)
+            self._landed(run, ids.values(), None)
             raise
-        self._polled(run, ids.values(), polled)
+        if isinstance(answer, Polled):  # the request failed: nothing to store
+            self._answered(run, answer)
+            self._landed(run, ids.values(), answer)
+            return
+        # The request is over (its slot frees at once, so the storer's wait never slows
+        # the account); its jobs stay in flight until the storer has stored them.
+        self._answered(run, Polled(seconds=answer.seconds))
+        self.storer.put((run, answer))
 
     def _store(self, stored: list[tuple[AccountRun, Answer]]) -> None:
         """The storer thread: store answers of many requests at once, then count them."""
@@ -299,18 +303,15 @@ class RefreshLoop:
             polled = list(store([answer for _, answer in stored]))
         finally:
             for (run, answer), result in zip(stored, polled, strict=True):
-                self._polled(run, answer.ids.values(), result)
+                self._landed(run, answer.ids.values(), result)
 
-    def _polled(self, run: AccountRun, pks: Iterable[int], polled: Polled | None) -> None:
+    def _answered(self, run: AccountRun, polled: Polled | None) -> None:
         """Count a finished request (None: it raised) and pace its account."""
         now = time.monotonic()
         record_ok = False
         with self.lock:
-            run.in_flight_jobs.difference_update(pks)
             run.requests_in_flight -= 1
             if polled is not None:
-                self.stats["jobs"] += polled.jobs
-                self.stats["changed"] += polled.changed
                 error = polled.error
                 if error is not None:
                     self.stats["errors"] += 1
@@ -329,6 +330,14 @@ class RefreshLoop:
         if record_ok:
             services.account_record_ok(account_id=run.account_id)
         self._write_usage(run, counts)
+
+    def _landed(self, run: AccountRun, pks: Iterable[int], polled: Polled | None) -> None:
+        """These jobs' answers are stored (or lost with their request): free to poll again."""
+        with self.lock:
+            run.in_flight_jobs.difference_update(pks)
+            if polled is not None:
+                self.stats["jobs"] += polled.jobs
+                self.stats["changed"] += polled.changed
 
     def _take_listing(self, run: AccountRun) -> None:
         close_old_connections()
