@@ -195,29 +195,13 @@ def _plan(
     return _Plan(job, applied, update, event, first_answer)
 
 
-def _write(plan: _Plan, now: datetime) -> bool:
-    """Carry out `plan` if its job is still as it was read; returns whether it was.
-
-    Runs inside the caller's transaction; the change event and the verified pastes
-    (`_tracked`) are the caller's to write, once for a whole batch.
-    """
-    job, update = plan.job, plan.update
-    assert update is not None
-    unchanged = Job.objects.filter(pk=job.pk, version=job.version, poll_errors=job.poll_errors)
-    if job.last_polled_at is None:
-        unchanged = unchanged.filter(last_polled_at__isnull=True)
-    else:
-        unchanged = unchanged.filter(last_polled_at=job.last_polled_at)
-    if not unchanged.update(**update):
-        return False
-    if job.poll_errors and not job.is_terminal:
-        job_record_recovered(job, now)
-    return True
-
-
 def _write_many(plans: list[_Plan], now: datetime) -> list[_Plan]:
-    """`_write` for many plans: one `executemany` per shape of update, not an ORM update
-    each (half a refresh pass's CPU went into building those). Returns the plans written.
+    """Carry out the plans whose job is still as it was read; returns those.
+
+    Each is an UPDATE conditional on what its plan was based on, sent as one
+    `executemany` per shape of update rather than an ORM update each (half a refresh
+    pass's CPU went into building those). Runs inside the caller's transaction; the
+    change events and the verified pastes (`_tracked`) are the caller's to write.
     """
     shapes: dict[tuple[tuple[str, ...], bool], list[_Plan]] = defaultdict(list)
     for plan in plans:
@@ -226,6 +210,7 @@ def _write_many(plans: list[_Plan], now: datetime) -> list[_Plan]:
     quote = connection.ops.quote_name
     meta = Job._meta
     polled_at = cast("Field[Any, Any]", meta.get_field("last_polled_at"))
+    matched = 0
     with connection.cursor() as cursor:
         for (names, never_polled), members in shapes.items():
             fields = [cast("Field[Any, Any]", meta.get_field(name)) for name in names]
@@ -245,21 +230,27 @@ def _write_many(plans: list[_Plan], now: datetime) -> list[_Plan]:
                     row.append(polled_at.get_db_prep_value(job.last_polled_at, connection))
                 rows.append(row)
             cursor.executemany(sql, rows)
-    # A written job carries its plan's poll time; one another writer moved on does not.
+            matched += cursor.rowcount  # the sum over the rows, on SQLite and psycopg alike
+    written = plans if matched == len(plans) else _still_mine(plans)
+    for plan in written:
+        if plan.job.poll_errors and not plan.job.is_terminal:
+            job_record_recovered(plan.job, now)
+    return written
+
+
+def _still_mine(plans: list[_Plan]) -> list[_Plan]:
+    """The plans whose update went in: a written job carries its plan's poll time, one
+    another writer moved on does not."""
     now_polled = dict(
         Job.objects.filter(pk__in=[plan.job.pk for plan in plans]).values_list(
             "pk", "last_polled_at"
         )
     )
-    written = [
+    return [
         plan
         for plan in plans
         if plan.update is not None and now_polled.get(plan.job.pk) == plan.update["last_polled_at"]
     ]
-    for plan in written:
-        if plan.job.poll_errors and not plan.job.is_terminal:
-            job_record_recovered(plan.job, now)
-    return written
 
 
 def _tracked(plans: Iterable[_Plan]) -> None:
@@ -304,7 +295,7 @@ def job_apply_status(
         job = _read().select_for_update(of=("self",)).get(pk=job_id)
         plan = _plan(job, status, asked_at, now, _running_starts([job.pk]).get(job.pk))
         if plan.update is not None:
-            _write(plan, now)  # the row is locked: it is still as read
+            _write_many([plan], now)  # the row is locked: it is still as read
             _tracked([plan])
             if plan.event is not None:
                 plan.event.save()
@@ -332,7 +323,12 @@ def jobs_apply_statuses(
     """
     now = now or timezone.now()
     when = (lambda pk: asked_at) if isinstance(asked_at, datetime) else asked_at.__getitem__
-    running = [pk for pk, status in statuses.items() if status.state is State.RUNNING]
+    # Only a job past 1 % can have an ETA (`scheduling.eta` needs 1 % gained).
+    running = [
+        pk
+        for pk, status in statuses.items()
+        if status.state is State.RUNNING and (status.progress or 0) >= 1
+    ]
     starts = _running_starts(running) if running else {}
     plans = [
         _plan(job, statuses[job.pk], when(job.pk), now, starts.get(job.pk))
