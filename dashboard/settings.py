@@ -269,7 +269,9 @@ Q_CLUSTER = {
     "save_limit": 500,
     "ack_failures": True,
     "label": "Tasks",
-    "poll": 1,
+    # How often the ORM broker is read for new tasks: each refresh loop waits for this
+    # when the schedule enqueues it, once a minute (Redis wakes the cluster at once).
+    "poll": 0.25,
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
