@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.models import Count, Sum
+from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Count, F, Sum
 from django.test.utils import CaptureQueriesContext
 
-from jobs.models import Job, JobStateCount
+from jobs.models import Account, Job, JobStateCount
 from jobs.refresh import refresh_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,3 +69,122 @@ def test_the_list_reads_counts_without_counting_jobs(
         q["sql"] for q in queries if "COUNT(" in q["sql"].upper() and '"jobs_job"' in q["sql"]
     ]
     assert counting == []
+
+
+# --- PostgreSQL: the counters are written once per statement (migration 0012) ---------
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="PostgreSQL only: SQLite has no statement-level triggers (its row-level ones stay)",
+)
+NEW_MIGRATION = "state_count_statement_triggers"
+
+
+@pytest.fixture
+def two_accounts(db) -> list[Account]:
+    return [Account.objects.create(name=f"counted-{n}", provider="tencent_vod") for n in (1, 2)]
+
+
+def job_triggers() -> set[tuple[str, str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT trigger_name, event_manipulation, action_orientation"
+            " FROM information_schema.triggers WHERE event_object_table = 'jobs_job'"
+        )
+        return set(cursor.fetchall())
+
+
+def counter_writes() -> int:
+    """Row versions the current transaction has written to the counter table so far."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_tup_ins + n_tup_upd FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'jobs_jobstatecount'"
+        )
+        return cursor.fetchone()[0]
+
+
+def mixed_jobs(accounts: list[Account], n: int, prefix: str = "j") -> list[Job]:
+    states = ("queued", "running", "succeeded", "failed")
+    return [
+        Job(account=accounts[i % 2], external_id=f"{prefix}{i}", state=states[i // 2 % 4])
+        for i in range(n)
+    ]
+
+
+def test_bulk_moves_and_deletes_keep_counts_exact(two_accounts):
+    first, second = two_accounts
+    Job.objects.bulk_create(mixed_jobs(two_accounts, 400))
+    assert kept_counts() == fresh_counts()
+
+    # One statement: rows that change state, rows that stay, rows that change account.
+    Job.objects.filter(account=first, state__in=("queued", "failed")).update(state="failed")
+    Job.objects.filter(external_id__in=[f"j{i}" for i in range(0, 400, 3)]).update(
+        account=second, state="running"
+    )
+    with connection.cursor() as cursor:  # a swap nets out: those counters must not move
+        cursor.execute(
+            "UPDATE jobs_job SET state = CASE state WHEN 'queued' THEN 'running'"
+            " WHEN 'running' THEN 'queued' ELSE state END"
+        )
+    assert kept_counts() == fresh_counts()
+
+    with connection.cursor() as cursor:  # one statement, not the ORM's batches
+        cursor.execute("DELETE FROM jobs_job WHERE id % 5 = 0")
+    Job.objects.filter(account=first, state="failed").delete()
+    assert kept_counts() == fresh_counts()
+    assert JobStateCount.objects.get(account=first, state="failed").count == 0  # kept at zero
+
+
+@postgres_only
+def test_inserts_and_deletes_count_per_statement_updates_per_moved_row():
+    assert job_triggers() == {
+        ("jobs_job_count_insert", "INSERT", "STATEMENT"),
+        ("jobs_job_count_delete", "DELETE", "STATEMENT"),
+        ("jobs_job_count_update", "UPDATE", "ROW"),  # WHEN the state or account moves
+    }
+
+
+@postgres_only
+def test_one_statement_writes_each_counter_row_once(two_accounts):
+    pairs = 2 * 4
+    for prefix in ("new-", "more-"):  # first the counter rows are created, then updated
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            before = counter_writes()
+            Job.objects.bulk_create(mixed_jobs(two_accounts, 2000, prefix))
+            assert counter_writes() - before == pairs
+        assert sum(q["sql"].startswith('INSERT INTO "jobs_job"') for q in queries) == 1
+
+    with transaction.atomic():
+        before = counter_writes()
+        Job.objects.update(progress=5, version=F("version") + 1)  # a re-poll: no state moves
+        assert counter_writes() == before
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM jobs_job WHERE state IN ('queued', 'failed')")
+        assert counter_writes() - before == 4
+    assert kept_counts() == fresh_counts()
+
+
+@postgres_only
+def test_the_reverse_migration_restores_row_level_triggers(two_accounts):
+    executor = MigrationExecutor(connection)
+    graph = executor.loader.graph
+    (new,) = (node for node in graph.nodes if node[0] == "jobs" and NEW_MIGRATION in node[1])
+    (before,) = (node for node in graph.node_map[new].parents if node[0] == "jobs")
+    latest = graph.leaf_nodes("jobs")
+    try:
+        executor.migrate([before])
+        assert job_triggers() == {
+            ("jobs_job_count_insert_delete", "INSERT", "ROW"),
+            ("jobs_job_count_insert_delete", "DELETE", "ROW"),
+            ("jobs_job_count_update", "UPDATE", "ROW"),
+        }
+        Job.objects.bulk_create(mixed_jobs(two_accounts, 200))
+        Job.objects.filter(state="running").update(state="failed", account=two_accounts[0])
+        Job.objects.filter(state="queued").delete()
+        assert kept_counts() == fresh_counts()
+    finally:
+        MigrationExecutor(connection).migrate(latest)
+    assert len(job_triggers()) == 3
+    Job.objects.filter(state="failed").update(state="queued")
+    assert kept_counts() == fresh_counts()

@@ -129,8 +129,9 @@ class JobEvent(models.Model):
 class JobStateCount(models.Model):
     """How many jobs each account has in each state, for the list's tabs.
 
-    Database triggers (migration 0003) keep it exact on every insert, update and delete of
-    a job — whatever code path, bulk or raw — so the tabs never count the jobs table.
+    Database triggers (migrations 0003 and 0012) keep it exact on every insert, update and
+    delete of a job — whatever code path, bulk or raw — so the tabs never count the jobs
+    table.
     """
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="state_counts")
