@@ -51,6 +51,11 @@ class SentenceView:
     text: str
     words: list[WordChip] = field(default_factory=list)
 
+    @property
+    def display_text(self) -> str:
+        """The sentence as the page shows it before player.js makes its words buttons."""
+        return self.text or " ".join(w.text for w in self.words)
+
 
 def sentences(job: Job) -> list[SentenceView]:
     """Word timings as stored (ms); malformed entries are skipped, never fatal."""
@@ -67,6 +72,12 @@ def sentences(job: Job) -> list[SentenceView]:
         if view.words:
             result.append(view)
     return result
+
+
+def word_timings(views: list[SentenceView]) -> list[list[tuple[str, int, int]]]:
+    """The word preview's payload for player.js (json_script): per sentence, its words as
+    [text, start_ms, end_ms], a few bytes a word where markup took two elements."""
+    return [[(w.text, w.start_ms, w.end_ms) for w in s.words] for s in views]
 
 
 def word_cues(job: Job) -> list[Cue]:
