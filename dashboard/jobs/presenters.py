@@ -18,7 +18,14 @@ from django.utils.text import capfirst
 
 from dashboard.humanize import human_duration, human_range
 from dashboard.jobs.history import EventPage, History
-from dashboard.jobs.timings import Cue, SentenceView, sentences, subtitle_cues, word_timings
+from dashboard.jobs.timings import (
+    Cue,
+    SentenceView,
+    WordChip,
+    sentences,
+    subtitle_cues,
+    word_timings,
+)
 from jobs import freshness as freshness_of
 from jobs import scheduling, selectors
 from jobs.models import Account, Job, JobEvent
@@ -334,7 +341,7 @@ class JobDetail:
         return sentences(self.job)
 
     @cached_property
-    def word_timings(self) -> list[list[tuple[str, int, int]]]:
+    def word_timings(self) -> list[list[WordChip]]:
         return word_timings(self.sentences)
 
     @cached_property

@@ -4,6 +4,7 @@ sentences of word chips, and WebVTT made from either."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import srt
 
@@ -39,8 +40,9 @@ def subtitle_cues(job: Job) -> list[Cue]:
         return []
 
 
-@dataclass(frozen=True)
-class WordChip:
+class WordChip(NamedTuple):
+    """One word: a tuple, cheap to make by the thousand and a JSON [text, start, end]."""
+
     text: str
     start_ms: int
     end_ms: int
@@ -74,10 +76,10 @@ def sentences(job: Job) -> list[SentenceView]:
     return result
 
 
-def word_timings(views: list[SentenceView]) -> list[list[tuple[str, int, int]]]:
+def word_timings(views: list[SentenceView]) -> list[list[WordChip]]:
     """The word preview's payload for player.js (json_script): per sentence, its words as
     [text, start_ms, end_ms], a few bytes a word where markup took two elements."""
-    return [[(w.text, w.start_ms, w.end_ms) for w in s.words] for s in views]
+    return [s.words for s in views]
 
 
 def word_cues(job: Job) -> list[Cue]:
