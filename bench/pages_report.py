@@ -13,6 +13,8 @@ TARGET_GROWTH = 2.0
 TARGET_POLL_MS = 5.0
 TARGET_LIST_MS = 50.0
 TARGET_ADMIN_RATIO = 0.5
+TARGET_DETAIL_MS = 30.0  # (d), the special job: 2,000 words, 1,000 events (issue 14)
+TARGET_DETAIL_KB = 150.0  # of HTML before gzip
 
 
 # --- one database ---------------------------------------------------------------------
@@ -34,11 +36,11 @@ def print_size_table(db: str, rows: list[dict[str, Any]]) -> None:
             m = row["pages"][page]
             line += f" | {fmt_ms(m['median_ms'])} {fmt_ms(m['p90_ms'])} {m['queries']:>3}"
         print(line)
-    print("\nSQL time of each page (its queries run again alone, ms) and rows shown:")
+    print("\nSQL time of each page (its queries run again alone, ms), rows shown, HTML size:")
     for row in rows:
         parts = [
             f"{p}: sql {row['pages'][p]['sql_ms']:.1f} of {row['pages'][p]['median_ms']:.1f}"
-            f", {row['pages'][p]['rows']} rows"
+            f", {row['pages'][p]['rows']} rows, {row['pages'][p]['bytes'] / 1000:.1f} KB"
             for p in ("a", "b", "b2", "d", "e")
         ]
         print(f"{row['size']:>9}  " + "; ".join(parts))
@@ -107,6 +109,21 @@ def evaluate(db: str, rows: list[dict[str, Any]]) -> list[tuple[str, bool | None
             + ("" if db == "postgres" else " (a PostgreSQL target; informational here)"),
             max(ab) < TARGET_LIST_MS if db == "postgres" else None,
             f"a {ab[0]:.1f} ms, b {ab[1]:.1f} ms",
+        )
+    )
+    detail = [(r["size"], r["pages"]["d"]["median_ms"], r["pages"]["d"]["bytes"]) for r in rows]
+    verdicts.append(
+        (
+            f"(d) median <= {TARGET_DETAIL_MS:g} ms (every size)",
+            max(ms for _, ms, _ in detail) <= TARGET_DETAIL_MS,
+            ", ".join(f"{size}: {ms:.2f} ms" for size, ms, _ in detail),
+        )
+    )
+    verdicts.append(
+        (
+            f"(d) HTML <= {TARGET_DETAIL_KB:g} KB before gzip (every size)",
+            max(size for _, _, size in detail) <= TARGET_DETAIL_KB * 1000,
+            ", ".join(f"{size}: {n / 1000:.1f} KB" for size, _, n in detail),
         )
     )
     scans = [r["counts_scan"] for r in rows]

@@ -17,7 +17,15 @@ from django.utils.http import urlencode
 from django.utils.text import capfirst
 
 from dashboard.humanize import human_duration, human_range
-from dashboard.jobs.timings import Cue, SentenceView, sentences, subtitle_cues
+from dashboard.jobs.history import EventPage, History
+from dashboard.jobs.timings import (
+    Cue,
+    SentenceView,
+    WordChip,
+    sentences,
+    subtitle_cues,
+    word_timings,
+)
 from jobs import freshness as freshness_of
 from jobs import scheduling, selectors
 from jobs.models import Account, Job, JobEvent
@@ -157,25 +165,22 @@ class Estimate:
     remaining: timedelta | None = None
 
 
-def estimate(job: Job, events: list[JobEvent], now: datetime) -> Estimate:
+def estimate(job: Job, history: History | None, now: datetime) -> Estimate:
     """ETA from the job's own history: progress rate while running, queue movement while
-    queued. Says so when there is not enough history."""
+    queued. Says so when there is not enough history (or none was read: `history` None)."""
     if job.is_terminal:
         return Estimate("finished")
     if job.state == State.RUNNING:
-        points = [
-            scheduling.ProgressPoint(e.at, e.progress)
-            for e in events
-            if e.state == State.RUNNING and e.progress is not None
-        ]
+        ends = history.progress_ends if history else None
+        points = [scheduling.ProgressPoint(p.at, p.value) for p in ends or ()]
         remaining = scheduling.eta(points, now)
         if remaining is None:
             return Estimate("not enough progress history yet")
         return Estimate("finishes in about " + human_duration(remaining), remaining)
     if job.state == State.QUEUED:
-        queue = [(e.at, e.queue_position) for e in events if e.queue_position is not None]
-        if len(queue) >= 2 and queue[0][1] > queue[-1][1]:
-            (t0, p0), (t1, p1) = queue[0], queue[-1]
+        ends = history.queue_ends if history else None
+        if ends and ends[0].value > ends[1].value:
+            (t0, p0), (t1, p1) = (ends[0].at, ends[0].value), (ends[1].at, ends[1].value)
             rate = (p0 - p1) / max(1.0, (t1 - t0).total_seconds())  # places per second
             remaining = timedelta(seconds=p1 / rate) if rate > 0 else None
             if remaining is not None:
@@ -244,39 +249,37 @@ def timeline_entries(events: list[JobEvent]) -> list[TimelineEntry]:
 
 @dataclass
 class JobDetail:
+    """The job page. `history` reads its events (None: the share page, which shows none)."""
+
     job: Job
-    events: list[JobEvent]
+    history: History | None = None
 
     @cached_property
     def estimate(self) -> Estimate:
-        return estimate(self.job, self.events, timezone.now())
+        return estimate(self.job, self.history, timezone.now())
 
     @cached_property
     def freshness(self) -> freshness_of.Freshness:
         return freshness_of.freshness(self.job)
 
     @cached_property
-    def timeline_entries(self) -> list[TimelineEntry]:
-        return timeline_entries(self.events)
+    def events(self) -> EventPage:
+        """The newest page of the timeline."""
+        return self.history.page if self.history else EventPage([], 0)
 
     @cached_property
+    def timeline_entries(self) -> list[TimelineEntry]:
+        return timeline_entries(self.events.events)
+
+    @property
     def last_refresh(self) -> JobEvent | None:
         """The latest "Refresh now" outcome, while it is recent enough to be news."""
-        for event in reversed(self.events):
-            if event.kind == JobEvent.Kind.REFRESH:
-                return event if timezone.now() - event.at < timedelta(minutes=10) else None
-        return None
+        return self.history.last_refresh if self.history else None
 
     @property
     def refresh_failed(self) -> bool:
         note = self.last_refresh.note if self.last_refresh else ""
         return note.startswith(("Refresh failed", "Refresh not sent"))
-
-    def _first_seen(self, states: set[str]) -> datetime | None:
-        return next(
-            (e.at for e in self.events if e.kind == JobEvent.Kind.STATUS and e.state in states),
-            None,
-        )
 
     @cached_property
     def created(self) -> Observed:
@@ -288,14 +291,14 @@ class JobDetail:
     def started(self) -> Observed:
         if self.job.started_at:
             return Observed(self.job.started_at)
-        seen = self._first_seen({State.RUNNING})
+        seen = self.history.first_running if self.history else None
         return Observed(seen, seen is not None, "first seen running")
 
     @cached_property
     def finished(self) -> Observed:
         if self.job.finished_at or not self.job.is_terminal:
             return Observed(self.job.finished_at)
-        seen = self._first_seen({State.SUCCEEDED, State.FAILED, State.CANCELED})
+        seen = self.history.first_finished if self.history else None
         return Observed(seen, seen is not None, "first seen finished")
 
     @property
@@ -320,13 +323,14 @@ class JobDetail:
     def explanation(self) -> Explanation | None:
         return explain(self.job)
 
-    @cached_property
+    @property
     def queue_history(self) -> list[JobEvent]:
-        return [e for e in self.events if e.queue_position is not None]
+        """The newest queue positions, oldest first (`queue_positions` says how many in all)."""
+        return self.history.queue_history if self.history else []
 
-    @cached_property
-    def timeline(self) -> list[JobEvent]:
-        return list(reversed(self.events))
+    @property
+    def queue_positions(self) -> int:
+        return self.history.queue_positions if self.history else 0
 
     @cached_property
     def cues(self) -> list[Cue]:
@@ -335,6 +339,10 @@ class JobDetail:
     @cached_property
     def sentences(self) -> list[SentenceView]:
         return sentences(self.job)
+
+    @cached_property
+    def word_timings(self) -> list[list[WordChip]]:
+        return word_timings(self.sentences)
 
     @cached_property
     def word_duration(self) -> int:

@@ -4,6 +4,7 @@ sentences of word chips, and WebVTT made from either."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import srt
 
@@ -39,8 +40,9 @@ def subtitle_cues(job: Job) -> list[Cue]:
         return []
 
 
-@dataclass(frozen=True)
-class WordChip:
+class WordChip(NamedTuple):
+    """One word: a tuple, cheap to make by the thousand and a JSON [text, start, end]."""
+
     text: str
     start_ms: int
     end_ms: int
@@ -50,6 +52,11 @@ class WordChip:
 class SentenceView:
     text: str
     words: list[WordChip] = field(default_factory=list)
+
+    @property
+    def display_text(self) -> str:
+        """The sentence as the page shows it before player.js makes its words buttons."""
+        return self.text or " ".join(w.text for w in self.words)
 
 
 def sentences(job: Job) -> list[SentenceView]:
@@ -67,6 +74,12 @@ def sentences(job: Job) -> list[SentenceView]:
         if view.words:
             result.append(view)
     return result
+
+
+def word_timings(views: list[SentenceView]) -> list[list[WordChip]]:
+    """The word preview's payload for player.js (json_script): per sentence, its words as
+    [text, start_ms, end_ms], a few bytes a word where markup took two elements."""
+    return [s.words for s in views]
 
 
 def word_cues(job: Job) -> list[Cue]:

@@ -8,6 +8,8 @@ from dashboard.jobs import views
 urlpatterns = [
     path("", views.job_list, name="job-list"),
     path("jobs/<uuid:code>/", views.job_detail, name="job-detail"),
+    path("jobs/<uuid:code>/events/", views.job_events, name="job-events"),
+    path("jobs/<uuid:code>/payload.json", views.job_payload, name="job-payload"),
     path("jobs/<uuid:code>/refresh/", views.job_refresh, name="job-refresh"),
     path("jobs/<uuid:code>/watch/", views.job_watch, name="job-watch"),
     *subtitle_routes("jobs/<uuid:code>/", "job", views.job_srt, views.job_vtt),

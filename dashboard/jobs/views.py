@@ -5,13 +5,18 @@ once a job is finished, which stops htmx polling)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,9 +26,10 @@ from django.views.decorators.http import require_POST, require_safe
 from django_q.tasks import async_task
 
 from dashboard import downloads
-from dashboard.jobs import presenters, timings
+from dashboard.jobs import history, presenters, timings
 from dashboard.jobs.forms import JobFilterForm, TrackForm, VoiceSeparationForm
 from dashboard.jobs.live import detail_token, media_signature, poll_answer
+from dashboard.jobs.payload import payload_json, raw_preview
 from dashboard.requests import AuthenticatedHtmxRequest, AuthenticatedHttpRequest
 from jobs import selectors, services
 from jobs.media import media_probe
@@ -108,17 +114,41 @@ def job_detail(request: AuthenticatedHtmxRequest, code: str) -> HttpResponse:
     token, media = detail_token(job), media_signature(job)
     if polled and (answer := poll_answer(job, token=token, media=media, asked=request.GET)):
         return answer
-    events = list(job.events.order_by("at", "id"))
     context = {
         "job": job,
-        "view": presenters.JobDetail(job, events),
+        "view": presenters.JobDetail(job, history.History(job)),
         "can_operate": request.user.has_perm("jobs.operate_job"),
         "live_url": "?" + urlencode({"v": token, "m": media}),
-        "raw_json": json.dumps(job.raw, indent=2, ensure_ascii=False, sort_keys=True),
+        "raw": None if polled else raw_preview(job.raw),
         # A poll answer also carries the timeline and the failure card (out-of-band swaps).
         "oob": polled,
     }
     return render(request, "jobs/detail.html" + ("#live" if polled else ""), context)
+
+
+@permission_required("jobs.view_job", raise_exception=True)
+@require_safe
+def job_events(request: AuthenticatedHtmxRequest, code: str) -> HttpResponse:
+    """A page of the job's timeline, older than the event `before` (the newest without):
+    the items appended under the job page's timeline for htmx, a page of its own else."""
+    job = job_for_user(request, code)
+    before = None
+    if "before" in request.GET:
+        try:
+            before = history.event_of(job, request.GET["before"])
+        except ValueError:
+            return HttpResponseBadRequest("before must be an event id")
+        if before is None:
+            raise Http404("no such event")
+    page = history.event_page(job, before=before)
+    context = {
+        "job": job,
+        "before": before,
+        "events": page,
+        "entries": presenters.timeline_entries(page.events),
+    }
+    template = "jobs/events.html" + ("#page" if request.htmx else "")
+    return render(request, template, context)
 
 
 @permission_required("jobs.view_job", raise_exception=True)
@@ -144,6 +174,19 @@ def job_vtt(request: HttpRequest, code: str, source: str) -> HttpResponse:
         extension="vtt",
         content_type="text/vtt",
         as_attachment=source != "subtitles",  # the player's <track> reads it in place
+    )
+
+
+@permission_required("jobs.view_job", raise_exception=True)
+@require_safe
+def job_payload(request: HttpRequest, code: str) -> HttpResponse:
+    """The raw provider payload in full (the page shortens long lists)."""
+    job = job_for_user(request, code)
+    return downloads.subtitle_file(
+        payload_json(job.raw),
+        name=f"{job.external_id}-payload",
+        extension="json",
+        content_type="application/json",
     )
 
 

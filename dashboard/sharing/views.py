@@ -133,7 +133,7 @@ def shared_job(request: HtmxHttpRequest, token: str) -> HttpResponse:
         return _public(answer)
     context = {
         "job": job,
-        "view": PublicJob(job, events=[]),
+        "view": PublicJob(job),
         "title": _title(job),
         "token": token,
         "fresh": freshness(job),

@@ -1,13 +1,15 @@
 /* Clapboard media player: the subtitle cue list and the word-level preview follow the
  * <video>/<audio> of the same job, and clicking a cue, a word or the timeline strip seeks it.
  *
- * Markup (templates/jobs/detail.html renders it; times are integer ms in data-start/-end):
+ * Markup (templates/jobs/_media.html renders it; times are integer ms):
  *   .player[data-player] > video|audio            (the media element may be absent)
  *     + [data-media-error] (hidden; > [data-media-verdict]) + [data-media-slow] (hidden)
- *   ol[data-cues] > li > button.cue
- *   section[data-words] > p.sentence > button.word, and
- *     div.word-strip[data-strip][data-duration] > span.bar (one per word, same order)
- *     + span.playhead[data-playhead]
+ *   ol[data-cues] > li > button.cue[data-start][data-end]
+ *   section[data-words] > script[type="application/json"] (Django's json_script: per
+ *     sentence, its words as [text, start, end]) + p.sentence (one per sentence, its plain
+ *     text until bound) + div.word-strip[data-strip][data-duration] > span.playhead[data-playhead]
+ *   Binding makes each sentence's words button.word[data-start][data-end][title] (text set
+ *   as textContent, never parsed as markup) and the strip one span.bar per word, same order.
  *
  * Keyboard: the word preview is one Tab stop (a roving tabindex); arrows, Home and End move
  * between its words and Enter/Space seek, like a click.
@@ -42,11 +44,26 @@
     return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}.${tenths % 10}`;
   }
 
-  function readItem(element, bar, position) {
-    const start = parseInt(element.dataset.start, 10);
-    const end = parseInt(element.dataset.end, 10);
+  function item(element, bar, start, end, position) {
     if (!Number.isFinite(start)) return null;
-    return { element, bar, start, end: end >= start ? end : start, position, index: -1 };
+    const until = Number.isFinite(end) && end >= start ? end : start;
+    return { element, bar, start, end: until, position, index: -1 };
+  }
+
+  function readItem(element, position) {
+    const { start, end } = element.dataset;
+    return item(element, null, parseInt(start, 10), parseInt(end, 10), position);
+  }
+
+  /** The sentences of a word preview's JSON payload: lists of [text, start, end]. */
+  function readSentences(el) {
+    const source = el.querySelector(':scope > script[type="application/json"]');
+    try {
+      const sentences = JSON.parse(source ? source.textContent : "[]");
+      return Array.isArray(sentences) ? sentences : [];
+    } catch {
+      return [];
+    }
   }
 
   /** Items sorted by start (ties keep document order) plus what the lookup needs.
@@ -221,9 +238,7 @@
     }
 
     collect() {
-      return Array.from(this.el.querySelectorAll(".cue"), (cue, position) =>
-        readItem(cue, null, position),
-      );
+      return Array.from(this.el.querySelectorAll(".cue"), readItem);
     }
 
     onClick(event) {
@@ -243,11 +258,50 @@
       this.rove();
     }
 
+    /** Builds the word buttons and the strip's bars from the payload, replacing what a
+     *  previous binding built (so binding again changes nothing), in one write per line. */
     collect() {
       this.strip = this.el.querySelector("[data-strip]");
-      const bars = this.strip ? this.strip.querySelectorAll(".bar") : [];
-      this.words = Array.from(this.el.querySelectorAll(".word"));
-      return this.words.map((word, position) => readItem(word, bars[position] || null, position));
+      const lines = Array.from(this.el.querySelectorAll(":scope > p.sentence"));
+      const bars = document.createDocumentFragment();
+      const items = [];
+      readSentences(this.el).forEach((words, index) => {
+        let line = lines[index];
+        if (!line) {
+          line = document.createElement("p");
+          line.className = "sentence";
+          this.el.insertBefore(line, this.strip);
+        }
+        const parts = [];
+        for (const word of Array.isArray(words) ? words : []) {
+          const [text, start, end] = Array.isArray(word) ? word : [];
+          if (!Number.isFinite(start)) continue;
+          const button = document.createElement("button");
+          button.type = "button";
+          button.className = "word";
+          button.textContent = String(text);
+          button.dataset.start = start;
+          button.dataset.end = end;
+          button.title = `${start}–${end} ms`;
+          let bar = null;
+          if (this.strip) {
+            bar = document.createElement("span");
+            bar.className = "bar";
+            bar.dataset.start = start;
+            bar.dataset.end = end;
+            bars.append(bar);
+          }
+          parts.push(...(parts.length ? [" ", button] : [button]));
+          items.push(item(button, bar, start, end, items.length));
+        }
+        line.replaceChildren(...parts);
+      });
+      if (this.strip) {
+        for (const old of this.strip.querySelectorAll(".bar")) old.remove();
+        this.strip.insertBefore(bars, this.strip.querySelector("[data-playhead]"));
+      }
+      this.words = items.map((entry) => entry.element);
+      return items;
     }
 
     /** One Tab stop for the whole preview (a roving tabindex): Left/Right move between words

@@ -4,12 +4,13 @@ when the provider starts failing, and its timeline updates live (issue 11, items
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from jobs.models import Account, Job
+from jobs.models import Account, Job, JobEvent
 from jobs.refresh import refresh_once
 from tests.browser.conftest import screenshot
 
@@ -105,4 +106,39 @@ def test_a_provider_without_progress_shows_a_moving_bar_and_the_time_so_far(
     expect(page.locator(".progress-line")).to_contain_text("Running for")
     expect(page.locator(".progress-line")).not_to_contain_text("Not enough progress history")
     screenshot(page, "job-no-progress")
+    assert console_errors == []
+
+
+def test_show_older_events_appends_them_in_place(page_for, viewer, accounts, console_errors):
+    job = Job.objects.create(
+        account=accounts["tencent_ivh"], external_id="ivh-history", state="succeeded"
+    )
+    start = timezone.now() - timedelta(hours=2)
+    JobEvent.objects.bulk_create(
+        JobEvent(
+            job=job,
+            at=start + timedelta(seconds=30 * k),
+            state="queued",
+            queue_position=120 - k,
+            note=f"check {k}",
+        )
+        for k in range(120)
+    )
+    page = page_for(viewer)
+    url = page.url + f"jobs/{job.code}/"
+    page.goto(url)
+    items = page.locator("ol.timeline > li.event")
+    expect(items).to_have_count(50)
+    expect(items.first).to_contain_text("check 119")
+    page.evaluate("window.__noReload = true")
+
+    page.get_by_role("link", name="Show 70 older events").click()
+    expect(items).to_have_count(100)
+    expect(items.nth(50)).to_contain_text("check 69")
+    page.get_by_role("link", name="Show 20 older events").click()
+    expect(items).to_have_count(120)
+    expect(items.last).to_contain_text("#120 in queue")
+    expect(page.locator("li.older-events")).to_have_count(0)
+    assert page.url == url and page.evaluate("window.__noReload") is True
+    screenshot(page, "job-older-events")
     assert console_errors == []

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.utils.html import json_script
 from playwright.sync_api import Browser, Page
 
 from jobs.simulator.core import silent_wav
@@ -111,25 +112,17 @@ def cues_html(cues: list[tuple[int, int, str]]) -> str:
 
 
 def words_html(sentences: list[list[Word]], duration_ms: int) -> str:
+    """The word preview as jobs/_media.html renders it: the timings as JSON (Django's own
+    json_script), each sentence's plain text, the strip with only its playhead."""
+    payload = json_script([[[w.text, w.start, w.end] for w in sentence] for sentence in sentences])
     lines = "".join(
-        '<p class="sentence">'
-        + " ".join(
-            f'<button type="button" class="word" data-start="{w.start}" data-end="{w.end}" '
-            f'title="{w.start}–{w.end} ms">{html.escape(w.text)}</button>'
-            for w in sentence
-        )
-        + "</p>"
+        f'<p class="sentence">{html.escape(" ".join(w.text for w in sentence))}</p>'
         for sentence in sentences
-    )
-    bars = "".join(
-        f'<span class="bar" data-start="{w.start}" data-end="{w.end}"></span>'
-        for sentence in sentences
-        for w in sentence
     )
     return (
-        f'<section class="word-preview" data-words aria-label="Word timings">{lines}'
+        f'<section class="word-preview" data-words aria-label="Word timings">{payload}{lines}'
         f'<div class="word-strip" data-strip aria-hidden="true" data-duration="{duration_ms}">'
-        f'{bars}<span class="playhead" data-playhead></span></div></section>'
+        '<span class="playhead" data-playhead></span></div></section>'
     )
 
 

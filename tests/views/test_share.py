@@ -256,11 +256,10 @@ def test_public_page_shows_the_public_facts(job, operator):
         '<button type="button" class="cue" data-start="1200" data-end="3400">'
         "<time>00:01.2</time> hello there</button>"
     ) in page
-    assert (
-        '<button type="button" class="word" data-start="0" data-end="360" title="0–360 ms">'
-        "welcome</button>"
-    ) in page
-    assert '<span class="bar" data-start="400" data-end="700"></span>' in page
+    # The word timings ride as JSON for player.js, the sentences as plain text without it.
+    assert '<script type="application/json">[[["welcome", 0, 360]' in page
+    assert '["back", 400, 700]]]</script>' in page
+    assert '<p class="sentence">' in page and 'class="word"' not in page
     assert 'name="viewport"' in page
 
 
