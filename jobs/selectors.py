@@ -19,12 +19,10 @@ from django.utils import timezone
 
 from jobs.models import Account, Job, JobEvent, JobStateCount
 from jobs.providers.base import State
+from jobs.search import term_filter
 
 # Searches count at most this many matching jobs per state for the tabs (then "1000+").
 COUNT_CAP = 1000
-# Shorter search terms match task IDs by prefix only: a trigram index cannot serve them,
-# and a one- or two-character fragment matches nearly every ID anyway.
-SUBSTRING_MIN = 3
 MAX_KINDS = 200
 
 # Distinct kinds by walking the job_kind index (one seek per kind) instead of reading
@@ -96,14 +94,8 @@ def job_filter(
         if end:
             jobs = jobs.filter(created__lt=_day_start(end, next_day=True))
     if term := (filters.get("q") or "").strip():
-        # Operators paste fragments of IDs from logs: match anywhere, in any case
-        # (PostgreSQL serves it from the job_external_id_trgm index).
-        in_id = (
-            Q(external_id__icontains=term)
-            if len(term) >= SUBSTRING_MIN
-            else Q(external_id=term) | Q(external_id__startswith=term)
-        )
-        jobs = jobs.filter(in_id | Q(name__icontains=term))
+        # Operators paste fragments of IDs from logs: match anywhere, in any case.
+        jobs = term_filter(jobs, term)
     return jobs
 
 
