@@ -16,6 +16,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jobs import search
 from jobs.models import Job
 from jobs.search import FTS_TABLE, SUBSTRING_MIN, fts_usable, match_expression, term_filter
 from jobs.services.api_tokens import api_token_create
@@ -148,25 +149,55 @@ def test_same_results_as_a_plain_icontains(accounts, names, picks):
         Job.objects.all().delete()
 
 
+def plans(queries) -> list[str]:
+    found = []
+    for sql in queries:
+        with connection.cursor() as cursor:
+            found.append(" | ".join(row[-1] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql)))
+    return found
+
+
 @sqlite_only
-def test_sqlite_serves_a_search_from_the_trigram_table(viewer_client, accounts):
+def test_sqlite_serves_a_rare_term_from_the_trigram_table(viewer_client, accounts):
     assert fts_usable(connection.alias)
     job(accounts["tencent_vod"], "vod-1", "Evening news 42")
     with CaptureQueriesContext(connection) as queries:
         response = viewer_client.get(reverse("job-list"), {"q": "news 42"})
     assert response.status_code == 200 and len(response.context["rows"]) == 1
-    searching = [q["sql"] for q in queries if f"{FTS_TABLE} MATCH" in q["sql"]]
-    assert len(searching) == 2  # the page and its state counts
-    for sql in searching:
-        with connection.cursor() as cursor:
-            plan = " | ".join(row[-1] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql))
-        assert "VIRTUAL TABLE" in plan and not re.search(r"\bSCAN jobs_job\b", plan), plan
+    searching = [q["sql"] for q in queries if "MATCH" in q["sql"]]
+    reads = [sql for sql in searching if not sql.startswith("SELECT count(*)")]
+    assert len(searching) == 3 and len(reads) == 2  # the page's probe, the counts, the page
+    for plan in plans(reads):
+        # Driven by the index: no scan of the jobs, nor of the newest-first index.
+        assert plan.startswith("SCAN jobs_job_search VIRTUAL TABLE"), plan
+        assert not re.search(r"\bSCAN jobs_job\b", plan), plan
+
+
+@sqlite_only
+def test_a_common_term_walks_the_newest_first_but_counts_from_the_index(
+    viewer_client, accounts, monkeypatch
+):
+    monkeypatch.setattr(search, "DRIVE_MAX", 2)  # more candidates than that: "common"
+    for n in range(5):
+        job(accounts["tencent_vod"], f"vod-{n}", f"Evening news {n}")
+    job(accounts["tencent_vod"], "vod-x", "Weather")
+    with CaptureQueriesContext(connection) as queries:
+        response = viewer_client.get(reverse("job-list"), {"q": "NEWS"})
+    assert [r.job.external_id for r in response.context["rows"]] == [
+        f"vod-{n}" for n in reversed(range(5))
+    ]
+    assert {t["label"]: t["count"] for t in response.context["tabs"]}["All"] == 5
+    counts, page = [q["sql"] for q in queries if "LIKE" in q["sql"]]
+    assert "MATCH" in counts and "MATCH" not in page
+    assert "USING INDEX job_recent" in plans([page])[0]
 
 
 def test_match_expression_quotes_every_trigram():
     assert match_expression("news") == '"new" AND "ews"'
+    assert match_expression("news 42") == '"new" AND "s 4" AND " 42"'  # side by side
     assert match_expression('a"b"') == '"a""b" AND """b"""'
     assert match_expression("aaaa") == '"aaa"'
+    assert match_expression("abcdefgh") == '"abc" AND "def" AND "fgh"'
 
 
 @sqlite_only
