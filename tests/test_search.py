@@ -5,6 +5,7 @@ triggers keep in step with the jobs (migration 0012)."""
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 from django.db import connection
@@ -190,6 +191,21 @@ def test_a_common_term_walks_the_newest_first_but_counts_from_the_index(
     counts, page = [q["sql"] for q in queries if "LIKE" in q["sql"]]
     assert "MATCH" in counts and "MATCH" not in page
     assert "USING INDEX job_recent" in plans([page])[0]
+
+
+@sqlite_only
+def test_without_the_trigram_table_the_search_scans_and_says_so(accounts, monkeypatch, caplog):
+    job(accounts["tencent_vod"], "vod-1", "Evening news 42")
+    monkeypatch.setattr(search, "_probed", threading.local())  # forget what was seen
+    monkeypatch.setattr(search, "_warned", set())
+    with connection.cursor() as cursor:  # rolled back with the test
+        cursor.execute(f"DROP TABLE {FTS_TABLE}")
+    with CaptureQueriesContext(connection) as queries:
+        assert found("news 42") == found("ENING") == {"vod-1"}
+    assert not [q for q in queries if "MATCH" in q["sql"]]
+    assert [r.message for r in caplog.records].count(
+        f"job search scans the jobs table: {FTS_TABLE} unusable (no such table: {FTS_TABLE})"
+    ) == 1
 
 
 def test_match_expression_quotes_every_trigram():
