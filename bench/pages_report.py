@@ -12,6 +12,7 @@ from bench.pages_measure import explain, is_job_query, profile
 TARGET_GROWTH = 2.0
 TARGET_POLL_MS = 5.0
 TARGET_LIST_MS = 50.0
+TARGET_RARE_SEARCH_MS = 50.0  # (b2) on SQLite, served by the FTS5 trigram table
 TARGET_ADMIN_RATIO = 0.5
 TARGET_DETAIL_MS = 30.0  # (d), the special job: 2,000 words, 1,000 events (issue 14)
 TARGET_DETAIL_KB = 150.0  # of HTML before gzip
@@ -111,6 +112,7 @@ def evaluate(db: str, rows: list[dict[str, Any]]) -> list[tuple[str, bool | None
             f"a {ab[0]:.1f} ms, b {ab[1]:.1f} ms",
         )
     )
+<<<<<<< HEAD
     detail = [(r["size"], r["pages"]["d"]["median_ms"], r["pages"]["d"]["bytes"]) for r in rows]
     verdicts.append(
         (
@@ -124,6 +126,16 @@ def evaluate(db: str, rows: list[dict[str, Any]]) -> list[tuple[str, bool | None
             f"(d) HTML <= {TARGET_DETAIL_KB:g} KB before gzip (every size)",
             max(size for _, _, size in detail) <= TARGET_DETAIL_KB * 1000,
             ", ".join(f"{size}: {n / 1000:.1f} KB" for size, _, n in detail),
+=======
+    rare = last["pages"]["b2"]["median_ms"]
+    verdicts.append(
+        (
+            f"(b2) rare-term search median <= {TARGET_RARE_SEARCH_MS:g} ms at {last['size']}"
+            + ("" if db == "sqlite" else " (an SQLite target; informational here)"),
+            rare <= TARGET_RARE_SEARCH_MS if db == "sqlite" else None,
+            f"goal {TARGET_RARE_SEARCH_MS:g} ms, measured {rare:.1f} ms"
+            f" (p90 {last['pages']['b2']['p90_ms']:.1f} ms)",
+>>>>>>> search
         )
     )
     scans = [r["counts_scan"] for r in rows]

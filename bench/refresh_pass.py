@@ -73,6 +73,9 @@ class PassResult:
     cluster_start_seconds: float = 0.0
     # Every TIMELINE_SECONDS: seconds since the start, then jobs polled so far by provider.
     timeline: list[list[float]] = field(default_factory=list)
+    # Every WATCH_SECONDS: seconds since the start, then requests the simulator counted so
+    # far by provider (the rate the providers saw, second by second).
+    requests: list[list[float]] = field(default_factory=list)
     error_lines: int = 0  # ERROR lines in the cluster's log (a refresh task that crashed)
     peak_loop_worker_mb: float = 0.0
     peak_worker_mb: float = 0.0
@@ -203,6 +206,7 @@ def _watch_pass(
     # Lease owners are "<host>:<pid>:<loop id>": the loops that ran, and their workers.
     loop_owners: set[str] = set()
     timeline: list[list[float]] = []
+    sent_so_far: list[list[float]] = []
     while time.monotonic() < deadline:
         if cluster.poll() is not None:
             raise SystemExit(f"qcluster exited during the pass:\n{tail(cluster_log)}")
@@ -214,6 +218,9 @@ def _watch_pass(
         # Read the clock after the query: the pass is never reported shorter than it was.
         elapsed = time.monotonic() - started
         requests = simulator_requests(simulator_url)
+        sent_so_far.append(
+            [elapsed] + [requests.get(p.code, 0) - before.get(p.code, 0) for p in providers]
+        )
         loop_owners.update(
             Account.objects.exclude(lease_owner="").values_list("lease_owner", flat=True)
         )
@@ -260,6 +267,7 @@ def _watch_pass(
         ),
         timed_out=wall is None,
         timeline=timeline,
+        requests=sent_so_far,
     )
 
 

@@ -50,6 +50,36 @@ def timeline_table(result: PassResult, rows: int = 20) -> str:
     return "jobs polled per second\n" + table(lines)
 
 
+def request_rate_table(result: PassResult, first: int = 10, then: int = 5) -> str:
+    """Requests per second at the simulator by provider: second by second for the first
+    `first` seconds (where a slow start shows), then per `then` seconds to the end."""
+    from jobs.refresh.budget import RateBudget
+
+    samples = result.requests
+    if not samples:
+        return ""
+
+    def sent_by(at: float) -> list[float]:  # the last sample at or before `at`
+        last = samples[0][1:]
+        for sample in samples:
+            if sample[0] > at:
+                break
+            last = sample[1:]
+        return last
+
+    end = samples[-1][0]
+    edges = [float(n) for n in range(first + 1) if n <= end]
+    edges += [float(n) for n in range(first + then, int(end) + 1, then)]
+    if edges[-1] < end:
+        edges.append(end)
+    lines = [["until s", *(p.code for p in result.providers)]]
+    for start, stop in zip(edges, edges[1:], strict=False):
+        counts = zip(sent_by(start), sent_by(stop), strict=True)
+        lines.append([fmt(stop, 0), *(fmt((b - a) / (stop - start), 0) for a, b in counts)])
+    budgets = ["budget", *(fmt(p.rate * RateBudget.HEADROOM, 1) for p in result.providers)]
+    return "requests per second at the simulator\n" + table([*lines, budgets])
+
+
 def fmt(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
@@ -122,6 +152,8 @@ def report(
     print("   'in window': until the whole pass ended; 'failed req': logged by the engine)")
     print()
     print(timeline_table(result))
+    print()
+    print(request_rate_table(result))
     print()
     per_job_cpu_ms = 1000 * result.cluster_cpu_seconds / jobs
     summary = [

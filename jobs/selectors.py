@@ -19,12 +19,10 @@ from django.utils import timezone
 
 from jobs.models import Account, Job, JobEvent, JobStateCount
 from jobs.providers.base import State
+from jobs.search import term_filter
 
 # Searches count at most this many matching jobs per state for the tabs (then "1000+").
 COUNT_CAP = 1000
-# Shorter search terms match task IDs by prefix only: a trigram index cannot serve them,
-# and a one- or two-character fragment matches nearly every ID anyway.
-SUBSTRING_MIN = 3
 MAX_KINDS = 200
 
 # Distinct kinds by walking the job_kind index (one seek per kind) instead of reading
@@ -77,9 +75,11 @@ def _day_start(day: date, *, next_day: bool = False) -> datetime:
 
 
 def job_filter(
-    jobs: QuerySet[Job], filters: JobFilters, *, with_state: bool = True
+    jobs: QuerySet[Job], filters: JobFilters, *, with_state: bool = True, any_order: bool = False
 ) -> QuerySet[Job]:
-    """`jobs` narrowed by every filter set in `filters` (the state one only when `with_state`)."""
+    """`jobs` narrowed by every filter set in `filters` (the state one only when `with_state`).
+
+    `any_order`: the caller reads the matches in no order, up to a cap (jobs.search)."""
     if with_state and filters.get("state"):
         jobs = jobs.filter(state=filters["state"])
     if filters.get("provider"):
@@ -96,14 +96,8 @@ def job_filter(
         if end:
             jobs = jobs.filter(created__lt=_day_start(end, next_day=True))
     if term := (filters.get("q") or "").strip():
-        # Operators paste fragments of IDs from logs: match anywhere, in any case
-        # (PostgreSQL serves it from the job_external_id_trgm index).
-        in_id = (
-            Q(external_id__icontains=term)
-            if len(term) >= SUBSTRING_MIN
-            else Q(external_id=term) | Q(external_id__startswith=term)
-        )
-        jobs = jobs.filter(in_id | Q(name__icontains=term))
+        # Operators paste fragments of IDs from logs: match anywhere, in any case.
+        jobs = term_filter(jobs, term, any_order=any_order)
     return jobs
 
 
@@ -127,7 +121,8 @@ def job_state_counts(filters: JobFilters) -> StateCounts:
     at 1M jobs for a term just above the cap.)
     """
     if any(filters.get(name) for name in ("q", "kind", "created_from", "created_to")):
-        jobs = job_filter(Job.objects.all(), filters, with_state=False).order_by()
+        jobs = job_filter(Job.objects.all(), filters, with_state=False, any_order=True)
+        jobs = jobs.order_by()
         states = list(jobs.values_list("state", flat=True)[: COUNT_CAP + 1])
         cap = COUNT_CAP if len(states) > COUNT_CAP else None
         return StateCounts(dict(Counter(states[:COUNT_CAP])), cap)

@@ -4,6 +4,7 @@ Job` works and Django finds them all (app label `jobs`, tables unchanged)."""
 from jobs.models.accounts import Account, http_url, mask
 from jobs.models.alerts import AlertDelivery, AlertNotice, AlertRule
 from jobs.models.jobs import STATE_CHOICES, Job, JobEvent, JobQuerySet, JobStateCount
+from jobs.models.search import JobSearch
 from jobs.models.sharing import ShareLink
 from jobs.models.tokens import ApiToken
 from jobs.models.tracking import TrackBatch, TrackItem
@@ -20,6 +21,7 @@ __all__ = [
     "Job",
     "JobEvent",
     "JobQuerySet",
+    "JobSearch",
     "JobStateCount",
     "RateCounter",
     "ShareLink",
