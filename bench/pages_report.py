@@ -112,7 +112,6 @@ def evaluate(db: str, rows: list[dict[str, Any]]) -> list[tuple[str, bool | None
             f"a {ab[0]:.1f} ms, b {ab[1]:.1f} ms",
         )
     )
-<<<<<<< HEAD
     detail = [(r["size"], r["pages"]["d"]["median_ms"], r["pages"]["d"]["bytes"]) for r in rows]
     verdicts.append(
         (
@@ -126,7 +125,8 @@ def evaluate(db: str, rows: list[dict[str, Any]]) -> list[tuple[str, bool | None
             f"(d) HTML <= {TARGET_DETAIL_KB:g} KB before gzip (every size)",
             max(size for _, _, size in detail) <= TARGET_DETAIL_KB * 1000,
             ", ".join(f"{size}: {n / 1000:.1f} KB" for size, _, n in detail),
-=======
+        )
+    )
     rare = last["pages"]["b2"]["median_ms"]
     verdicts.append(
         (
@@ -135,7 +135,6 @@ def evaluate(db: str, rows: list[dict[str, Any]]) -> list[tuple[str, bool | None
             rare <= TARGET_RARE_SEARCH_MS if db == "sqlite" else None,
             f"goal {TARGET_RARE_SEARCH_MS:g} ms, measured {rare:.1f} ms"
             f" (p90 {last['pages']['b2']['p90_ms']:.1f} ms)",
->>>>>>> search
         )
     )
     scans = [r["counts_scan"] for r in rows]
