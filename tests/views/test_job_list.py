@@ -149,16 +149,25 @@ def test_a_capped_count_never_reads_as_an_exact_small_number(viewer_client, acco
         make(accounts["tencent_vod"], f"vod-news-r{n}", "running", name=f"news r{n}")
     response = viewer_client.get(reverse("job-list"), {"q": "news"})
     tabs = tab_counts(response)
-    # Counting stopped at 3 matches, all failed: no tab may claim an exact small number.
-    assert tabs["Running"] == "—" and tabs["Failed"] == "3+" and tabs["All"] == "3+"
+    # Counting stopped at 3 matches, read in no particular order (the database picks the
+    # index): no tab may claim an exact small number, whichever matches those were.
+    assert tabs["All"] == "3+"
+    sampled = {label: count for label, count in tabs.items() if label != "All" and count != "—"}
+    assert all(re.fullmatch(r"\d\+", str(count)) for count in sampled.values()), tabs
+    assert sum(int(str(count)[:-1]) for count in sampled.values()) == 3
+    assert set(sampled) <= {"Failed", "Running"}
     assert tabs["Paused"] == tabs["Unknown"] == "—"  # maybe there are some: they stay shown
     running = viewer_client.get(reverse("job-list"), {"q": "news", "state": "running"})
     assert len(running.context["rows"]) == 2 and tab_counts(running)["Running"] == "—"
     narrow = viewer_client.get(reverse("job-list"), {"q": "news r"})
     assert tab_counts(narrow)["Running"] == 2 and tab_counts(narrow)["All"] == 2  # exact
     html = response.content.decode()
-    assert re.search(r'tab-failed[^"]*"[^>]*>Failed <span class="count">3\+</span>', html)
-    assert "<title>(3+ failed) Jobs" in html
+    failed = str(tabs["Failed"])
+    if failed != "—":  # a lower bound reads as one on the tab and in the title
+        assert re.search(
+            rf'tab-failed[^"]*"[^>]*>Failed <span class="count">{failed[:-1]}\+</span>', html
+        )
+        assert f"<title>({failed} failed) Jobs" in html
 
 
 def test_tabs_add_up_to_all_and_every_state_is_reachable(viewer_client, accounts):
