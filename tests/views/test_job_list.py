@@ -158,7 +158,8 @@ def test_a_capped_count_never_reads_as_an_exact_small_number(viewer_client, acco
     assert set(sampled) <= {"Failed", "Running"}
     assert tabs["Paused"] == tabs["Unknown"] == "—"  # maybe there are some: they stay shown
     running = viewer_client.get(reverse("job-list"), {"q": "news", "state": "running"})
-    assert len(running.context["rows"]) == 2 and tab_counts(running)["Running"] == "—"
+    assert len(running.context["rows"]) == 2
+    assert re.fullmatch(r"—|\d\+", str(tab_counts(running)["Running"]))  # never a bare 0-2
     narrow = viewer_client.get(reverse("job-list"), {"q": "news r"})
     assert tab_counts(narrow)["Running"] == 2 and tab_counts(narrow)["All"] == 2  # exact
     html = response.content.decode()
