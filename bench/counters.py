@@ -108,20 +108,6 @@ def drop_database() -> None:
         admin.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
 
 
-def setup_django(data_dir: Path) -> None:
-    for inherited in ("REDIS_URL", "CLAPBOARD_ENCRYPTION_KEY_FILE", "SECRET_KEY_FILE"):
-        os.environ.pop(inherited, None)
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="dashboard.settings_test",
-        DATABASE_URL=DATABASE_URL,
-        CLAPBOARD_DATA_DIR=str(data_dir),
-        LOG_LEVEL="WARNING",
-    )
-    import django
-
-    django.setup()
-
-
 def targets() -> dict[str, str]:
     """The jobs migration each variant runs on: {"row": before 0012, "statement": 0012}."""
     from django.db import connection
@@ -399,7 +385,9 @@ def main() -> None:
     parser.add_argument("--hot-only", action="store_true", help="skip the bulk writes")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     args = parser.parse_args()
-    setup_django(Path(tempfile.mkdtemp(prefix="clapboard-counters-")))
+    from bench.pages import setup_django  # the same test settings as the pages benchmark
+
+    setup_django(DATABASE_URL, Path(tempfile.mkdtemp(prefix="clapboard-counters-")))
     from django.db import connection
 
     print(f"# {DATABASE_URL}", flush=True)
