@@ -16,6 +16,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("dashboard.api.urls")),
     path("alerts/", include("dashboard.alerts.urls")),
+    path("audit/", include("dashboard.audit.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -18,9 +18,10 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from jobs import services
-from jobs.models import Account, Job, JobEvent, ShareLink, mask
+from jobs.models import Account, AuditEntry, Job, JobEvent, ShareLink, mask
 from jobs.providers import PROVIDERS, provider_class
 from jobs.providers.base import SchemaField
+from jobs.services.audit import Action, Outcome, Via, audit_record
 
 # The app sidebar took a quarter of the width the account list needs; the index and the
 # breadcrumbs already lead everywhere.
@@ -34,9 +35,11 @@ if TYPE_CHECKING:
     _JobAdmin = admin.ModelAdmin[Job]
     _JobEventAdmin = admin.ModelAdmin[JobEvent]
     _ShareLinkAdmin = admin.ModelAdmin[ShareLink]
+    _AuditEntryAdmin = admin.ModelAdmin[AuditEntry]
 else:
     _AccountForm = forms.ModelForm
     _AccountAdmin = _JobAdmin = _JobEventAdmin = _ShareLinkAdmin = admin.ModelAdmin
+    _AuditEntryAdmin = admin.ModelAdmin
 
 CRED_PREFIX = "credential__"
 OPTION_PREFIX = "option__"
@@ -153,6 +156,43 @@ class AccountAdmin(_AccountAdmin):
     search_fields = ["name"]
     readonly_fields = [*HEALTH_FIELDS, "stored_settings"]
     actions = ["test_connection"]
+
+    def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # Field names only: a credential's value never reaches the log.
+        changed = [name.replace("__", " ") for name in form.changed_data]
+        audit_record(
+            user=request.user,
+            via=Via.ADMIN,
+            action=Action.ACCOUNT_CHANGE if change else Action.ACCOUNT_CREATE,
+            outcome=Outcome.DONE,
+            summary=(
+                f"{obj.name}: changed {', '.join(changed) or 'nothing'}"
+                if change
+                else f"Added {obj.name} ({obj.provider_label})"
+            ),
+            account=obj,
+            detail={"changed": changed},
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Account) -> None:
+        self._audit_deleted(request, [obj])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
+        self._audit_deleted(request, list(queryset))
+        super().delete_queryset(request, queryset)
+
+    def _audit_deleted(self, request: HttpRequest, accounts: list[Account]) -> None:
+        for account in accounts:
+            audit_record(
+                user=request.user,
+                via=Via.ADMIN,
+                action=Action.ACCOUNT_DELETE,
+                outcome=Outcome.DONE,
+                summary=f"Deleted {account.name} ({account.provider_label}) and its jobs",
+                detail={"account": account.name, "provider": account.provider},
+            )
 
     @admin.display(description="Identifier")
     def masked_id(self, account: Account) -> str:
@@ -324,3 +364,22 @@ class ShareLinkAdmin(_ShareLinkAdmin):
     list_select_related = ["job", "created_by"]
     raw_id_fields = ["job"]
     readonly_fields = ["token_hash", "last_used_at", "use_count"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(_AuditEntryAdmin):
+    """The audit log, read-only: nobody adds, changes or deletes an entry here."""
+
+    list_display = ["at", "actor", "via", "action", "outcome", "summary", "job_count"]
+    list_filter = ["action", "outcome", "via"]
+    search_fields = ["actor", "summary"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
+        return False

@@ -21,6 +21,7 @@ ROLE_PERMISSIONS = {
         "jobs.operate_job",
         "jobs.add_sharelink",
         "jobs.view_sharelink",
+        "jobs.view_auditentry",
     ],
 }
 

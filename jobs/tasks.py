@@ -10,8 +10,8 @@ def refresh_loop() -> dict[str, int]:
     return refresh.refresh_loop()
 
 
-def job_refresh(job_id: int) -> None:
-    refresh.job_refresh_now(job_id=job_id)
+def job_refresh(job_id: int, audit_id: int | None = None) -> None:
+    refresh.job_refresh_now(job_id=job_id, audit_id=audit_id)
 
 
 def discover_jobs() -> dict[str, int]:

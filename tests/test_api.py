@@ -15,11 +15,11 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard.api import app, errors, schemas, views
+from dashboard.api import app, errors, schemas
 from dashboard.api import urls as api_urls
-from jobs.models import ApiToken, Job, JobEvent, RateCounter
+from jobs.models import ApiToken, AuditEntry, Job, JobEvent, RateCounter
 from jobs.providers import PROVIDERS
-from jobs.services import api_tokens
+from jobs.services import api_tokens, watching
 from jobs.services.api_tokens import api_token_create, api_token_resolve, api_token_revoke
 
 pytestmark = pytest.mark.django_db
@@ -160,7 +160,7 @@ def test_token_user_decides_even_with_someone_elses_session(
 
 def test_viewer_reads_but_cannot_track_or_refresh(viewer_token, accounts, monkeypatch):
     queued = []
-    monkeypatch.setattr(views, "async_task", lambda *args, **kwargs: queued.append(args))
+    monkeypatch.setattr(watching, "async_task", lambda *args, **kwargs: queued.append(args))
     job = make(accounts["tencent_ci"], "ci-1")
     assert ids(get(JOBS, viewer_token)) == ["ci-1"]
     assert get(f"/api/v1/jobs/{job.code}", viewer_token).status_code == 200
@@ -180,7 +180,7 @@ def test_outsider_token_is_forbidden_everywhere(outsider, accounts):
 
 
 def test_api_is_csrf_exempt_and_uncached(operator_token, accounts, monkeypatch):
-    monkeypatch.setattr(views, "async_task", lambda *args, **kwargs: None)
+    monkeypatch.setattr(watching, "async_task", lambda *args, **kwargs: None)
     job = make(accounts["tencent_ci"], "ci-1")
     response = post(f"/api/v1/jobs/{job.code}/refresh", operator_token)  # no CSRF token
     assert response.status_code == 202
@@ -456,11 +456,13 @@ def test_disabled_account_cannot_track(operator_token, accounts):
 
 def test_refresh_enqueues_like_the_page(operator_token, accounts, monkeypatch):
     queued = []
-    monkeypatch.setattr(views, "async_task", lambda *args, **kwargs: queued.append(args))
+    monkeypatch.setattr(watching, "async_task", lambda *args, **kwargs: queued.append(args))
     job = make(accounts["tencent_ci"], "ci-1")
     response = post(f"/api/v1/jobs/{job.code}/refresh", operator_token)
     assert response.status_code == 202 and response.json() == {"queued": True}
-    assert queued == [("jobs.tasks.job_refresh", job.pk)]
+    (entry,) = AuditEntry.objects.filter(action="refresh")
+    assert queued == [("jobs.tasks.job_refresh", job.pk, entry.pk)]
+    assert (entry.via, entry.outcome) == ("api", "requested")
     response = post("/api/v1/jobs/00000000-0000-0000-0000-000000000000/refresh", operator_token)
     assert response.status_code == 404 and error_code(response) == "not_found"
 

@@ -17,6 +17,7 @@ from dashboard.alerts.presenters import RuleRow, target_display
 from dashboard.requests import AuthenticatedHttpRequest
 from jobs.alerts import alert_send_test
 from jobs.models import AlertDelivery, AlertRule
+from jobs.services.audit import Action, Outcome, Via, audit_record
 
 RECENT_DELIVERIES = 3
 DELIVERIES_PER_PAGE = 50
@@ -58,6 +59,16 @@ def _edit(request: AuthenticatedHttpRequest, rule: AlertRule | None) -> HttpResp
         try:
             with transaction.atomic():
                 saved = form.save()
+                # Field names only: a rule's targets (webhook URLs) can hold secrets.
+                audit_record(
+                    user=request.user,
+                    via=Via.WEB,
+                    action=Action.RULE_CHANGE if rule else Action.RULE_CREATE,
+                    outcome=Outcome.DONE,
+                    summary=f"Alert rule “{saved.name}”"
+                    + (f": changed {', '.join(form.changed_data) or 'nothing'}" if rule else ""),
+                    detail={"rule": str(saved.code), "changed": form.changed_data},
+                )
         except IntegrityError:  # the same name saved a moment ago (a double submit)
             form.add_error("name", NAME_TAKEN)
         else:
@@ -83,7 +94,16 @@ def alert_rule_edit(request: AuthenticatedHttpRequest, code: str) -> HttpRespons
 def alert_rule_delete(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
     rule = _rule_for_user(request, code)
     if request.method == "POST":
-        rule.delete()
+        with transaction.atomic():
+            rule.delete()
+            audit_record(
+                user=request.user,
+                via=Via.WEB,
+                action=Action.RULE_DELETE,
+                outcome=Outcome.DONE,
+                summary=f"Alert rule “{rule.name}” deleted",
+                detail={"rule": str(rule.code)},
+            )
         messages.success(request, f"Alert rule “{rule.name}” deleted.")
         return redirect("alert-rules")
     return render(request, "alerts/rule_delete.html", {"rule": rule})

@@ -60,3 +60,4 @@ class ApiTokenAuth(HttpBearer):
 
 VIEW = ApiTokenAuth("jobs.view_job")
 OPERATE = ApiTokenAuth("jobs.operate_job")
+AUDIT = ApiTokenAuth("jobs.view_auditentry")

@@ -275,6 +275,67 @@ class TrackResponse(Schema):
     results: list[TrackResult]
 
 
+# --- acting on a job ----------------------------------------------------------------------
+
+
+class CancelResponse(Schema):
+    outcome: Literal["accepted", "refused", "skipped", "error"] = Field(
+        description="accepted: the provider took it (the job is refreshed at once); "
+        "refused: the provider said no; skipped: Clapboard did not ask (the provider has no "
+        "cancel, or not in this state); error: the request failed."
+    )
+    message: str = Field(description="The provider's reason, or Clapboard's.")
+
+
+# --- the audit log ------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    AuditAction = str
+    AuditOutcome = str
+    AuditVia = str
+else:
+    AuditAction = Literal[tuple(models.AuditEntry.Action.values)]
+    AuditOutcome = Literal[tuple(models.AuditEntry.Outcome.values)]
+    AuditVia = Literal[tuple(models.AuditEntry.Via.values)]
+
+
+class AuditEntry(Schema):
+    """One operator action. `jobs` lists up to 20 of the jobs it acted on."""
+
+    at: UtcTime
+    actor: str = Field(description="The user's name when they acted.")
+    via: AuditVia
+    action: AuditAction
+    outcome: AuditOutcome
+    summary: str
+    account: Account | None
+    job_count: Count
+    jobs: list[uuid.UUID]
+    detail: dict[str, Any]
+
+    @staticmethod
+    def resolve_jobs(entry: models.AuditEntry) -> list[uuid.UUID]:
+        return list(entry.job_links.order_by("id").values_list("job__code", flat=True)[:20])
+
+
+class AuditPage(Schema):
+    entries: list[AuditEntry]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+class AuditQuery(Schema):
+    model_config = ConfigDict(json_schema_extra=_never_null, extra="forbid")
+
+    user: str | None = Field(None, max_length=150, description="Exact username.")
+    action: AuditAction | None = None
+    since: datetime | None = Field(None, description="Entries at or after this time.")
+    job: uuid.UUID | None = Field(None, description="Entries that acted on this job.")
+    cursor: str | None = Field(None, description="next_cursor from the previous page.")
+    limit: WholeNumber = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Entries per page.")
+
+
 # --- errors -------------------------------------------------------------------------------
 
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from django import forms
 from django.db.models import Q
-from django_q.tasks import async_task
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
@@ -25,8 +24,10 @@ from dashboard.api import auth, schemas
 from dashboard.api.auth import ApiRequest
 from dashboard.api.errors import ERROR_STATUS, ApiError
 from dashboard.jobs.forms import JobFilterForm
+from jobs import selectors
 from jobs.models import Account, Job
-from jobs.services import job_track
+from jobs.services import job_request_refresh, job_track, jobs_cancel
+from jobs.services.audit import Via
 
 router = Router()
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -94,8 +95,12 @@ def encode_cursor(job: Job) -> str:
     """Opaque to clients: the last row's (tracked_at in µs since the epoch, id).
 
     Integer microseconds, not a float timestamp, so rows that differ by 1 µs stay apart."""
-    micros = (job.tracked_at - EPOCH) // timedelta(microseconds=1)
-    return base64.urlsafe_b64encode(f"{micros}:{job.pk}".encode()).decode().rstrip("=")
+    return _cursor(job.tracked_at, job.pk)
+
+
+def _cursor(at: datetime, pk: int) -> str:
+    micros = (at - EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(f"{micros}:{pk}".encode()).decode().rstrip("=")
 
 
 def decode_cursor(raw: str) -> tuple[datetime, int]:
@@ -196,8 +201,29 @@ def job_refresh(request: ApiRequest, code: uuid.UUID) -> Status[dict[str, bool]]
     the account's rate limit (like the page's "Refresh now"); finished jobs are not polled
     again."""
     found = _job(code)
-    async_task("jobs.tasks.job_refresh", found.pk, task_name=f"refresh job {found.pk}")
+    job_request_refresh(job=found, user=request.user, via=Via.API)
     return Status(202, {"queued": True})
+
+
+@_endpoint(
+    "POST",
+    "jobs/{uuid:code}/cancel",
+    auth.OPERATE,
+    schemas.CancelResponse,
+    "not_found",
+    ids=("cancelJob", "api-job-cancel"),
+)
+def job_cancel(request: ApiRequest, code: uuid.UUID) -> dict[str, str]:
+    """Ask the provider to cancel the job
+
+    Needs the jobs.operate_job permission. Only where the provider has a cancel API
+    (Tencent CI, Huawei MetaStudio, Alibaba ICE) and only for jobs it has not started; the
+    answer says what happened. An accepted cancel refreshes the job at once."""
+    found = _job(code)
+    (result,) = jobs_cancel(account=found.account, jobs=[found], user=request.user, via=Via.API)
+    if result.accepted:
+        job_request_refresh(job=found, user=request.user, via=Via.API)
+    return {"outcome": result.outcome, "message": result.message}
 
 
 @_endpoint(
@@ -209,5 +235,37 @@ def track(request: ApiRequest, payload: schemas.TrackRequest) -> dict[str, Any]:
     Needs the jobs.operate_job permission. Each new ID is checked with the provider
     first; the result says what happened to each."""
     account = _account_for_tracking(payload.account)
-    results = job_track(account=account, external_ids=payload.task_ids, verify=True)
+    results = job_track(
+        account=account,
+        external_ids=payload.task_ids,
+        verify=True,
+        user=request.user,
+        via=Via.API,
+    )
     return {"results": results}
+
+
+@_endpoint("GET", "audit", auth.AUDIT, schemas.AuditPage, "invalid", ids=("listAudit", "api-audit"))
+def audit_list(request: ApiRequest, filters: Query[schemas.AuditQuery]) -> dict[str, Any]:
+    """List the audit log, newest first
+
+    Needs the jobs.view_auditentry permission (operators and admins). Read-only: no call
+    changes an entry."""
+    job = None
+    if filters.job is not None:
+        job = Job.objects.filter(code=filters.job).first()
+        if job is None:
+            raise ApiError("invalid", "job: no job with this code.")
+    after = decode_cursor(filters.cursor) if filters.cursor else None
+    page, more = selectors.audit_page(
+        {
+            "actor": filters.user or "",
+            "action": filters.action or "",
+            "since": filters.since,
+            "job": job,
+        },
+        after=after,
+        size=filters.limit,
+    )
+    next_cursor = _cursor(page[-1].at, page[-1].pk) if more else None
+    return {"entries": page, "next_cursor": next_cursor}

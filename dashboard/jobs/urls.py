@@ -12,6 +12,7 @@ urlpatterns = [
     path("jobs/<uuid:code>/payload.json", views.job_payload, name="job-payload"),
     path("jobs/<uuid:code>/refresh/", views.job_refresh, name="job-refresh"),
     path("jobs/<uuid:code>/watch/", views.job_watch, name="job-watch"),
+    path("jobs/<uuid:code>/cancel/", views.job_cancel, name="job-cancel"),
     *subtitle_routes("jobs/<uuid:code>/", "job", views.job_srt, views.job_vtt),
     path("jobs/<uuid:code>/media-check/", views.job_media_check, name="job-media-check"),
     path("track/", views.track, name="track"),

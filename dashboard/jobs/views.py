@@ -6,7 +6,6 @@ once a job is finished, which stops htmx polling)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -22,19 +21,20 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
-from django.views.decorators.http import require_POST, require_safe
-from django_q.tasks import async_task
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from dashboard import downloads
 from dashboard.jobs import history, presenters, timings
 from dashboard.jobs.forms import JobFilterForm, TrackForm, VoiceSeparationForm
 from dashboard.jobs.live import detail_token, media_signature, poll_answer
 from dashboard.jobs.payload import payload_json, raw_preview
+from dashboard.paging import after_param, parse_after
 from dashboard.requests import AuthenticatedHtmxRequest, AuthenticatedHttpRequest
 from jobs import selectors, services
 from jobs.media import media_probe
 from jobs.models import Account, Job, TrackBatch, TrackItem
 from jobs.providers.base import ProviderError, State
+from jobs.services.audit import Via
 
 PAGE_SIZE = 50
 
@@ -53,14 +53,6 @@ def _params(request: HttpRequest, *, without: tuple[str, ...]) -> dict[str, str]
 # --- job list -----------------------------------------------------------------------
 
 
-def _cursor(raw: str) -> tuple[datetime, int] | None:
-    stamp, _, pk = raw.partition("_")
-    try:
-        return datetime.fromtimestamp(float(stamp), tz=UTC), int(pk)
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
 @permission_required("jobs.view_job", raise_exception=True)
 def job_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
     token = selectors.list_token()
@@ -72,16 +64,14 @@ def job_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
         context = {"form": form, "invalid": True, "clearable": True}
         return render(request, "jobs/list.html", context, status=400)
     counts = selectors.job_state_counts(form.filters)
-    cursor = _cursor(request.GET.get("after", ""))
+    cursor = parse_after(request.GET.get("after", ""))
     jobs = selectors.job_list_rows(form.filter(Job.objects.all()))
     page, has_next = selectors.job_page(jobs, after=cursor, size=PAGE_SIZE)
     params = _params(request, without=("v", "after"))
     next_url = None
     if has_next:
         last = page[-1]
-        next_url = "?" + urlencode(
-            {**params, "after": f"{last.tracked_at.timestamp():.6f}_{last.pk}"}
-        )
+        next_url = "?" + urlencode({**params, "after": after_param(last.tracked_at, last.pk)})
     live_params = _params(request, without=("v",))
     failed = counts.counts.get(State.FAILED, 0)
     accounts = selectors.account_filter(Account.objects.all(), form.filters)
@@ -114,10 +104,12 @@ def job_detail(request: AuthenticatedHtmxRequest, code: str) -> HttpResponse:
     token, media = detail_token(job), media_signature(job)
     if polled and (answer := poll_answer(job, token=token, media=media, asked=request.GET)):
         return answer
+    can_operate = request.user.has_perm("jobs.operate_job")
     context = {
         "job": job,
         "view": presenters.JobDetail(job, history.History(job)),
-        "can_operate": request.user.has_perm("jobs.operate_job"),
+        "can_operate": can_operate,
+        "cancel_refusal": services.cancel_refusal(job) if can_operate else "",
         "live_url": "?" + urlencode({"v": token, "m": media}),
         "raw": None if polled else raw_preview(job.raw),
         # A poll answer also carries the timeline and the failure card (out-of-band swaps).
@@ -207,9 +199,29 @@ def job_media_check(request: HttpRequest, code: str) -> JsonResponse:
 @permission_required("jobs.operate_job", raise_exception=True)
 def job_refresh(request: HttpRequest, code: str) -> HttpResponse:
     job = job_for_user(request, code)
-    async_task("jobs.tasks.job_refresh", job.pk, task_name=f"refresh job {job.pk}")
+    services.job_request_refresh(job=job, user=request.user)
     messages.info(request, "Refresh requested; its outcome appears on this page.")
     return redirect("job-detail", code=job.code)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("jobs.operate_job", raise_exception=True)
+def job_cancel(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
+    """Confirm (GET), then ask the provider to cancel the job (POST) and refresh it."""
+    job = job_for_user(request, code)
+    refusal = services.cancel_refusal(job)
+    if request.method == "POST" and not refusal:
+        (result,) = services.jobs_cancel(
+            account=job.account, jobs=[job], user=request.user, via=Via.WEB
+        )
+        if result.accepted:
+            services.job_request_refresh(job=job, user=request.user)
+            messages.success(request, "The provider accepted the cancel; the job is refreshed.")
+        else:
+            messages.error(request, f"Not cancelled: {result.message}")
+        return redirect("job-detail", code=job.code)
+    status = 409 if request.method == "POST" else 200
+    return render(request, "jobs/cancel.html", {"job": job, "refusal": refusal}, status=status)
 
 
 @require_POST
@@ -312,7 +324,9 @@ def submit_voice_separation(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         account = form.cleaned_data["account"]
         try:
-            job = services.job_submit(account=account, params=form.submit_params())
+            job = services.job_submit(
+                account=account, params=form.submit_params(), user=request.user
+            )
         except services.InvalidInput as exc:
             # The form checks what the adapter checks; this is the backstop, still placed
             # next to the field the adapter names.

@@ -3,6 +3,7 @@ Job` works and Django finds them all (app label `jobs`, tables unchanged)."""
 
 from jobs.models.accounts import Account, http_url, mask
 from jobs.models.alerts import AlertDelivery, AlertNotice, AlertRule
+from jobs.models.audit import AuditEntry, AuditJob
 from jobs.models.jobs import STATE_CHOICES, Job, JobEvent, JobQuerySet, JobStateCount
 from jobs.models.search import JobSearch
 from jobs.models.sharing import ShareLink
@@ -18,6 +19,8 @@ __all__ = [
     "AlertNotice",
     "AlertRule",
     "ApiToken",
+    "AuditEntry",
+    "AuditJob",
     "Job",
     "JobEvent",
     "JobQuerySet",

@@ -97,8 +97,8 @@ class JobEvent(models.Model):
     """A visible change of a job: its history, and the source of ETA estimates.
 
     Most events are status changes (`kind` empty). The others are about Clapboard's view of
-    the job, not the job itself: checks starting to fail, checks answered again, and the
-    outcome of an operator's "Refresh now".
+    the job, not the job itself: checks starting to fail, checks answered again, the
+    outcome of an operator's "Refresh now", and operators' actions.
     """
 
     class Kind(models.TextChoices):
@@ -106,6 +106,9 @@ class JobEvent(models.Model):
         FAILING = "failing", "Checks failing"
         RECOVERED = "recovered", "Checks recovered"
         REFRESH = "refresh", "Refresh now"
+        # An operator's action on the job (stop, watch again, cancel...); the audit log
+        # holds the full entry, the timeline this line of it.
+        ACTION = "action", "Operator"
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now)

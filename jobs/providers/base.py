@@ -25,7 +25,14 @@ from jobs.providers.errors import (
     ProviderError,
 )
 from jobs.providers.listing import ListingPass
-from jobs.providers.status import TERMINAL_STATES, JobStatus, Sentence, State, Word
+from jobs.providers.status import (
+    TERMINAL_STATES,
+    CancelOutcome,
+    JobStatus,
+    Sentence,
+    State,
+    Word,
+)
 from jobs.providers.wire import as_int, clamp_progress, iso_utc, parse_time, throttle_delay
 
 # Re-exported: callers outside the providers (services, views, tests) import the status
@@ -39,6 +46,7 @@ __all__ = [
     "TERMINAL_STATES",
     "UNKNOWN_FAILURE",
     "AccountSettings",
+    "CancelOutcome",
     "Explanation",
     "FailureCategory",
     "FetchResult",
@@ -113,6 +121,12 @@ class Provider:
     media_retention: ClassVar[timedelta | None] = None
     media_note: ClassVar[str] = ""
     can_submit: ClassVar[bool] = False
+    # Cancelling (jobs.services.cancel): whether the API has it, why not, how many ids one
+    # request takes and in which states the provider accepts it.
+    can_cancel: ClassVar[bool] = False
+    cancel_unsupported_reason: ClassVar[str] = "The provider has no API to cancel a job."
+    cancel_batch_size: ClassVar[int] = 1
+    cancellable_states: ClassVar[frozenset[State]] = frozenset()
     # Whether `list_states` can say cheaply, for many tasks at once, which ones changed.
     lists_states: ClassVar[bool] = False
     # Whether `discover` can list the account's jobs, including those created elsewhere.
@@ -342,6 +356,11 @@ class Provider:
 
         Subclasses may override to match on the message where codes are too coarse."""
         return cls.failure_catalogue.get(code, UNKNOWN_FAILURE)
+
+    def cancel(self, external_ids: Sequence[str]) -> dict[str, CancelOutcome]:
+        """Ask the provider to cancel up to `cancel_batch_size` jobs: one outcome per id.
+        Raises ProviderError when the request as a whole failed. Only where `can_cancel`."""
+        raise NotImplementedError(f"{self.code} has no cancel API")
 
     def submit(self, **params: Any) -> str:
         """Create a provider job; returns its external id."""

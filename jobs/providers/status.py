@@ -66,3 +66,12 @@ class JobStatus:
     name: str = ""
     words: tuple[Sentence, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    """A provider's answer about one job of a cancel request."""
+
+    accepted: bool
+    code: str = ""  # the provider's error code when refused ("" when accepted)
+    message: str = ""  # the provider's reason, secrets redacted

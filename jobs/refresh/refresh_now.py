@@ -11,22 +11,37 @@ from jobs.models import Account, Job
 from jobs.refresh.leases import account_lease_take, account_leases_release, owner_id
 from jobs.refresh.poll import Leased, Polled, poll_batch
 from jobs.services import usage
+from jobs.services.audit import Outcome, audit_settle
 
 
-def job_refresh_now(*, job_id: int) -> str:
+def job_refresh_now(*, job_id: int, audit_id: int | None = None) -> str:
     """Poll one job right away, within its account's single-poller rule, and put the
     outcome on the job's timeline (returned as well).
 
     If no loop holds the account, take its lease briefly and poll; otherwise mark the
     job due now so the loop that holds the account polls it within a second. A paused or
-    disabled account is not asked at all, and the outcome says why.
+    disabled account is not asked at all, and the outcome says why. The outcome also
+    settles the audit entry `audit_id` that recorded the request.
     """
     job = Job.objects.select_related("account").get(pk=job_id)
     if job.is_terminal:
-        return "finished"
-    outcome = _refresh_now(job)
-    services.job_record_refresh(job_id=job.pk, outcome=outcome)
+        outcome = "Refresh not sent: the job had already finished."
+    else:
+        outcome = _refresh_now(job)
+        services.job_record_refresh(job_id=job.pk, outcome=outcome)
+    if audit_id is not None:
+        audit_settle(entry_id=audit_id, outcome=_audit_outcome(outcome), summary=outcome)
     return outcome
+
+
+def _audit_outcome(outcome: str) -> str:
+    if outcome.startswith("Refreshed"):
+        return Outcome.DONE
+    if outcome.startswith("Refresh failed"):
+        return Outcome.FAILED
+    if outcome.startswith("Refresh not sent"):
+        return Outcome.REFUSED
+    return Outcome.REQUESTED  # handed to the loop that holds the account
 
 
 def _refresh_now(job: Job) -> str:

@@ -13,6 +13,7 @@ from jobs.services.accounts import (
     account_record_ok,
     account_settings_clean,
 )
+from jobs.services.cancel import CancelResult, cancel_refusal, jobs_cancel
 from jobs.services.errors import InvalidInput
 from jobs.services.status import (
     Applied,
@@ -35,6 +36,7 @@ from jobs.services.tracking import (
 from jobs.services.verification import track_account_refused
 from jobs.services.watching import (
     job_record_refresh,
+    job_request_refresh,
     job_resume_watching,
     job_stop_watching,
     job_submit,
@@ -43,6 +45,7 @@ from jobs.services.watching import (
 __all__ = [
     "TRACK_MAX_IDS",
     "Applied",
+    "CancelResult",
     "InvalidInput",
     "TrackProgress",
     "TrackResult",
@@ -51,10 +54,13 @@ __all__ = [
     "account_record_error",
     "account_record_ok",
     "account_settings_clean",
+    "cancel_refusal",
     "job_apply_status",
     "jobs_apply_statuses",
+    "jobs_cancel",
     "job_fetch_subtitles",
     "job_record_refresh",
+    "job_request_refresh",
     "job_resume_watching",
     "job_stop_watching",
     "job_submit",

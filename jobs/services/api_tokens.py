@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from jobs import ratelimit
 from jobs.models import ApiToken
+from jobs.services.audit import Action, Outcome, Via, audit_record
 from jobs.services.errors import InvalidInput
 from jobs.services.hashed_tokens import row_for_token, token_hash
 
@@ -40,7 +41,7 @@ API_RATE_LIMIT = 600  # requests per token per window
 API_RATE_WINDOW = 60  # seconds
 
 
-def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, name: str, via: str = Via.WEB) -> tuple[ApiToken, str]:
     """Create a token for `user`. Returns the stored row and the raw token, which is not
     kept anywhere and cannot be recovered.
 
@@ -60,10 +61,20 @@ def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
         user=user, name=name, token_hash=token_hash(token), prefix=token[:PREFIX_LENGTH]
     )
     logger.info("API token %s (%s) created by %s", api_token.code, api_token.prefix, user)
+    audit_record(
+        user=user,
+        via=via,
+        action=Action.TOKEN_CREATE,
+        outcome=Outcome.DONE,
+        summary=f"API token {name!r} ({api_token.prefix}…)",
+        detail={"token": str(api_token.code), "prefix": api_token.prefix},
+    )
     return api_token, token
 
 
-def api_token_revoke(*, api_token: ApiToken, user: AbstractBaseUser | None) -> bool:
+def api_token_revoke(
+    *, api_token: ApiToken, user: AbstractBaseUser | None, via: str = Via.WEB
+) -> bool:
     """Revoke `api_token` from now on. Returns False if it was already revoked (a no-op)."""
     now = timezone.now()
     revoked = ApiToken.objects.filter(pk=api_token.pk, revoked_at__isnull=True).update(
@@ -72,6 +83,14 @@ def api_token_revoke(*, api_token: ApiToken, user: AbstractBaseUser | None) -> b
     if revoked:
         api_token.revoked_at = now
         logger.info("API token %s revoked by %s", api_token.code, user)
+        audit_record(
+            user=user,
+            via=via,
+            action=Action.TOKEN_REVOKE,
+            outcome=Outcome.DONE,
+            summary=f"API token {api_token.name!r} ({api_token.prefix}…) revoked",
+            detail={"token": str(api_token.code), "prefix": api_token.prefix},
+        )
     return bool(revoked)
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from jobs import ratelimit
 from jobs.models import Job, ShareLink
+from jobs.services.audit import Action, Outcome, Via, audit_record
 from jobs.services.errors import InvalidInput
 from jobs.services.hashed_tokens import row_for_token, token_hash
 
@@ -36,7 +37,7 @@ SHARE_FAILURE_WINDOW = timedelta(minutes=5)
 
 
 def share_create(
-    *, job: Job, user: User | None, days: int = SHARE_DEFAULT_DAYS
+    *, job: Job, user: User | None, days: int = SHARE_DEFAULT_DAYS, via: str = Via.WEB
 ) -> tuple[ShareLink, str]:
     """Create a share link for `job` valid for `days` days.
 
@@ -56,16 +57,36 @@ def share_create(
         expires_at=now + timedelta(days=days),
     )
     logger.info("share link %s created for job %s by %s", link.code, job.code, user)
+    audit_record(
+        user=user,
+        via=via,
+        action=Action.SHARE_CREATE,
+        outcome=Outcome.DONE,
+        summary=f"Share link for {job.display_name}, valid {days} days",
+        account=job.account,
+        jobs=[job],
+        detail={"link": str(link.code), "expires_at": link.expires_at.isoformat()},
+    )
     return link, token
 
 
-def share_revoke(*, link: ShareLink, user: AbstractBaseUser | None) -> bool:
+def share_revoke(*, link: ShareLink, user: AbstractBaseUser | None, via: str = Via.WEB) -> bool:
     """Revoke `link` from now on. Returns False if it was already revoked (a no-op)."""
     now = timezone.now()
     revoked = ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=now)
     if revoked:
         link.revoked_at = now
         logger.info("share link %s revoked by %s", link.code, user)
+        audit_record(
+            user=user,
+            via=via,
+            action=Action.SHARE_REVOKE,
+            outcome=Outcome.DONE,
+            summary=f"Share link for {link.job.display_name} revoked",
+            account=link.job.account,
+            jobs=[link.job_id],
+            detail={"link": str(link.code)},
+        )
     return bool(revoked)
 
 

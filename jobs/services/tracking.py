@@ -18,6 +18,7 @@ from jobs import http
 from jobs.models import Account, Job, TrackBatch, TrackItem
 from jobs.providers.base import JobStatus, ProviderError
 from jobs.services.accounts import account_record_ok, account_request_failed
+from jobs.services.audit import Action, Outcome, Via, audit_record
 from jobs.services.errors import InvalidInput
 from jobs.services.status import job_apply_status
 from jobs.services.verification import PENDING
@@ -43,7 +44,12 @@ class TrackResult:
 
 
 def job_track(
-    *, account: Account, external_ids: Iterable[str], verify: bool = False
+    *,
+    account: Account,
+    external_ids: Iterable[str],
+    verify: bool = False,
+    user: Any = None,
+    via: str = "",
 ) -> list[TrackResult]:
     """Start watching task IDs on an account; ids already watched are reported, not duplicated.
     Results come in the order the ids were given.
@@ -53,6 +59,8 @@ def job_track(
     not found, and a failed request reported as an error for its ids only. The account's
     health records the outcome like a poll's; after a credential or throttling failure no
     further requests are sent, and the remaining ids get that error.
+
+    With `via` (an operator's request: API, command line), the call is in the audit log.
     """
     results: dict[str, TrackResult] = {}
     wanted = []
@@ -117,7 +125,27 @@ def job_track(
         results[external_id] = TrackResult(
             external_id, "tracked" if created else "already tracked", job
         )
-    return [results[external_id] for external_id in pasted if external_id in results]
+    ordered = [results[external_id] for external_id in pasted if external_id in results]
+    if via:
+        _audit_track(account, ordered, user=user, via=via)
+    return ordered
+
+
+def _audit_track(account: Account, results: list[TrackResult], *, user: Any, via: str) -> None:
+    outcomes: dict[str, int] = {}
+    for result in results:
+        outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+    tracked = outcomes.get("tracked", 0)
+    audit_record(
+        user=user,
+        via=via,
+        action=Action.TRACK,
+        outcome=Outcome.DONE if tracked == len(results) else Outcome.PARTIAL,
+        summary=f"Tracked {tracked} of {len(results)} task IDs on {account.name}",
+        account=account,
+        jobs=[r.job for r in results if r.job is not None and r.outcome == "tracked"],
+        detail={"outcomes": outcomes},
+    )
 
 
 # At most this many task IDs per paste on the Track page and per API track request.
@@ -129,7 +157,7 @@ TRACK_BATCH_KEPT = timedelta(days=7)
 
 
 def track_batch_create(
-    *, account: Account, external_ids: Iterable[str], user: Any = None
+    *, account: Account, external_ids: Iterable[str], user: Any = None, via: str = Via.WEB
 ) -> TrackBatch:
     """Record a paste of task IDs and start watching the new ones at once, unverified.
 
@@ -178,6 +206,16 @@ def track_batch_create(
                 ),
             )
             for position, external_id in enumerate(ids)
+        )
+        audit_record(
+            user=user,
+            via=via,
+            action=Action.TRACK,
+            outcome=Outcome.REQUESTED,
+            summary=f"Pasted {len(ids)} task IDs on {account.name} ({len(created)} new)",
+            account=account,
+            jobs=created.values(),
+            detail={"batch": str(batch.code), "ids": len(ids), "new": len(created)},
         )
     return batch
 

@@ -9,14 +9,18 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from jobs.models import Account, Job, JobEvent
 from jobs.providers.base import ProviderError
+from jobs.services.audit import Action, Outcome, Via, audit_record
 from jobs.services.errors import InvalidInput
 from jobs.services.tracking import job_track
 
 
-def job_submit(*, account: Account, params: Mapping[str, Any]) -> Job:
+def job_submit(
+    *, account: Account, params: Mapping[str, Any], user: Any = None, via: str = Via.WEB
+) -> Job:
     """Create a provider job and start tracking it, with its first status fetched.
 
     Raises InvalidInput for parameters the adapter refuses before sending anything, and
@@ -29,37 +33,105 @@ def job_submit(*, account: Account, params: Mapping[str, Any]) -> Job:
         external_id = adapter.submit(**params)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
+    except ProviderError as exc:
+        audit_record(
+            user=user,
+            via=via,
+            action=Action.SUBMIT,
+            outcome=Outcome.REFUSED,
+            summary=f"{account.provider_label} refused the job: {exc}",
+            account=account,
+            detail={"params": _plain(params), "error": exc.code},
+        )
+        raise
     (result,) = job_track(account=account, external_ids=[external_id], verify=True)
     if result.job is None:  # the provider accepted it but cannot show it yet: poll it
         result = job_track(account=account, external_ids=[external_id])[0]
     if result.job is None:  # an ID Clapboard cannot store (over 255 characters)
         raise ProviderError(f"the provider's task ID cannot be tracked: {result.message}")
+    audit_record(
+        user=user,
+        via=via,
+        action=Action.SUBMIT,
+        outcome=Outcome.DONE,
+        summary=f"Submitted {external_id}",
+        account=account,
+        jobs=[result.job],
+        detail={"params": _plain(params), "external_id": external_id},
+    )
     return result.job
 
 
-def job_stop_watching(*, job: Job, user: Any) -> None:
+def _plain(params: Mapping[str, Any]) -> dict[str, str]:
+    """A submit's parameters as the audit log keeps them: text, each value capped."""
+    return {str(k): str(v)[:300] for k, v in params.items()}
+
+
+def job_stop_watching(*, job: Job, user: Any, via: str = Via.WEB) -> None:
     """Stop polling a job on an operator's request (it stays listed)."""
     note = f"Stopped watching by {user}"
-    with transaction.atomic():
-        Job.objects.filter(pk=job.pk).update(
-            next_poll_at=None, stopped_reason=note, version=F("version") + 1
-        )
-        JobEvent.objects.create(
-            job=job, state=job.state, provider_state=job.provider_state, note=note
-        )
+    _watch_change(
+        job,
+        dict(next_poll_at=None, stopped_reason=note),
+        note=note,
+        user=user,
+        via=via,
+        action=Action.STOP_WATCHING,
+        summary=f"Stopped watching {job.display_name}",
+    )
 
 
-def job_resume_watching(*, job: Job, user: Any) -> None:
+def job_resume_watching(*, job: Job, user: Any, via: str = Via.WEB) -> None:
     if job.is_terminal:
         return
-    note = f"Watching again, at the request of {user}"
+    _watch_change(
+        job,
+        dict(next_poll_at=timezone.now(), stopped_reason="", poll_errors=0),
+        note=f"Watching again, at the request of {user}",
+        user=user,
+        via=via,
+        action=Action.WATCH_AGAIN,
+        summary=f"Watching {job.display_name} again",
+    )
+
+
+def _watch_change(
+    job: Job, fields: dict[str, Any], *, note: str, user: Any, via: str, action: str, summary: str
+) -> None:
+    """Apply an operator's change to how a job is watched: the job's row, its timeline's
+    action line and the audit entry, together."""
     with transaction.atomic():
-        Job.objects.filter(pk=job.pk).update(
-            next_poll_at=timezone.now(), stopped_reason="", poll_errors=0, version=F("version") + 1
-        )
+        Job.objects.filter(pk=job.pk).update(**fields, version=F("version") + 1)
         JobEvent.objects.create(
-            job=job, state=job.state, provider_state=job.provider_state, note=note
+            job=job,
+            state=job.state,
+            provider_state=job.provider_state,
+            note=note,
+            kind=JobEvent.Kind.ACTION,
         )
+        audit_record(
+            user=user,
+            via=via,
+            action=action,
+            outcome=Outcome.DONE,
+            summary=summary,
+            account=job.account,
+            jobs=[job],
+        )
+
+
+def job_request_refresh(*, job: Job, user: Any, via: str = Via.WEB) -> None:
+    """Queue an operator's "Refresh now"; its outcome settles the audit entry later."""
+    entry = audit_record(
+        user=user,
+        via=via,
+        action=Action.REFRESH,
+        outcome=Outcome.REQUESTED,
+        summary=f"Refresh of {job.display_name} requested",
+        account=job.account,
+        jobs=[job],
+    )
+    async_task("jobs.tasks.job_refresh", job.pk, entry.pk, task_name=f"refresh job {job.pk}")
 
 
 def job_record_refresh(*, job_id: int, outcome: str, now: datetime | None = None) -> None:

@@ -115,8 +115,8 @@ def test_an_operator_lacks_no_role_only_an_admin_can_do_more(operator, staff_adm
     ("who", "links"),
     [
         ("viewer_client", ["Jobs", "Accounts", "API"]),
-        ("operator_client", ["Jobs", "Track", "Accounts", "Alerts", "API"]),
-        ("staff_client", ["Jobs", "Track", "Accounts", "Alerts", "API", "Admin"]),
+        ("operator_client", ["Jobs", "Track", "Accounts", "Alerts", "Audit", "API"]),
+        ("staff_client", ["Jobs", "Track", "Accounts", "Alerts", "Audit", "API", "Admin"]),
     ],
 )
 def test_the_nav_shows_only_the_links_a_role_can_open(who, links, request, job):

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from jobs.models import Account
 from jobs.services import job_track
+from jobs.services.audit import Via
 
 
 class Command(BaseCommand):
@@ -20,6 +21,6 @@ class Command(BaseCommand):
             account = Account.objects.get(name=opts["account"])
         except Account.DoesNotExist:
             raise CommandError(f"no account named {opts['account']!r}") from None
-        for result in job_track(account=account, external_ids=opts["task_ids"]):
+        for result in job_track(account=account, external_ids=opts["task_ids"], via=Via.CLI):
             suffix = f": {result.message}" if result.message else ""
             self.stdout.write(f"{result.external_id}: {result.outcome}{suffix}")
