@@ -10,14 +10,22 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.db import connection
 from django.db.models import Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from jobs.models import Account, AuditEntry, AuditJob, Job, JobEvent, JobStateCount
+from jobs.models import (
+    Account,
+    AuditEntry,
+    AuditJob,
+    Job,
+    JobEvent,
+    JobStateCount,
+    SavedView,
+)
 from jobs.providers.base import State
 from jobs.search import term_filter
 
@@ -279,3 +287,9 @@ def audit_page(
         entries = entries.filter(Q(at__lt=at) | Q(at=at, id__lt=pk))
     page = list(entries[: size + 1])
     return page[:size], len(page) > size
+
+
+def saved_views_for(user: Any) -> list[SavedView]:
+    """The views `user` sees above the list: their own, then those others shared."""
+    views = SavedView.objects.filter(Q(owner=user) | Q(shared=True)).select_related("owner")
+    return sorted(views, key=lambda v: (v.owner_id != user.pk, v.name.lower()))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from django import forms
 from django.conf import settings
@@ -12,7 +12,7 @@ from django.core.validators import URLValidator, validate_email
 from dashboard.alerts.presenters import target_display
 from jobs.alerts import EVENTS
 from jobs.http import address_allowed
-from jobs.models import Account, AlertRule
+from jobs.models import Account, AlertRule, SavedView
 from jobs.providers import provider_choices
 
 webhook_url = URLValidator(schemes=["http", "https"])
@@ -192,3 +192,20 @@ def _check_url(target: str) -> None:
         raise ValidationError(
             f"{host} is a private, loopback or metadata address; alerts only go to public ones."
         )
+
+
+def initial_from_view(view: SavedView) -> dict[str, Any]:
+    """A new rule's fields from a saved view of the job list: its provider, account and
+    kind become the rule's scope, a Failed or Succeeded tab its event, and its name the
+    rule's. The search text and dates have no rule equivalent and are left out."""
+    params = dict(parse_qsl(view.query))
+    initial: dict[str, Any] = {"name": view.name[:100]}
+    if params.get("provider"):
+        initial["providers"] = [params["provider"]]
+    if params.get("account"):
+        initial["accounts"] = [params["account"]]
+    if params.get("kind"):
+        initial["kinds"] = params["kind"]
+    if params.get("state") in ("failed", "succeeded"):
+        initial["events"] = [params["state"]]
+    return initial

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
@@ -12,11 +14,11 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dashboard.alerts.forms import NAME_TAKEN, AlertRuleForm
+from dashboard.alerts.forms import NAME_TAKEN, AlertRuleForm, initial_from_view
 from dashboard.alerts.presenters import RuleRow, target_display
 from dashboard.requests import AuthenticatedHttpRequest
 from jobs.alerts import alert_send_test
-from jobs.models import AlertDelivery, AlertRule
+from jobs.models import AlertDelivery, AlertRule, SavedView
 from jobs.services.audit import Action, Outcome, Via, audit_record
 
 RECENT_DELIVERIES = 3
@@ -53,8 +55,13 @@ def alert_rules(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 def _edit(request: AuthenticatedHttpRequest, rule: AlertRule | None) -> HttpResponse:
+    initial = {}
+    if rule is None and (view := _saved_view(request)) is not None:
+        initial = initial_from_view(view)  # "alert…" beside a saved view on the list
     # A new rule has its owner before validation: names are unique per owner.
-    form = AlertRuleForm(request.POST or None, instance=rule or AlertRule(owner=request.user))
+    form = AlertRuleForm(
+        request.POST or None, instance=rule or AlertRule(owner=request.user), initial=initial
+    )
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
@@ -75,6 +82,15 @@ def _edit(request: AuthenticatedHttpRequest, rule: AlertRule | None) -> HttpResp
             messages.success(request, f"Alert rule “{saved.name}” saved.")
             return redirect("alert-rules")
     return render(request, "alerts/rule_form.html", {"form": form, "rule": rule})
+
+
+def _saved_view(request: AuthenticatedHttpRequest) -> SavedView | None:
+    """The saved view named by `?view=` that this user sees, if any."""
+    try:
+        code = uuid.UUID(request.GET.get("view", ""))
+    except ValueError:
+        return None
+    return SavedView.objects.filter(Q(owner=request.user) | Q(shared=True), code=code).first()
 
 
 @permission_required(OPERATE, raise_exception=True)

@@ -287,6 +287,32 @@ class CancelResponse(Schema):
     message: str = Field(description="The provider's reason, or Clapboard's.")
 
 
+# --- saved views --------------------------------------------------------------------------
+
+
+class SavedView(Schema):
+    code: uuid.UUID
+    name: str
+    query: str = Field(description="The job list's query string (its filters and tab).")
+    shared: bool
+    owner: str = Field(validation_alias="owner.username")
+
+
+class SavedViewList(Schema):
+    views: list[SavedView]
+
+
+class SavedViewRequest(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=60)
+    filters: dict[str, str] = Field(
+        default_factory=dict,
+        description="The job list's filters, as `GET /api/v1/jobs` takes them.",
+    )
+    shared: bool = Field(False, description="Shown to everyone (operators only).")
+
+
 # --- the audit log ------------------------------------------------------------------------
 
 if TYPE_CHECKING:

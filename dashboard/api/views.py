@@ -26,7 +26,7 @@ from dashboard.api.errors import ERROR_STATUS, ApiError
 from dashboard.jobs.forms import JobFilterForm
 from jobs import selectors
 from jobs.models import Account, Job
-from jobs.services import job_request_refresh, job_track, jobs_cancel
+from jobs.services import InvalidInput, job_request_refresh, job_track, jobs_cancel, saved_views
 from jobs.services.audit import Via
 
 router = Router()
@@ -269,3 +269,43 @@ def audit_list(request: ApiRequest, filters: Query[schemas.AuditQuery]) -> dict[
     )
     next_cursor = _cursor(page[-1].at, page[-1].pk) if more else None
     return {"entries": page, "next_cursor": next_cursor}
+
+
+@_endpoint("GET", "views", auth.VIEW, schemas.SavedViewList, ids=("listViews", "api-views"))
+def saved_view_list(request: ApiRequest) -> dict[str, Any]:
+    """Saved views of the job list: the token user's own, then those shared
+
+    Needs the jobs.view_job permission."""
+    return {"views": selectors.saved_views_for(request.user)}
+
+
+@_endpoint(
+    "POST",
+    "views",
+    auth.VIEW,
+    schemas.SavedView,
+    "invalid",
+    status=201,
+    ids=("createView", "api-view-create"),
+)
+def saved_view_create(request: ApiRequest, payload: schemas.SavedViewRequest) -> Status[Any]:
+    """Save a view of the job list
+
+    Needs the jobs.view_job permission; sharing needs jobs.operate_job. The filters are
+    checked as the job list checks them."""
+    params = {k: v for k, v in payload.filters.items() if v}
+    unknown = sorted(set(params) - set(JobFilterForm.base_fields))
+    if unknown:
+        raise ApiError("invalid", f"filters: unknown {', '.join(unknown)}.")
+    form = JobFilterForm(params, known_kinds_only=False)
+    if not form.is_valid():
+        raise ApiError("invalid", _form_errors(form))
+    if payload.shared and not request.user.has_perm("jobs.operate_job"):
+        raise ApiError("forbidden", "Only operators share views.")
+    try:
+        view = saved_views.saved_view_create(
+            owner=request.user, name=payload.name, params=params, shared=payload.shared
+        )
+    except InvalidInput as exc:
+        raise ApiError("invalid", f"{exc}.") from None
+    return Status(201, view)

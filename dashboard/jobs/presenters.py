@@ -30,6 +30,7 @@ from jobs import freshness as freshness_of
 from jobs import scheduling, selectors
 from jobs.models import Account, Job, JobEvent
 from jobs.providers.base import UNKNOWN_FAILURE, Explanation, State
+from jobs.services.saved_views import saved_view_query
 
 STATE_ICONS: dict[str, str] = {
     State.QUEUED: "◷",
@@ -406,3 +407,17 @@ class JobDetail:
     def media_expired(self) -> bool:
         expires_at = self.media_expires_at
         return expires_at is not None and timezone.now() >= expires_at
+
+
+def saved_view_links(user: Any, params: dict[str, str]) -> list[dict[str, Any]]:
+    """The saved views above the list, the one matching the current filters marked."""
+    current = saved_view_query(params)
+    return [
+        {
+            "view": view,
+            "url": "?" + view.query if view.query else ".",
+            "current": view.query == current,
+            "mine": view.owner_id == user.pk,
+        }
+        for view in selectors.saved_views_for(user)
+    ]

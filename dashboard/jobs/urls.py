@@ -3,7 +3,7 @@
 from django.urls import path
 
 from dashboard.downloads import subtitle_routes
-from dashboard.jobs import views
+from dashboard.jobs import saved, views
 
 urlpatterns = [
     path("", views.job_list, name="job-list"),
@@ -15,6 +15,8 @@ urlpatterns = [
     path("jobs/<uuid:code>/cancel/", views.job_cancel, name="job-cancel"),
     *subtitle_routes("jobs/<uuid:code>/", "job", views.job_srt, views.job_vtt),
     path("jobs/<uuid:code>/media-check/", views.job_media_check, name="job-media-check"),
+    path("views/", saved.saved_view_save, name="saved-view-save"),
+    path("views/<uuid:code>/delete/", saved.saved_view_remove, name="saved-view-delete"),
     path("track/", views.track, name="track"),
     path("submit/voice-separation/", views.submit_voice_separation, name="submit-voice-separation"),
 ]

@@ -73,6 +73,7 @@ def job_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
         last = page[-1]
         next_url = "?" + urlencode({**params, "after": after_param(last.tracked_at, last.pk)})
     live_params = _params(request, without=("v",))
+    kept = {k: v for k, v in params.items() if k in form.fields}  # what a saved view keeps
     failed = counts.counts.get(State.FAILED, 0)
     accounts = selectors.account_filter(Account.objects.all(), form.filters)
     context = {
@@ -87,10 +88,13 @@ def job_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
         "filtered": form.active,
         "clearable": form.any_set,
         "any_jobs": bool(counts.counts) or Job.objects.exists(),
+        "query": urlencode(kept),
     }
     template = "jobs/list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#live"
+    else:  # outside the live part: a poll does not read them
+        context["saved_views"] = presenters.saved_view_links(request.user, kept)
     return render(request, template, context)
 
 

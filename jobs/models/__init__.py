@@ -5,6 +5,7 @@ from jobs.models.accounts import Account, http_url, mask
 from jobs.models.alerts import AlertDelivery, AlertNotice, AlertRule
 from jobs.models.audit import AuditEntry, AuditJob
 from jobs.models.jobs import STATE_CHOICES, Job, JobEvent, JobQuerySet, JobStateCount
+from jobs.models.saved_views import SavedView
 from jobs.models.search import JobSearch
 from jobs.models.sharing import ShareLink
 from jobs.models.tokens import ApiToken
@@ -27,6 +28,7 @@ __all__ = [
     "JobSearch",
     "JobStateCount",
     "RateCounter",
+    "SavedView",
     "ShareLink",
     "TrackBatch",
     "TrackItem",

@@ -68,8 +68,8 @@ def test_query_counts_do_not_grow_with_data(viewer_client, accounts, django_asse
     large = page_costs(viewer_client)
     assert small == large
     # session, user, two permission lookups, the change token, the kinds, counts, page,
-    # accounts, failing accounts
-    with django_assert_max_num_queries(10):
+    # accounts, failing accounts, saved views
+    with django_assert_max_num_queries(11):
         viewer_client.get(reverse("job-list"))
     live = viewer_client.get(reverse("job-list"), HTTP_HX_REQUEST="true").context["live_url"]
     with django_assert_max_num_queries(6):  # an unchanged poll: access, then the token only
