@@ -26,6 +26,7 @@ from jobs.providers.errors import (
 )
 from jobs.providers.listing import ListingPass
 from jobs.providers.status import (
+    MAX_CANCEL_MESSAGE_CHARS,
     TERMINAL_STATES,
     CancelOutcome,
     JobStatus,
@@ -101,7 +102,7 @@ class Provider:
     """Base class of the provider adapters.
 
     Subclasses declare their schema and limits as class attributes and implement
-    `fetch`, `check_credentials` and, where the API allows it, `submit`.
+    `fetch`, `check_credentials` and, where the API allows it, `submit` and `cancel`.
     """
 
     code: ClassVar[str]
@@ -121,11 +122,14 @@ class Provider:
     media_retention: ClassVar[timedelta | None] = None
     media_note: ClassVar[str] = ""
     can_submit: ClassVar[bool] = False
-    # Cancelling (jobs.services.cancel): whether the API has it, why not, how many ids one
-    # request takes and in which states the provider accepts it.
+    # Whether `cancel` can ask the provider to cancel a job, and if not, why: one sentence,
+    # the tooltip where the cancel button is absent.
     can_cancel: ClassVar[bool] = False
-    cancel_unsupported_reason: ClassVar[str] = "The provider has no API to cancel a job."
+    cancel_unsupported_reason: ClassVar[str] = "The provider's API has no call to cancel a job."
+    # How many ids one cancel request takes.
     cancel_batch_size: ClassVar[int] = 1
+    # The states in which the provider accepts a cancel, so the UI can skip rows it would
+    # refuse (the provider still has the last word: a job may start between two polls).
     cancellable_states: ClassVar[frozenset[State]] = frozenset()
     # Whether `list_states` can say cheaply, for many tasks at once, which ones changed.
     lists_states: ClassVar[bool] = False
@@ -347,6 +351,48 @@ class Provider:
         """
         raise NotImplementedError
 
+    def cancel(self, external_ids: Sequence[str]) -> dict[str, CancelOutcome]:
+        """Ask the provider to cancel up to `cancel_batch_size` jobs.
+
+        Returns one outcome per id (duplicates asked once). Raises ProviderError when the
+        request as a whole failed (transport, credentials, throttling), like `fetch`,
+        and ValueError before sending anything for more ids than one request takes.
+
+        The default sends `cancel_one` per id, for providers that cancel one job a call.
+        """
+        if not self.can_cancel:
+            raise NotImplementedError(f"{self.code} cannot cancel jobs")
+        wanted = list(dict.fromkeys(external_ids))
+        if len(wanted) > self.cancel_batch_size:
+            # A cancel is a write: a later id failing must not hide an earlier one done.
+            raise ValueError(f"{self.code} cancels at most {self.cancel_batch_size} job(s) a call")
+        return {external_id: self.cancel_one(external_id) for external_id in wanted}
+
+    def cancel_one(self, external_id: str) -> CancelOutcome:
+        """Send one cancel request; raises ProviderError as `cancel` does."""
+        raise NotImplementedError
+
+    def refuses_job(self, error: ProviderError) -> bool:
+        """Whether `error`, raised by a cancel request, is the provider refusing that job
+        (running, finished, unknown) rather than the request failing as a whole.
+
+        The default: a permanent error the provider answered (not one raised before
+        sending) that does not refuse the credentials (401/403). Adapters whose
+        credential and gateway codes come with other statuses override it.
+        """
+        return (
+            error.permanent
+            and error.http_status is not None
+            and error.http_status not in (401, 403)
+        )
+
+    def refusal(self, error: ProviderError) -> CancelOutcome:
+        """The refused CancelOutcome for `error` if `refuses_job(error)`; else re-raises it."""
+        if not self.refuses_job(error):
+            raise error
+        message = http.redact(error.message, self.secret_values())
+        return CancelOutcome(False, error.code, message[:MAX_CANCEL_MESSAGE_CHARS])
+
     # Job-level failure codes this provider reports, explained (see `explain_failure`).
     failure_catalogue: ClassVar[Mapping[str, Explanation]] = {}
 
@@ -356,11 +402,6 @@ class Provider:
 
         Subclasses may override to match on the message where codes are too coarse."""
         return cls.failure_catalogue.get(code, UNKNOWN_FAILURE)
-
-    def cancel(self, external_ids: Sequence[str]) -> dict[str, CancelOutcome]:
-        """Ask the provider to cancel up to `cancel_batch_size` jobs: one outcome per id.
-        Raises ProviderError when the request as a whole failed. Only where `can_cancel`."""
-        raise NotImplementedError(f"{self.code} has no cancel API")
 
     def submit(self, **params: Any) -> str:
         """Create a provider job; returns its external id."""

@@ -1,5 +1,6 @@
 """The shape of one provider task as Clapboard understands it: every adapter returns a
-`JobStatus`; the engine stores it (jobs/services/status.py), the pages and API show it."""
+`JobStatus`; the engine stores it (jobs/services/status.py), the pages and API show it.
+A cancel request answers one `CancelOutcome` per job."""
 
 from __future__ import annotations
 
@@ -68,10 +69,20 @@ class JobStatus:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
+# What a CancelOutcome's message may hold: enough for the provider's reason, not a page.
+MAX_CANCEL_MESSAGE_CHARS = 500
+
+
 @dataclass(frozen=True)
 class CancelOutcome:
-    """A provider's answer about one job of a cancel request."""
+    """What the provider said to a request to cancel one job.
+
+    `accepted` means the provider took the cancel; the job's canceled state comes with the
+    next fetch. Refused, `code` is the provider's error code (NOT_FOUND where the adapter
+    found the job unknown without asking, e.g. MetaStudio's list does not show it) and
+    `message` its reason, secrets redacted, at most MAX_CANCEL_MESSAGE_CHARS.
+    """
 
     accepted: bool
     code: str = ""  # the provider's error code when refused ("" when accepted)
-    message: str = ""  # the provider's reason, secrets redacted
+    message: str = ""  # the provider's reason, secrets redacted, <= 500 chars

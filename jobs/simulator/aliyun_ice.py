@@ -1,10 +1,13 @@
-"""Fake Alibaba Cloud ICE answering `QueryIProductionJob` (2020-11-09).
+"""Fake Alibaba Cloud ICE answering `QueryIProductionJob` and `CancelIProductionJob`
+(2020-11-09).
 
 Verifies ACS3-HMAC-SHA256 like the real gateway: the Authorization names the signed
 headers, which must cover host and every x-acs-* header; the signature is recomputed
 from the request as received; x-acs-date must be within 15 minutes of the simulator's
 clock and a signature nonce may be used once per 15 minutes. Answers use the SDK's
 response shape (PROVIDERS.md §5.3), `Result` being a JSON document inside a string.
+A cancel is idempotent by ClientToken, as the API's parameter promises: a repeated
+token gets the first answer again (PROVIDERS.md §5.8).
 
 Tests can override any top-level answer field through `SimJob.extra` (for example
 `extra={"Result": "not json"}`).
@@ -24,6 +27,7 @@ from jobs.providers import signing
 from jobs.providers.aliyun_ice import (
     ACTION,
     API_VERSION,
+    CANCEL_ACTION,
     CLOCK_TOLERANCE_SECONDS,
     DATE_FORMAT,
     acs3_authorization,
@@ -46,7 +50,7 @@ STATUS_FOR_PHASE = {
     Phase.SUCCEEDED: "Success",
     Phase.FAILED: "Fail",
     # INVENTED: CancelIProductionJob exists but the resulting Status is undocumented
-    # (PROVIDERS.md §6.1); the adapter must show it as unknown, which this exercises.
+    # (PROVIDERS.md §5.8); the adapter takes this spelling (and two others) as canceled.
     Phase.CANCELED: "Canceled",
 }
 
@@ -67,6 +71,9 @@ REFUSALS: dict[str, Refusal] = {
     "bad_date": (400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted."),
     "no_nonce": (400, "MissingSignatureNonce", "SignatureNonce is mandatory for this action."),
     "nonce_used": (400, "SignatureNonceUsed", "Specified signature nonce was used already."),
+    # INVENTED: ICE documents no refusal of CancelIProductionJob; the code follows Alibaba's
+    # Incorrect*Status naming (ECS's IncorrectTaskStatus), the rule PROVIDERS.md §5.8's.
+    "not_queuing": (400, "IncorrectJobStatus", "The job can be canceled only while it is Queuing."),
 }
 # fmt: on
 
@@ -82,7 +89,9 @@ def _request_id() -> str:
 
 
 class AliyunIceSimulator(ProviderSimulator):
-    can_cancel = False  # the status of a canceled ICE job is undocumented
+    # The Status of a canceled ICE job is undocumented: the demo world makes none (a
+    # CancelIProductionJob still cancels a Queuing job).
+    can_cancel = False
     code = "aliyun_ice"
     key_field = "access_key_id"
     demo_credentials = {
@@ -104,6 +113,10 @@ class AliyunIceSimulator(ProviderSimulator):
         super().__init__(sim)
         self._nonces: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._nonce_lock = threading.Lock()
+        # (access key id, ClientToken) -> the tenant and the answer the first cancel with
+        # that token got; a reset world has new tenant objects, so old answers lapse.
+        self._cancels: dict[tuple[str, str], tuple[Tenant, int, bytes]] = {}
+        self._cancel_lock = threading.Lock()
 
     @property
     def host_id(self) -> str:
@@ -189,7 +202,7 @@ class AliyunIceSimulator(ProviderSimulator):
 
     def handle(self, request: SimRequest, tenant: Tenant) -> SimResponse:
         action = request.header("x-acs-action")
-        if action != ACTION or request.method not in ("GET", "POST"):
+        if action not in (ACTION, CANCEL_ACTION) or request.method not in ("GET", "POST"):
             return self.error(
                 404,
                 "InvalidAction.NotFound",
@@ -197,13 +210,34 @@ class AliyunIceSimulator(ProviderSimulator):
             )
         if request.header("x-acs-version") != API_VERSION:
             return self.error(400, "InvalidVersion", "Specified parameter Version is not valid.")
-        job_id = dict(parse_qsl(request.query, keep_blank_values=True)).get("JobId", "")
+        query = dict(parse_qsl(request.query, keep_blank_values=True))
+        job_id = query.get("JobId", "")
         if not job_id:
             return self.error(400, "MissingJobId", "JobId is mandatory for this action.")
+        if action == CANCEL_ACTION:
+            return self._cancel(job_id, query.get("ClientToken", ""), tenant)
         job = self.job(job_id, tenant)
         if job is None:
             return self.error(404, "ResourceNotFound", "The specified resource is not found.")
         return SimResponse.json(self.render(job))
+
+    def _cancel(self, job_id: str, client_token: str, tenant: Tenant) -> SimResponse:
+        key = (tenant.credentials[self.key_field], client_token)
+        # One cancel at a time, so two requests with one token cannot both act.
+        with self._cancel_lock:
+            first = self._cancels.get(key) if client_token else None
+            if first is not None and first[0] is tenant:
+                return SimResponse(first[1], first[2], {"Content-Type": "application/json"})
+            job = self.job(job_id, tenant)
+            if job is None:
+                answer = self.error(404, "ResourceNotFound", "The specified resource is not found.")
+            elif not self.cancel_waiting(job):
+                answer = self.error(*self.refusals["not_queuing"])
+            else:
+                answer = SimResponse.json({"RequestId": _request_id(), "Message": "Success"})
+            if client_token:
+                self._cancels[key] = (tenant, answer.status, answer.body)
+            return answer
 
     def render(self, job: SimJob) -> dict[str, Any]:
         """The QueryIProductionJob body for `job` at the simulator's current time."""

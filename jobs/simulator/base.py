@@ -31,6 +31,8 @@ class SimulatorWorld(Protocol):
 
     def add_job(self, provider: str, external_id: str, **fields: Any) -> SimJob: ...
 
+    def cancel_waiting(self, provider: str, job: SimJob) -> bool: ...
+
 
 # A refusal as the cloud sends it: (HTTP status, the cloud's error code, its message).
 Refusal = tuple[int, str | int, str]
@@ -108,6 +110,10 @@ class ProviderSimulator:
 
     def job(self, external_id: str, tenant: Tenant) -> SimJob | None:
         return self.sim.find_job(self.code, external_id, tenant)
+
+    def cancel_waiting(self, job: SimJob) -> bool:
+        """Cancel `job` if it is still waiting; False (nothing changed) once it has started."""
+        return self.sim.cancel_waiting(self.code, job)
 
     def jobs(self, tenant: Tenant) -> list[SimJob]:
         """The explicit jobs this tenant can list."""

@@ -61,9 +61,14 @@ class SimJob:
     pinned_progress: int | None = None
     # A raw provider state to report verbatim (e.g. one Clapboard has never seen).
     raw_state: str | None = None
+    # When a cancel request took the job out of its queue (World.cancel_waiting).
+    canceled_at: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def snapshot(self, now: float) -> Snapshot:
+        if self.canceled_at is not None and now >= self.canceled_at:
+            # Canceled while waiting: it never started, whatever its pin or timings say.
+            return Snapshot(Phase.CANCELED, 0, 0, self.created, None, self.canceled_at)
         started = self.created + self.queue_seconds
         finished = started + self.run_seconds
         if self.pinned is not None:

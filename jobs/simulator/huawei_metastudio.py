@@ -3,8 +3,8 @@
 The gateway half verifies SDK-HMAC-SHA256 with the adapter's own signer, enforces the
 ±15 minute X-Sdk-Date window and X-Project-Id, and locks an AK for five minutes after
 five consecutive failed checks, as the real gateway does. The service half answers
-`GET /v1/{project_id}/digital-human-videos` with its filters and pagination, and the
-type-specific show calls.
+`GET /v1/{project_id}/digital-human-videos` with its filters and pagination, the
+type-specific show calls, and their `POST …/{job_id}/cancel` for waiting jobs.
 """
 
 from __future__ import annotations
@@ -242,10 +242,15 @@ class MetaStudioSimulator(ProviderSimulator):
 
     def handle(self, request: SimRequest, tenant: Tenant) -> SimResponse:
         parts = request.path.strip("/").split("/")
-        if request.method != "GET" or len(parts) < 3:
+        cancel = request.method == "POST" and len(parts) == 5 and parts[4] == "cancel"
+        if (request.method != "GET" and not cancel) or len(parts) < 3:
             return self.error(404, "APIGW.0101", NO_API_MESSAGE)
         if parts[1] != tenant.options.get("project_id"):
             return self._service_error(401, "MSS.00000001", "Unauthorized")
+        if cancel:
+            if parts[2] not in SHOW_PATHS:
+                return self.error(404, "APIGW.0101", NO_API_MESSAGE)
+            return self._cancel(unquote(parts[3]), SHOW_PATHS[parts[2]], tenant)
         if len(parts) == 3 and parts[2] == "digital-human-videos":
             return self._list(request, tenant)
         if len(parts) == 4 and parts[2] in SHOW_PATHS:
@@ -257,6 +262,22 @@ class MetaStudioSimulator(ProviderSimulator):
         if job is None or wire.normalize_kind(self._kind(job)) != kind:
             return self._service_error(404, "MSS.00000002", "Not Found")
         return SimResponse.json(self.render(job, self.now()))
+
+    def _cancel(self, job_id: str, kind: str, tenant: Tenant) -> SimResponse:
+        job = self.job(job_id, tenant)
+        if job is None or wire.normalize_kind(self._kind(job)) != kind:
+            # The cancel doc lists 400/401/500 only; a job of the other type, or none, is
+            # answered like the show call's unknown job [UNCERTAIN].
+            return self._service_error(404, "MSS.00000002", "Not Found")
+        if not self.cancel_waiting(job):
+            # The doc's 400 example; the ": <reason>" suffix is the simulator's invention.
+            return self._service_error(
+                400, "MSS.00000003", "Invalid parameter: only a WAITING job can be canceled"
+            )
+        # 200, no body, the request id in X-Request-Id (Cancel2DDigitalHumanVideoResponse).
+        return SimResponse(
+            200, b"", {"X-Request-Id": _request_id(f"cancel{job_id}{time.monotonic_ns()}")}
+        )
 
     def _list(self, request: SimRequest, tenant: Tenant) -> SimResponse:
         params = {name: values[0] for name, values in request.params.items()}

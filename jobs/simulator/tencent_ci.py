@@ -1,4 +1,5 @@
-"""Fake Tencent Cloud Infinite media-job API: `GET /jobs/<ids>`, `GET /jobs`, `POST /jobs`.
+"""Fake Tencent Cloud Infinite media-job API: `GET /jobs/<ids>`, `GET /jobs`, `POST /jobs`
+and `PUT /jobs/<id>?cancel`.
 
 Verifies the COS `q-sign-algorithm=sha1` Authorization header by recomputing it with the
 adapter's signer from the headers and params the request lists, refuses a KeyTime window
@@ -59,6 +60,11 @@ AUTH_FIELDS = (
     "q-signature",
 )
 MAX_BATCH_IDS = 100
+# CancelMediaJob's refusal: the message is the one CI's doc names for it (PROVIDERS.md
+# §3.6); its code and HTTP status, and the whole not-found answer, are the simulator's
+# [UNCERTAIN] choices in CI's request-error shape.
+NOT_MODIFIABLE = (400, "InvalidArgument", "The job provided can not be modified.")
+NO_SUCH_JOB = (400, "InvalidArgument", "The job does not exist.")
 DEFAULT_LIST_SIZE = 10
 MEDIA_SECONDS = 12.0  # the length of the simulator's WAV
 
@@ -189,6 +195,9 @@ class CiSimulator(ProviderSimulator):
             return self._list(_parse_query(request.query), tenant)
         if request.method == "POST" and path == ci.JOBS_PATH:
             return self._create(request, tenant)
+        if request.method == "PUT" and path.startswith(ci.JOBS_PATH + "/"):
+            if ci.CANCEL_FLAG in _parse_query(request.query):
+                return self._cancel(path[len(ci.JOBS_PATH) + 1 :], tenant)
         return error_xml(404, "InvalidUrl", "The requested URL is not supported.")
 
     def _describe(self, ids_text: str, tenant: Tenant) -> SimResponse:
@@ -208,6 +217,16 @@ class CiSimulator(ProviderSimulator):
         for external_id in unknown:
             _add(root, "NonExistJobIds", external_id)
         return SimResponse.xml(ET.tostring(root, encoding="unicode"))
+
+    def _cancel(self, job_id: str, tenant: Tenant) -> SimResponse:
+        # One JobId per call, as documented: "a,b" is one id no job has.
+        job = self.job(job_id, tenant)
+        if job is None:
+            return error_xml(*NO_SUCH_JOB)
+        if not self.cancel_waiting(job):
+            return error_xml(*NOT_MODIFIABLE)
+        # CI answers an accepted cancel with 200 and no body.
+        return SimResponse(200, b"", {"x-ci-request-id": uuid.uuid4().hex})
 
     def _list(self, params: dict[str, str], tenant: Tenant) -> SimResponse:
         tag = params.get("tag", "")

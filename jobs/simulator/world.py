@@ -129,6 +129,18 @@ class World:
             if code == provider and (not j.owner or j.owner == owner)
         ]
 
+    def cancel_waiting(self, provider: str, job: SimJob) -> bool:
+        """Cancel `job` if it is still waiting (queued) on the simulator's clock; returns
+        whether it was. The job then reports the provider's canceled state to every query;
+        a job a `sim-…` id describes is kept, so the cancel outlives the request."""
+        with self.lock:
+            now = self.now()
+            if job.snapshot(now).phase is not Phase.QUEUED:
+                return False
+            job.canceled_at = now
+            self.jobs.setdefault((provider, job.external_id), job)
+            return True
+
     def truth(self, provider: str, external_id: str) -> Snapshot | None:
         """What the fake cloud says about a job right now (for tests and benchmarks)."""
         job = self.find_job(provider, external_id, None)

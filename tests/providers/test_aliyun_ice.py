@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -16,10 +17,12 @@ from jobs.providers import signing
 from jobs.providers.aliyun_ice import (
     ACTION,
     API_VERSION,
+    CANCEL_ACTION,
     AliyunIce,
     acs3_authorization,
     acs3_canonical_request,
     acs3_date,
+    cancel_client_token,
     canonical_query,
     error_from_response,
     is_job_not_found,
@@ -121,6 +124,30 @@ def test_acs3_ice_vector_encodes_stars_and_matches():
         "YourAccessKeyId",
         SIGNED.split(";"),
         "e97a705cc377ee302bf466e41448230c3a0c569f64455489e3f95e09ff9cff46",
+    )
+
+
+# ACS3-ICE-CANCEL (docs/PROVIDERS.md §5.8), computed with the vendor's own signer:
+# aliyun/darabonba-openapi at commit 8b916ca848bbdcb8348fceb2fbb65af906cc7aec
+# (2026-07-21), `python/alibabacloud_tea_openapi/utils.py` Utils.get_authorization
+# (ACS3-HMAC-SHA256), run in a scratch directory with ACS3-ICE's headers and keys,
+# x-acs-action CancelIProductionJob and the query {JobId, ClientToken}, ClientToken as
+# `cancel_client_token` derives it. The same script reproduces ACS3-ICE above.
+ICE_CANCEL_TOKEN = "3bb96dc5441534abc714645fb6acb3e9"
+ICE_CANCEL_SIGNATURE = "765a284f363ca9a8fd308154e0d3dfdb237a3539c062dbb4f4ce437d90a7e171"
+
+
+def test_acs3_ice_cancel_vector():
+    job_id = ICE_QUERY["JobId"]
+    assert cancel_client_token(job_id) == ICE_CANCEL_TOKEN
+    query = {"JobId": job_id, "ClientToken": ICE_CANCEL_TOKEN}
+    headers = {**ICE_HEADERS, "x-acs-action": CANCEL_ACTION}
+    authorization = acs3_authorization(
+        "YourAccessKeyId", "YourAccessKeySecret", SignedRequest("POST", "/", query, headers, b"")
+    )
+    assert authorization == (
+        f"ACS3-HMAC-SHA256 Credential=YourAccessKeyId,SignedHeaders={SIGNED},"
+        f"Signature={ICE_CANCEL_SIGNATURE}"
     )
 
 
@@ -259,10 +286,15 @@ def test_unknown_raw_state_is_kept(simulator, caplog, raw):
     assert "unknown Status" in caplog.text
 
 
-def test_canceled_job_status_is_undocumented_so_unknown(simulator):
-    simulator.add_job(CODE, "job-c", pinned="canceled")
+@pytest.mark.parametrize("raw", ["Canceled", "Cancelled", "Cancel"])
+def test_canceled_status_spellings_are_canceled(simulator, raw):
+    # The Status of a canceled job is undocumented (PROVIDERS.md §5.8): these spellings are
+    # taken as canceled, so an accepted cancel ends the job; "Canceling" stays unknown.
+    simulator.add_job(CODE, "job-c", pinned="canceled", raw_state=raw)
     status = fetch_one(make_adapter(simulator), "job-c")
-    assert (status.state, status.provider_state) == (State.UNKNOWN, "Canceled")
+    assert (status.state, status.provider_state) == (State.CANCELED, raw)
+    simulator.add_job(CODE, "job-d", pinned="running", raw_state="Canceling")
+    assert fetch_one(make_adapter(simulator), "job-d").state is State.UNKNOWN
 
 
 def test_success_details(simulator):
@@ -442,11 +474,17 @@ def _send(simulator, headers: dict[str, str], query: str = "JobId=job-1") -> htt
 
 
 def _signed(
-    simulator, *, skip: str = "", nonce: str = "ab" * 16, date: str = "", job_id: str = "job-1"
+    simulator,
+    *,
+    skip: str = "",
+    nonce: str = "ab" * 16,
+    date: str = "",
+    job_id: str = "job-1",
+    action: str = ACTION,
 ) -> dict[str, str]:
     headers = {
         "host": simulator.url.removeprefix("http://"),
-        "x-acs-action": ACTION,
+        "x-acs-action": action,
         "x-acs-version": API_VERSION,
         "x-acs-date": date or acs3_date(simulator.now()),
         "x-acs-signature-nonce": nonce,
@@ -615,3 +653,52 @@ def test_error_message_redacts_secrets():
     body = {"Code": "SignatureDoesNotMatch", "Message": f"bad key {SECRET}"}
     error = error_from_response(http.Response(400, {}, json.dumps(body).encode()), [SECRET])
     assert SECRET not in str(error) and "[redacted]" in str(error)
+
+
+# --- cancel ----------------------------------------------------------------------------------
+
+
+def test_cancel_sends_the_job_and_a_token_derived_from_it(simulator, monkeypatch):
+    simulator.add_job(CODE, "job-q", pinned="queued")
+    sent: list[tuple[str, dict[str, str]]] = []
+    original = http.request
+
+    def spy(method, url, **kwargs):
+        sent.append((url, dict(kwargs.get("headers") or {})))
+        return original(method, url, **kwargs)
+
+    monkeypatch.setattr(http, "request", spy)
+    assert make_adapter(simulator).cancel(["job-q"])["job-q"].accepted
+    ((url, headers),) = sent
+    assert url.endswith(f"/?ClientToken={cancel_client_token('job-q')}&JobId=job-q")
+    assert headers["x-acs-action"] == CANCEL_ACTION
+    assert cancel_client_token("job-q") != cancel_client_token("job-r")
+    assert len(cancel_client_token("job-q")) == 32
+
+
+def test_a_retried_cancel_is_the_same_request_and_gets_the_same_answer(simulator):
+    # The first answer was lost (say): the retry, with a fresh nonce but the same
+    # ClientToken, is answered as the first was, though the job is no longer Queuing.
+    simulator.add_job(CODE, "job-q", pinned="queued")
+    adapter = make_adapter(simulator)
+    assert adapter.cancel(["job-q"])["job-q"].accepted
+    assert adapter.cancel(["job-q"])["job-q"].accepted
+    assert fetch_one(adapter, "job-q").state is State.CANCELED
+    # Without the token the same cancel is a new request, refused: the job is canceled.
+    headers = _signed(simulator, job_id="job-q", action=CANCEL_ACTION, nonce=uuid.uuid4().hex)
+    refused = json.loads(_send(simulator, headers, query="JobId=job-q").body)
+    assert refused["Code"] == "IncorrectJobStatus"
+
+
+def test_a_cancel_refused_by_ram_fails_the_whole_request():
+    # A RAM user without ice:CancelIProductionJob: the account's problem, permanent, raised.
+    adapter = AliyunIce(credentials=dict(IceSimulator.demo_credentials))
+    error = error_from_response(
+        http.Response(403, {}, b'{"Code": "Forbidden.RAM", "Message": "denied"}')
+    )
+    assert error.permanent and not adapter.refuses_job(error)
+    refused = error_from_response(
+        http.Response(400, {}, b'{"Code": "IncorrectJobStatus", "Message": "Analyzing"}')
+    )
+    assert refused.permanent and adapter.refuses_job(refused)
+    assert adapter.refusal(refused).code == "IncorrectJobStatus"

@@ -1,9 +1,10 @@
 """The provider contract, for every adapter in the registry, over real HTTP to the simulator.
 
-What each provider says differs (its codes and statuses are in WIRE); what the adapter
-does with it does not: unknown jobs are per-id NOT_FOUND, refused credentials are
-permanent, throttling carries `retry_after`, broken answers and transport failures are
-transient and one-off, and no error or log line shows a secret.
+What each provider says differs (its codes and statuses are in WIRE and CANCEL); what
+the adapter does with it does not: unknown jobs are per-id NOT_FOUND, refused credentials
+are permanent, throttling carries `retry_after`, broken answers and transport failures are
+transient and one-off, a cancel is one outcome per job or a ProviderError for the whole
+request, and no error or log line shows a secret.
 """
 
 from __future__ import annotations
@@ -15,8 +16,16 @@ from dataclasses import dataclass, field
 import pytest
 
 from jobs.providers import PROVIDERS, provider_class
-from jobs.providers.base import MALFORMED, NOT_FOUND, Provider, ProviderError, State
-from jobs.simulator.core import Simulator
+from jobs.providers.base import (
+    MALFORMED,
+    NOT_FOUND,
+    CancelOutcome,
+    Provider,
+    ProviderError,
+    State,
+)
+from jobs.providers.status import MAX_CANCEL_MESSAGE_CHARS
+from jobs.simulator.core import Phase, Simulator
 from tests.providers.harness import fetch_error, fetch_one
 
 WRONG_SECRET = "wrong-secret-value-0000000000000"
@@ -296,3 +305,167 @@ def test_a_timeout_is_transient_and_quick(simulator, leaks, monkeypatch, code):
     error = request_error(adapter, leaks)
     assert time.monotonic() - started < 2.0
     assert (error.code, error.permanent) == ("Timeout", False)
+
+
+# --- cancel ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """What a provider answers a cancel with: the refusal of a job that has started and of
+    a job it does not know ((code, text in the message) each), and how many requests one
+    cancel costs (MetaStudio lists the job first, for its type)."""
+
+    started: tuple[str, str]
+    unknown: tuple[str, str]
+    requests: int = 1
+
+
+CANCEL = {
+    "tencent_ci": Cancel(
+        started=("InvalidArgument", "can not be modified"),
+        unknown=("InvalidArgument", "does not exist"),
+    ),
+    "huawei_metastudio": Cancel(
+        started=("MSS.00000003", "Invalid parameter"),
+        unknown=(NOT_FOUND, "lists no job"),
+        requests=2,
+    ),
+    "aliyun_ice": Cancel(
+        started=("IncorrectJobStatus", "Queuing"),
+        unknown=("ResourceNotFound", "not found"),
+    ),
+}
+CANCELLERS = [code for code in CODES if provider_class(code).can_cancel]
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_every_adapter_says_whether_and_how_it_cancels(code):
+    adapter = provider_class(code)
+    assert isinstance(adapter.can_cancel, bool)
+    assert (code in CANCEL) is adapter.can_cancel
+    if adapter.can_cancel:
+        assert adapter.cancel_batch_size >= 1
+        assert adapter.cancellable_states
+        assert not any(state.is_terminal for state in adapter.cancellable_states)
+    else:
+        reason = adapter.cancel_unsupported_reason
+        # The tooltip: one sentence naming the provider, not the base class's fallback.
+        assert reason.endswith(".") and reason.count(". ") == 0
+        assert adapter.label.split()[0] in reason
+
+
+@pytest.mark.parametrize("code", sorted(set(CODES) - set(CANCELLERS)))
+def test_an_adapter_without_a_cancel_api_sends_nothing(simulator, code):
+    with pytest.raises(NotImplementedError):
+        make_adapter(simulator, code).cancel(["job-1"])
+    assert simulator.requests.get(code, 0) == 0
+
+
+@pytest.mark.parametrize("code", CANCELLERS)
+def test_a_waiting_job_is_cancelled_and_then_fetched_canceled(simulator, code):
+    simulator.add_job(code, "job-q", pinned="queued")
+    adapter = make_adapter(simulator, code)
+    assert adapter.cancel(["job-q"]) == {"job-q": CancelOutcome(accepted=True)}
+    assert simulator.requests[code] == CANCEL[code].requests
+    assert fetch_one(adapter, "job-q").state is State.CANCELED
+    assert simulator.truth(code, "job-q").phase is Phase.CANCELED
+
+
+@pytest.mark.parametrize("code", CANCELLERS)
+def test_a_synthetic_waiting_job_stays_canceled(simulator, code):
+    # A `sim-…` id describes its own job; the cancel must outlive the request.
+    job_id = f"sim-{int(time.time())}-600-60-ok-c1"
+    adapter = make_adapter(simulator, code)
+    assert adapter.cancel([job_id])[job_id].accepted
+    assert fetch_one(adapter, job_id).state is State.CANCELED
+
+
+@pytest.mark.parametrize("code", CANCELLERS)
+@pytest.mark.parametrize("pinned", ["running", "succeeded"])
+def test_a_started_job_is_refused_with_the_providers_reason(simulator, leaks, code, pinned):
+    simulator.add_job(code, "job-r", pinned=pinned)
+    adapter = make_adapter(simulator, code)
+    outcome = adapter.cancel(["job-r"])["job-r"]
+    expected_code, says = CANCEL[code].started
+    assert (outcome.accepted, outcome.code) == (False, expected_code)
+    assert says in outcome.message and len(outcome.message) <= MAX_CANCEL_MESSAGE_CHARS
+    for secret in adapter.secret_values():
+        assert secret not in outcome.message
+    assert simulator.truth(code, "job-r").phase is Phase(pinned)
+
+
+@pytest.mark.parametrize("code", CANCELLERS)
+def test_an_unknown_or_other_tenants_job_is_refused_as_unknown(simulator, code):
+    simulator.add_job(code, "job-theirs", pinned="queued", owner="someone-else")
+    adapter = make_adapter(simulator, code)
+    expected_code, says = CANCEL[code].unknown
+    for job_id in ("no-such-job", "job-theirs"):
+        outcome = adapter.cancel([job_id])[job_id]
+        assert (outcome.accepted, outcome.code) == (False, expected_code)
+        assert says in outcome.message
+    assert simulator.truth(code, "job-theirs").phase is Phase.QUEUED
+
+
+@pytest.mark.parametrize("code", CANCELLERS)
+def test_a_cancel_with_a_wrong_secret_fails_whole_and_permanently(simulator, leaks, code):
+    simulator.add_job(code, "job-q", pinned="queued")
+    adapter = make_adapter(simulator, code, **dict.fromkeys(secret_fields(code), WRONG_SECRET))
+    with pytest.raises(ProviderError) as caught:
+        adapter.cancel(["job-q"])
+    leaks.append((caught.value, [*adapter.secret_values(), WRONG_SECRET]))
+    assert (caught.value.code, caught.value.permanent) == (WIRE[code].wrong_secret[0], True)
+    assert simulator.truth(code, "job-q").phase is Phase.QUEUED
+
+
+@pytest.mark.parametrize("code", CANCELLERS)
+@pytest.mark.parametrize("fault", ["throttle", "http_500", "reset"])
+def test_a_cancel_the_provider_could_not_answer_is_transient(simulator, leaks, code, fault):
+    simulator.add_job(code, "job-q", pinned="queued")
+    adapter = make_adapter(simulator, code)
+    if CANCEL[code].requests == 1:
+        simulator.inject(fault, code, count=1)
+    else:
+        # The fault hits the cancel itself, after MetaStudio's listing went through.
+        listing = adapter.fetch
+
+        def list_then_fault(ids: list[str]) -> dict:
+            answer = listing(ids)
+            adapter.fetch = listing  # type: ignore[method-assign]
+            simulator.inject(fault, code, count=1)
+            return answer
+
+        adapter.fetch = list_then_fault  # type: ignore[method-assign]
+    with pytest.raises(ProviderError) as caught:
+        adapter.cancel(["job-q"])
+    leaks.append((caught.value, adapter.secret_values()))
+    assert not caught.value.permanent
+    if fault == "throttle":
+        assert caught.value.retry_after == 1.0
+    assert simulator.truth(code, "job-q").phase is Phase.QUEUED
+    assert adapter.cancel(["job-q"])["job-q"].accepted
+
+
+@pytest.mark.parametrize("code", CANCELLERS)
+def test_a_tenants_rate_limit_counts_cancels(simulator, code):
+    simulator.add_tenant(code, rate_limit=1.0)
+    simulator.add_job(code, "job-q", pinned="queued")
+    adapter = make_adapter(simulator, code)
+    fetch_one(adapter, "job-q")
+    with pytest.raises(ProviderError) as caught:
+        adapter.cancel(["job-q"])
+    assert caught.value.code == WIRE[code].throttle[0] and not caught.value.permanent
+
+
+@pytest.mark.parametrize("code", CANCELLERS)
+def test_more_ids_than_one_request_takes_are_refused_before_sending(simulator, code):
+    adapter = make_adapter(simulator, code)
+    ids = [f"job-{n}" for n in range(adapter.cancel_batch_size + 1)]
+    with pytest.raises(ValueError):
+        adapter.cancel(ids)
+    assert simulator.requests.get(code, 0) == 0
+    # Duplicates are one id, asked once.
+    simulator.add_job(code, "job-q", pinned="queued")
+    assert adapter.cancel(["job-q"] * (adapter.cancel_batch_size + 1)) == {
+        "job-q": CancelOutcome(accepted=True)
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -197,6 +198,32 @@ def test_ms_2_vector_show():
         MS_AK,
         ["content-type", "host", "x-project-id", "x-sdk-date"],
         "9967dfca96e40f279d3d7d9f0b2d9ff89ddc963ac8d1211c258dd526324f8d19",
+    )
+
+
+# MS-CANCEL-2D / MS-CANCEL-PHOTO (docs/PROVIDERS.md §4.7), computed with the vendor's own
+# signer: huaweicloud-sdk-python-v3 at commit 343a486b5c8ab656611159f314df6e575d0f6398
+# (2026-08-20), `huaweicloudsdkcore/signer/signer.py` Signer.sign, run in a scratch
+# directory on the SdkRequest that MetaStudioClient._cancel2_d_digital_human_video_http_info
+# (and _cancel_photo_…) and Client.build_future_request build: POST, no query, body None,
+# Content-Type application/json, X-Project-Id and the X-Sdk-Date below; MS-1's AK/SK and
+# project. The same script reproduces MS-2 above.
+MS_CANCEL_VECTORS = {
+    "2d-digital-human-videos": "36a0e6441ea71216d9eb33d3ff44331a08c782fa7ad0911d71cbe1a0b6426ff2",
+    "photo-digital-human-videos": "09a3feb6bd21d60d91cd36b20e86a848bf871e938950d86f926e9a4e55acd855",
+}
+
+
+@pytest.mark.parametrize("kind_path", sorted(MS_CANCEL_VECTORS))
+def test_ms_cancel_vectors(kind_path):
+    path = f"/v1/{MS_PROJECT}/{kind_path}/a1b2c3d4-job/cancel"
+    authorization = sdk_hmac_sha256_authorization(
+        MS_AK, MS_SK, SignedRequest("POST", path, [], MS_HEADERS, b"")
+    )
+    assert authorization == (
+        "SDK-HMAC-SHA256 Access=EXAMPLEAK1234567890, "
+        "SignedHeaders=content-type;host;x-project-id;x-sdk-date, "
+        f"Signature={MS_CANCEL_VECTORS[kind_path]}"
     )
 
 
@@ -511,23 +538,28 @@ def test_list_rejects_bad_parameters(simulator, query, leak_check):
     assert caught.value.permanent
 
 
+def signed_call(simulator: Simulator, method: str, tail: str) -> http.Response:
+    """One request the adapter has no method for, signed as it signs: `tail` is the path
+    after the demo project's `/v1/{project_id}/`."""
+    creds, options = demo(simulator)
+    path = f"/v1/{options['project_id']}/{tail}"
+    headers = {
+        "Content-Type": "application/json",
+        "Host": make_adapter(simulator).host,
+        "X-Project-Id": options["project_id"],
+        "X-Sdk-Date": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
+    }
+    headers["Authorization"] = sdk_hmac_sha256_authorization(
+        creds["access_key"], creds["secret_key"], SignedRequest(method, path, {}, headers)
+    )
+    return http.request(method, simulator.url + path, headers=headers)
+
+
 def test_show_calls_answer_by_job_type(simulator):
     simulator.add_job(CODE, "job-2d", kind="2D_DIGITAL_HUMAN_VIDEO", pinned="succeeded")
-    adapter = make_adapter(simulator)
-    creds, options = demo(simulator)
 
     def show(kind_path: str) -> http.Response:
-        path = f"/v1/{options['project_id']}/{kind_path}/job-2d"
-        headers = {
-            "Content-Type": "application/json",
-            "Host": adapter.host,
-            "X-Project-Id": options["project_id"],
-            "X-Sdk-Date": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
-        }
-        headers["Authorization"] = sdk_hmac_sha256_authorization(
-            creds["access_key"], creds["secret_key"], SignedRequest("GET", path, {}, headers)
-        )
-        return http.request("GET", simulator.url + path, headers=headers)
+        return signed_call(simulator, "GET", f"{kind_path}/job-2d")
 
     found = show("2d-digital-human-videos")
     assert found.status == 200
@@ -778,3 +810,69 @@ def test_decoders_never_crash_on_bytes(body, status):
         assert exc.code == "MalformedResponse"
     error = error_from_response(http.Response(status, {}, body))
     assert isinstance(error, ProviderError) and error.http_status == status
+
+
+# --- cancel -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("job_type", "kind_path"),
+    [
+        ("2D_DIGITAL_HUMAN_VIDEO", "2d-digital-human-videos"),
+        ("PHOTO_DIGITAL_HUMAN_VIDEO", "photo-digital-human-videos"),
+        ("DIGITAL_HUMAN_PHOTO_VIDEO", "photo-digital-human-videos"),
+    ],
+)
+def test_cancel_lists_the_job_then_posts_its_types_path(simulator, seen, job_type, kind_path):
+    simulator.add_job(CODE, "job-w", kind=job_type, pinned="queued")
+    adapter = make_adapter(simulator)
+    assert adapter.cancel(["job-w"])["job-w"].accepted
+    listing, cancel = seen
+    assert (listing.method, urlsplit(listing.path).path) == (
+        "GET",
+        f"/v1/{adapter.project_id}/digital-human-videos",
+    )
+    assert (cancel.method, cancel.path, cancel.query, cancel.body) == (
+        "POST",
+        f"/v1/{adapter.project_id}/{kind_path}/job-w/cancel",
+        "",
+        b"",
+    )
+    _, names, _ = parse_authorization(cancel.header("Authorization"))
+    assert names == ["content-type", "host", "x-project-id", "x-sdk-date"]
+    status = fetch_one(adapter, "job-w")
+    assert (status.state, status.provider_state) == (State.CANCELED, "CANCELED")
+
+
+def test_a_job_the_list_does_not_show_is_not_found_and_nothing_is_posted(simulator, seen):
+    simulator.add_job(CODE, "job-old", pinned="queued", created=time.time() - 40 * DAY)
+    outcome = make_adapter(simulator).cancel(["job-old"])["job-old"]
+    assert (outcome.accepted, outcome.code) == (False, NOT_FOUND)
+    assert [request.method for request in seen] == ["GET"]
+    assert simulator.truth(CODE, "job-old").phase.value == "queued"
+
+
+def test_a_job_type_without_a_cancel_call_is_refused_without_posting(simulator, seen):
+    simulator.add_job(CODE, "job-3d", kind="3D_DIGITAL_HUMAN_VIDEO", pinned="queued")
+    outcome = make_adapter(simulator).cancel(["job-3d"])["job-3d"]
+    assert (outcome.accepted, outcome.code) == (False, "UnknownJobType")
+    assert "3D_DIGITAL_HUMAN_VIDEO" in outcome.message
+    assert [request.method for request in seen] == ["GET"]
+
+
+def test_the_simulators_cancel_answers_by_type_and_state(simulator):
+    simulator.add_job(CODE, "job-2d", kind="2D_DIGITAL_HUMAN_VIDEO", pinned="queued")
+    simulator.add_job(CODE, "job-run", kind="2D_DIGITAL_HUMAN_VIDEO", pinned="running")
+
+    def cancel(kind_path: str, job_id: str) -> http.Response:
+        return signed_call(simulator, "POST", f"{kind_path}/{job_id}/cancel")
+
+    wrong_type = cancel("photo-digital-human-videos", "job-2d")
+    assert (wrong_type.status, json.loads(wrong_type.body)["error_code"]) == (404, "MSS.00000002")
+    running = cancel("2d-digital-human-videos", "job-run")
+    assert (running.status, json.loads(running.body)["error_code"]) == (400, "MSS.00000003")
+    accepted = cancel("2d-digital-human-videos", "job-2d")
+    assert (accepted.status, accepted.body) == (200, b"")
+    assert accepted.headers["X-Request-Id"]
+    again = cancel("2d-digital-human-videos", "job-2d")
+    assert again.status == 400  # canceled is not waiting

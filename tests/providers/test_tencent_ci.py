@@ -217,6 +217,36 @@ def test_key_time_window_is_now_minus_60_to_now_plus_600():
     assert ci.key_time_for(1700000000.7) == "1699999940;1700000600"
 
 
+# CI-CANCEL, PUT /jobs/<id>?cancel (docs/PROVIDERS.md §3.6), computed with the vendor's own
+# signer: cos-python-sdk-v5 at commit cc3bdf0a2460f17f007abaf20c2cc256820252b3
+# (tencentyun/cos-python-sdk-v5, 2026-01-13), `qcloud_cos/cos_auth.py` CosS3Auth, run in
+# a scratch directory as `ci_cancel_jobs` calls it: CosS3Auth(conf, "/jobs/<id>",
+# params={}) on a requests PreparedRequest for PUT <host>/jobs/<id>?cancel with no body,
+# time.time() frozen at 1700000000, the SDK's default expire (10000 s), the Appendix B
+# key pair. requests adds `Content-Length: 0` to a PUT, and the SDK signs it; `cancel`
+# stays out of the signed params.
+CI_CANCEL_JOB = "jb57da17e29c111eda218713081fe2b05"  # the job id of CI's cancel doc example
+CI_CANCEL_AUTHORIZATION = (
+    f"q-sign-algorithm=sha1&q-ak={DOC_SECRET_ID}&q-sign-time={CI_KEY_TIME}"
+    f"&q-key-time={CI_KEY_TIME}&q-header-list=content-length;host&q-url-param-list="
+    "&q-signature=9722357fd749e910c007b29cb69dc3d513bbfc90"
+)
+
+
+def test_ci_cancel_sdk_vector():
+    signed = ci.cos_sign(
+        DOC_SECRET_ID,
+        DOC_SECRET_KEY,
+        "PUT",
+        f"/jobs/{CI_CANCEL_JOB}",
+        {},
+        {"Host": CI_HOST, "Content-Length": "0"},
+        CI_KEY_TIME,
+    )
+    assert signed.http_string == f"put\n/jobs/{CI_CANCEL_JOB}\n\ncontent-length=0&host={CI_HOST}\n"
+    assert signed.authorization == CI_CANCEL_AUTHORIZATION
+
+
 # --- schema and URLs ---------------------------------------------------------------
 
 
@@ -922,3 +952,58 @@ def test_list_jobs_with_one_result_is_a_list(simulator):
 def test_list_jobs_validates(simulator, kwargs: dict):
     with pytest.raises(ValueError):
         adapter_for(simulator).list_jobs(**kwargs)
+
+
+# --- cancel ------------------------------------------------------------------------
+
+
+def test_cancel_goes_out_as_the_sdk_sends_it(simulator, sent):
+    simulator.add_job(CODE, CI_CANCEL_JOB, pinned="queued")
+    adapter = adapter_for(simulator, clock=lambda: 1700000000.0)
+    simulator.clock_offset = 1700000000.0 - time.time()
+    assert adapter.cancel([CI_CANCEL_JOB])[CI_CANCEL_JOB].accepted
+    (call,) = sent
+    assert call["method"] == "PUT" and call["body"] == b""
+    assert call["url"] == f"{simulator.url}/jobs/{CI_CANCEL_JOB}?cancel"
+    fields = auth_fields(call["headers"]["Authorization"])
+    assert (fields["q-header-list"], fields["q-url-param-list"]) == ("content-length;host", "")
+    assert call["headers"]["Content-Length"] == "0"
+    # The same inputs with the SDK's key pair and window give the SDK's Authorization.
+    signed = ci.cos_sign(
+        DOC_SECRET_ID,
+        DOC_SECRET_KEY,
+        "PUT",
+        f"/jobs/{CI_CANCEL_JOB}",
+        {},
+        {k: v for k, v in call["headers"].items() if k != "Authorization"} | {"Host": CI_HOST},
+        CI_KEY_TIME,
+    )
+    assert signed.authorization == CI_CANCEL_AUTHORIZATION
+
+
+def test_cancels_in_one_account_mix_and_one_fetch_shows_them(simulator):
+    # CancelMediaJob takes one JobId a call (cancel_batch_size 1): a mix is a run of calls.
+    for job_id, pinned in (("jq", "queued"), ("jr", "running"), ("jp", "paused")):
+        simulator.add_job(CODE, job_id, pinned=pinned)
+    adapter = adapter_for(simulator)
+    outcomes = {job_id: adapter.cancel([job_id])[job_id] for job_id in ("jq", "jr", "jp", "jx")}
+    assert outcomes["jq"].accepted
+    # Only a Submitted job "not yet executed" is cancelled; a paused queue's job is refused.
+    for job_id in ("jr", "jp"):
+        assert (outcomes[job_id].accepted, outcomes[job_id].code) == (False, "InvalidArgument")
+        assert "HTTP 400" in outcomes[job_id].message
+    assert not outcomes["jx"].accepted and "does not exist" in outcomes["jx"].message
+    assert simulator.requests[CODE] == 4
+    fetched = adapter.fetch(["jq", "jr", "jp", "jx"])
+    assert simulator.requests[CODE] == 5
+    assert [fetched[i].provider_state for i in ("jq", "jr", "jp")] == ["Cancel", "Running", "Pause"]
+    assert fetched["jq"].state is State.CANCELED and fetched["jq"].finished_at is not None
+    assert fetched["jq"].started_at is None
+    assert isinstance(fetched["jx"], ProviderError) and fetched["jx"].code == NOT_FOUND
+
+
+def test_an_id_ci_could_not_hold_is_refused_without_sending(simulator):
+    adapter = adapter_for(simulator)
+    outcome = adapter.cancel(["ja,jb"])["ja,jb"]
+    assert (outcome.accepted, outcome.code) == (False, NOT_FOUND)
+    assert simulator.requests.get(CODE, 0) == 0

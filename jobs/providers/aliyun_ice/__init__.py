@@ -7,7 +7,13 @@ reads jobs and errors, `catalogue` explains job failure codes, `adapter` is the
 
 from __future__ import annotations
 
-from jobs.providers.aliyun_ice.adapter import ACTION, API_VERSION, AliyunIce
+from jobs.providers.aliyun_ice.adapter import (
+    ACTION,
+    API_VERSION,
+    CANCEL_ACTION,
+    AliyunIce,
+    cancel_client_token,
+)
 from jobs.providers.aliyun_ice.parsing import error_from_response, is_job_not_found, parse_status
 from jobs.providers.aliyun_ice.signing import (
     CLOCK_TOLERANCE_SECONDS,
@@ -27,11 +33,13 @@ __all__ = [
     "AliyunIce",
     "ACTION",
     "API_VERSION",
+    "CANCEL_ACTION",
     "CLOCK_TOLERANCE_SECONDS",
     "DATE_FORMAT",
     "acs3_authorization",
     "acs3_canonical_request",
     "acs3_date",
+    "cancel_client_token",
     "canonical_query",
     "error_from_response",
     "is_job_not_found",

@@ -1,11 +1,13 @@
 """Alibaba Cloud ICE (Intelligent Media Services) `QueryIProductionJob`, API 2020-11-09.
 
-RPC-style call (`POST /?JobId=...`, empty body) signed with ACS3-HMAC-SHA256
-(docs/PROVIDERS.md §5.6). There is no list or batch API, so every job costs one request.
+RPC-style calls (`POST /?JobId=...`, empty body) signed with ACS3-HMAC-SHA256
+(docs/PROVIDERS.md §5.6). There is no list or batch API, so every job costs one request;
+`CancelIProductionJob` (§5.8) cancels one job a call.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Mapping
@@ -17,6 +19,7 @@ from jobs.providers.aliyun_ice.catalogue import _QUOTED_CODE, FAILURE_CATALOGUE
 from jobs.providers.aliyun_ice.parsing import (
     _malformed,
     error_from_response,
+    is_account_failure,
     is_job_not_found,
     parse_status,
 )
@@ -24,11 +27,12 @@ from jobs.providers.aliyun_ice.signing import acs3_authorization, acs3_date, can
 from jobs.providers.base import Provider, SchemaField
 from jobs.providers.errors import NOT_FOUND, Explanation, ProviderError
 from jobs.providers.signing import SignedRequest
-from jobs.providers.status import JobStatus, State
+from jobs.providers.status import CancelOutcome, JobStatus, State
 
 logger = logging.getLogger(__name__)
 
 ACTION = "QueryIProductionJob"
+CANCEL_ACTION = "CancelIProductionJob"
 API_VERSION = "2020-11-09"
 DEFAULT_REGION = "cn-shanghai"
 
@@ -64,6 +68,11 @@ class AliyunIce(Provider):
     media_retention = None
     media_note = "writes results to the OSS location named when the job was submitted"
     can_submit = False
+    can_cancel = True
+    cancel_batch_size = 1
+    # [UNCERTAIN] neither the API doc nor the SDK says which states can be cancelled; the
+    # conservative rule (docs/PROVIDERS.md §5.8): only a job still Queuing.
+    cancellable_states = frozenset({State.QUEUED})
     failure_catalogue = FAILURE_CATALOGUE
 
     @classmethod
@@ -85,12 +94,14 @@ class AliyunIce(Provider):
     def new_nonce(self) -> str:
         return uuid.uuid4().hex
 
-    def signed_request(self, query: Mapping[str, str]) -> tuple[str, dict[str, str]]:
-        """(URL, headers) for one signed QueryIProductionJob call with an empty body."""
+    def signed_request(
+        self, query: Mapping[str, str], action: str = ACTION
+    ) -> tuple[str, dict[str, str]]:
+        """(URL, headers) for one signed RPC call of `action` with an empty body."""
         body = b""
         headers = {
             "host": self.host,
-            "x-acs-action": ACTION,
+            "x-acs-action": action,
             "x-acs-version": API_VERSION,
             "x-acs-date": acs3_date(self.clock()),
             "x-acs-signature-nonce": self.new_nonce(),
@@ -108,12 +119,22 @@ class AliyunIce(Provider):
     def fetch_one(self, external_id: str) -> JobStatus:
         """One job's status (no batch API); an unknown JobId is NOT_FOUND."""
         url, headers = self.signed_request({"JobId": external_id})
-        status = self.exchange(
-            "POST",
-            url,
-            headers=headers,
-            parse=lambda response: parse_status(_decode(response), external_id=external_id),
-        )
+        try:
+            status = self.exchange(
+                "POST",
+                url,
+                headers=headers,
+                parse=lambda response: parse_status(_decode(response), external_id=external_id),
+            )
+        except ProviderError as exc:
+            if not is_job_not_found(exc.code, exc.message):
+                raise
+            raise ProviderError(
+                f"ICE does not know this job ({exc})",
+                NOT_FOUND,
+                permanent=True,
+                http_status=exc.http_status,
+            ) from None
         if status.state is State.UNKNOWN:
             logger.warning(
                 "aliyun_ice: unknown Status %r for job %s", status.provider_state[:64], external_id
@@ -122,21 +143,34 @@ class AliyunIce(Provider):
 
     def raise_for_response(self, response: http.Response) -> None:
         if response.status >= 400:
-            error = error_from_response(response, self.secret_values())
-            if is_job_not_found(error.code, error.message):
-                raise ProviderError(
-                    f"ICE does not know this job ({error})",
-                    NOT_FOUND,
-                    permanent=True,
-                    http_status=response.status,
-                )
-            raise error
+            raise error_from_response(response, self.secret_values())
         if response.status != 200:
             raise _malformed(f"HTTP {response.status}", response.status)
+
+    def cancel_one(self, external_id: str) -> CancelOutcome:
+        """CancelIProductionJob with a ClientToken derived from the JobId, so a retried
+        cancel is the same request to ICE; ICE's error for the job is the refusal."""
+        query = {"JobId": external_id, "ClientToken": cancel_client_token(external_id)}
+        url, headers = self.signed_request(query, CANCEL_ACTION)
+        try:
+            self.exchange("POST", url, headers=headers, parse=_decode)
+        except ProviderError as exc:
+            return self.refusal(exc)
+        return CancelOutcome(True)
+
+    def refuses_job(self, error: ProviderError) -> bool:
+        # ICE refuses signatures and keys with 400 and 404, not only 401/403.
+        return super().refuses_job(error) and not is_account_failure(error.code)
 
     def check_credentials(self) -> None:
         # A made-up JobId: "not found" proves the signature and the key were accepted.
         self.fetch(["clapboard-credentials-check"])
+
+
+def cancel_client_token(external_id: str) -> str:
+    """CancelIProductionJob's idempotency token: the same JobId always gives the same
+    token (32 hex characters, nothing secret in it)."""
+    return hashlib.sha256(f"clapboard-cancel:{external_id}".encode()).hexdigest()[:32]
 
 
 def _decode(response: http.Response) -> Any:

@@ -20,6 +20,12 @@ STATES: Mapping[str, State] = {
     "Analyzing": State.RUNNING,
     "Success": State.SUCCEEDED,
     "Fail": State.FAILED,
+    # [UNCERTAIN] CancelIProductionJob exists, but no document names the Status a
+    # canceled job then shows (docs/PROVIDERS.md §5.8); these spellings are taken as
+    # canceled so an accepted cancel ends the job, any other value stays UNKNOWN.
+    "Canceled": State.CANCELED,
+    "Cancelled": State.CANCELED,
+    "Cancel": State.CANCELED,
 }
 
 
@@ -136,6 +142,11 @@ def _starts(code: str, prefixes: tuple[str, ...]) -> bool:
     return code.startswith(prefixes)
 
 
+def is_account_failure(code: str) -> bool:
+    """Whether `code` refuses the account (signature, key, RAM permission), not a job."""
+    return _starts(code, _AUTH_CODES) or _starts(code, _DENIED_CODES)
+
+
 def is_job_not_found(code: str, message: str) -> bool:
     """ICE's ways of saying "no such JobId": ResourceNotFound, or an InvalidParameter
     that names the JobId (the only parameter we send)."""
@@ -191,7 +202,7 @@ def error_from_response(response: http.Response, secrets: Sequence[str] = ()) ->
         return error(retry_after=wire.throttle_delay(response.headers))
     if code == "SignatureNonceUsed":
         return error("a retry with a fresh nonce will do. ")
-    if _starts(code, _AUTH_CODES) or _starts(code, _DENIED_CODES):
+    if is_account_failure(code):
         return error(permanent=True)
     if status >= 500 or code in ("InternalError", "ServiceUnavailable"):
         return error()
@@ -199,5 +210,9 @@ def error_from_response(response: http.Response, secrets: Sequence[str] = ()) ->
         return error(permanent=True)
     if code.startswith(("InvalidParameter", "MissingParameter", "Missing", "InvalidTimeStamp")):
         # Our request is wrong; sending it again cannot help.
+        return error(permanent=True)
+    if code.startswith("Incorrect") and code.endswith("Status"):
+        # Alibaba's "the resource is in the wrong state" family (ECS IncorrectTaskStatus):
+        # a job past Queuing does not come back to it.
         return error(permanent=True)
     return error()

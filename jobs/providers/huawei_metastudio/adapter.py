@@ -1,13 +1,15 @@
 """Huawei Cloud MetaStudio digital-human video jobs (docs/PROVIDERS.md §4).
 
 Status comes from the list API `GET /v1/{project_id}/digital-human-videos?job_ids=<csv>`,
-because MetaStudio has no type-agnostic "show one job" call.
+because MetaStudio has no type-agnostic "show one job" call. Cancelling is type-specific
+(`POST …/2d-digital-human-videos/{job_id}/cancel` or `…/photo-digital-human-videos/…`), so
+the list's `job_type` picks the path.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -16,7 +18,14 @@ from jobs import http
 from jobs.providers.base import FetchResult, Provider, SchemaField
 from jobs.providers.errors import NOT_FOUND, ProviderError
 from jobs.providers.huawei_metastudio.catalogue import FAILURE_CATALOGUE
-from jobs.providers.huawei_metastudio.parsing import decode_json, error_from_response, parse_list
+from jobs.providers.huawei_metastudio.parsing import (
+    KIND_2D,
+    KIND_PHOTO,
+    UNAUTHORIZED_CODE,
+    decode_json,
+    error_from_response,
+    parse_list,
+)
 from jobs.providers.huawei_metastudio.signing import (
     QueryInput,
     canonical_query,
@@ -25,12 +34,17 @@ from jobs.providers.huawei_metastudio.signing import (
 )
 from jobs.providers.listing import ListingPass
 from jobs.providers.signing import SignedRequest
-from jobs.providers.status import JobStatus
+from jobs.providers.status import CancelOutcome, JobStatus, State
 from jobs.providers.wire import as_int, iso_utc
 
 CONTENT_TYPE = "application/json"
 DEFAULT_REGION = "cn-north-4"
 LIST_PATH = "/v1/{project_id}/digital-human-videos"
+# Cancel2DDigitalHumanVideo / CancelPhotoDigitalHumanVideo, by the list's job_type.
+CANCEL_PATHS = {
+    KIND_2D: "/v1/{project_id}/2d-digital-human-videos/{job_id}/cancel",
+    KIND_PHOTO: "/v1/{project_id}/photo-digital-human-videos/{job_id}/cancel",
+}
 # The list endpoint takes 1-100 per page; a batch of job_ids fits in one page.
 PAGE_LIMIT = 100
 # Without create_since the list shows "task records of the past month" (docs/PROVIDERS.md §4.2).
@@ -83,6 +97,12 @@ class HuaweiMetaStudio(Provider):
     media_note = "signs preview video links for 24 hours"
     can_submit = False
     can_discover = True
+    can_cancel = True
+    # The cancel path names one job (docs/PROVIDERS.md §4.7); 5/3/3 cancels a second per
+    # tenant (Beijing-4 / Shanghai-1 / Singapore).
+    cancel_batch_size = 1
+    # "Cancel a waiting … video production task" (the API's own title): WAITING only.
+    cancellable_states = frozenset({State.QUEUED})
     failure_catalogue = FAILURE_CATALOGUE
 
     def default_base_url(self) -> str:
@@ -103,6 +123,12 @@ class HuaweiMetaStudio(Provider):
         Raises ProviderError for every other outcome (see error_from_response).
         """
         path = LIST_PATH.format(project_id=quote(self.project_id, safe=""))
+        return self._call("GET", path, query, lambda response: decode_json(response.body))
+
+    def _call(
+        self, method: str, path: str, query: QueryInput, parse: Callable[[http.Response], Any]
+    ) -> Any:
+        """One SDK-HMAC-SHA256-signed call without a body; `parse` reads a 2xx answer."""
         headers = {
             "Content-Type": CONTENT_TYPE,
             "Host": self.host,
@@ -112,17 +138,23 @@ class HuaweiMetaStudio(Provider):
         headers["Authorization"] = sdk_hmac_sha256_authorization(
             self.credentials.get("access_key", ""),
             self.credentials.get("secret_key", ""),
-            SignedRequest("GET", path, query, headers),
+            SignedRequest(method, path, query, headers),
         )
         query_string = canonical_query(query)
         url = f"{self.base_url()}{path}" + (f"?{query_string}" if query_string else "")
-        return self.exchange(
-            "GET", url, headers=headers, parse=lambda response: decode_json(response.body)
-        )
+        return self.exchange(method, url, headers=headers, parse=parse)
 
     def raise_for_response(self, response: http.Response) -> None:
         if not 200 <= response.status < 300:
             raise error_from_response(response, self.secret_values())
+
+    def refuses_job(self, error: ProviderError) -> bool:
+        # The service's own codes (MSS.*) refuse a job; APIG's refuse the request.
+        return (
+            super().refuses_job(error)
+            and error.code.startswith("MSS.")
+            and error.code != UNAUTHORIZED_CODE
+        )
 
     def fetch(self, external_ids: Sequence[str]) -> FetchResult:
         wanted = list(dict.fromkeys(external_ids))
@@ -142,6 +174,26 @@ class HuaweiMetaStudio(Provider):
                 permanent=True,
             )
         return results
+
+    def cancel_one(self, external_id: str) -> CancelOutcome:
+        """List the job (for its type), then POST its type's cancel path: an empty 200 is
+        accepted, MetaStudio's error for a job that is not waiting is the refusal. A job
+        the list does not show is NOT_FOUND, and nothing is cancelled."""
+        listed = self.fetch([external_id])[external_id]
+        if isinstance(listed, ProviderError):
+            return CancelOutcome(False, listed.code, listed.message)
+        template = CANCEL_PATHS.get(listed.kind)
+        if template is None:
+            kind = listed.kind[:64]
+            return CancelOutcome(False, "UnknownJobType", f"no cancel call for job type {kind!r}")
+        path = template.format(
+            project_id=quote(self.project_id, safe=""), job_id=quote(external_id, safe="")
+        )
+        try:
+            self._call("POST", path, [], lambda _: None)
+        except ProviderError as exc:
+            return self.refusal(exc)
+        return CancelOutcome(True)
 
     def check_credentials(self) -> None:
         parse_list(self._list([("limit", 1), ("offset", 0)]))

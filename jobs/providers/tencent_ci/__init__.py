@@ -8,6 +8,7 @@ is the `TencentCi` class.
 from __future__ import annotations
 
 from jobs.providers.tencent_ci.adapter import (
+    CANCEL_FLAG,
     JOBS_PATH,
     MAX_BATCH_PATH_CHARS,
     VOICE_SEPARATE,
@@ -41,6 +42,7 @@ from jobs.providers.tencent_ci.validation import (
 __all__ = [
     "TencentCi",
     "BUCKET",
+    "CANCEL_FLAG",
     "CONTROL_CHARS",
     "JOBS_PATH",
     "MAX_BATCH_PATH_CHARS",

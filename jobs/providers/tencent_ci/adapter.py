@@ -3,7 +3,7 @@
 Wire facts are in docs/PROVIDERS.md §3. Requests go to `<bucket>.ci.<region>.myqcloud.com`,
 are signed with the COS Authorization header and speak XML both ways.
 `GET /jobs/<id1>,<id2>,…` answers many jobs at once and lists the unknown ones in
-`NonExistJobIds`.
+`NonExistJobIds`; `PUT /jobs/<id>?cancel` cancels one job that has not started.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from jobs.providers import wire
 from jobs.providers.base import FetchResult, Provider, SchemaField
 from jobs.providers.errors import MALFORMED, NOT_FOUND, ProviderError
 from jobs.providers.listing import ListingPass
-from jobs.providers.status import JobStatus, State
+from jobs.providers.status import CancelOutcome, JobStatus, State
 from jobs.providers.tencent_ci.catalogue import FAILURE_CATALOGUE
 from jobs.providers.tencent_ci.parsing import (
+    AUTH_CODES,
     RAW_STATES,
     STATES,
     JobsPage,
@@ -40,6 +41,7 @@ from jobs.providers.tencent_ci.validation import (
     _REGION,
     AUDIO_MODES,
     BUCKET,
+    REGIONS,
     TEMPLATE_ID,
     _check,
     _number,
@@ -49,6 +51,9 @@ from jobs.providers.tencent_ci.validation import (
 JOBS_PATH = "/jobs"
 XML_CONTENT_TYPE = "application/xml"
 VOICE_SEPARATE = "VoiceSeparate"
+# The flag of CancelMediaJob, sent bare (`?cancel`) and left unsigned as the official SDK
+# does (docs/PROVIDERS.md §3.6).
+CANCEL_FLAG = "cancel"
 
 # The batch maximum is undocumented (Appendix C.3): stay well inside common URL limits.
 MAX_BATCH_PATH_CHARS = 2000
@@ -103,36 +108,7 @@ class TencentCi(Provider):
             help_text="Media-processing queue for submitted jobs and listing (optional).",
         ),
     )
-    # Where a COS bucket, and so a job's input or output, can live: (region, place). From
-    # Tencent's COS "Regions and Access Endpoints" page (cloud.tencent.com/document/product/
-    # 436/6224), cross-checked with its tencentyun/qcloud-documents source and SDK region
-    # tables; CI addresses the same regions (`<bucket>.ci.<region>.myqcloud.com`,
-    # docs/PROVIDERS.md §3.1).
-    # Finance regions and Beijing Zone 1 take existing or approved buckets only.
-    regions = (
-        ("ap-beijing", "Beijing"),
-        ("ap-nanjing", "Nanjing"),
-        ("ap-shanghai", "Shanghai"),
-        ("ap-guangzhou", "Guangzhou"),
-        ("ap-chengdu", "Chengdu"),
-        ("ap-chongqing", "Chongqing"),
-        ("ap-beijing-1", "Beijing Zone 1"),
-        ("ap-beijing-fsi", "Beijing Finance"),
-        ("ap-shanghai-fsi", "Shanghai Finance"),
-        ("ap-shenzhen-fsi", "Shenzhen Finance"),
-        ("ap-hongkong", "Hong Kong, China"),
-        ("ap-singapore", "Singapore"),
-        ("ap-jakarta", "Jakarta"),
-        ("ap-mumbai", "Mumbai"),
-        ("ap-seoul", "Seoul"),
-        ("ap-bangkok", "Bangkok"),
-        ("ap-tokyo", "Tokyo"),
-        ("na-siliconvalley", "Silicon Valley"),
-        ("na-ashburn", "Virginia"),
-        ("na-toronto", "Toronto"),
-        ("sa-saopaulo", "São Paulo"),
-        ("eu-frankfurt", "Frankfurt"),
-    )
+    regions = REGIONS
     default_rate_limit = 20.0
     batch_size = 50
     retention = None
@@ -142,6 +118,11 @@ class TencentCi(Provider):
     media_note = "writes results to your own COS bucket, where they stay until deleted"
     can_submit = True
     can_discover = True
+    can_cancel = True
+    # One job a call: CancelMediaJob takes one JobId and answers an empty 200 (§3.6).
+    cancel_batch_size = 1
+    # "Only jobs not yet executed can be canceled" (CI's CancelMediaJob doc): Submitted.
+    cancellable_states = frozenset({State.QUEUED})
     failure_catalogue = FAILURE_CATALOGUE
 
     # --- URLs and signing ------------------------------------------------------------
@@ -172,19 +153,19 @@ class TencentCi(Provider):
             _check(queue, _QUEUE_ID, "queue id")
         return queue
 
-    def _send_signed(
-        self, method: str, path: str, params: Mapping[str, str] | None = None, body: bytes = b""
-    ) -> JobsPage:
-        """Sign and send one request; returns the parsed `<Response>` or raises ProviderError.
-
-        `path` is decoded; it goes out percent-encoded (commas kept as batch separators).
-        """
-        params = dict(params or {})
+    def _signed(
+        self, method: str, path: str, params: Mapping[str, str], body: bytes, flag: str = ""
+    ) -> tuple[str, dict[str, str]]:
+        """(URL, headers) of one COS-signed request. `path` is decoded; it goes out
+        percent-encoded (commas kept as batch separators). `flag` is a bare, unsigned query
+        word (`?cancel`)."""
         headers = {"Host": self.host}
+        if method in ("POST", "PUT"):
+            # The SDK signs the Content-Length that requests adds to every PUT and POST.
+            headers["Content-Length"] = str(len(body))
         if method == "POST":
             headers["Content-Type"] = XML_CONTENT_TYPE
-            headers["Content-Length"] = str(len(body))
-        authorization = cos_sign(
+        headers["Authorization"] = cos_sign(
             self.credentials.get("secret_id", ""),
             self.credentials.get("secret_key", ""),
             method,
@@ -193,20 +174,37 @@ class TencentCi(Provider):
             headers,
             key_time_for(self.clock()),
         ).authorization
-        query = encode_query(params)
-        url = self.base_url() + quote(path, safe="/,") + (f"?{query}" if query else "")
+        query = "&".join(part for part in (encode_query(params), flag) if part)
+        return self.base_url() + quote(path, safe="/,") + (f"?{query}" if query else ""), headers
+
+    def _send_signed(
+        self, method: str, path: str, params: Mapping[str, str] | None = None, body: bytes = b""
+    ) -> JobsPage:
+        """Sign and send one request; returns the parsed `<Response>` or raises ProviderError."""
+        url, headers = self._signed(method, path, dict(params or {}), body)
         return self.exchange(
             method,
             url,
-            headers={**headers, "Authorization": authorization},
+            headers=headers,
             body=body,
             parse=lambda response: jobs_page(parse_xml(response.body)),
         )
 
     def raise_for_response(self, response: http.Response) -> None:
-        # A 2xx that carries an <Error> document is still the provider's error.
-        if response.status >= 300 or parse_xml(response.body).tag == "Error":
+        # A 2xx that carries an <Error> document is still the provider's error; an empty
+        # 2xx is CancelMediaJob's answer.
+        if response.status >= 300 or (
+            response.body.strip() and parse_xml(response.body).tag == "Error"
+        ):
             raise error_from_response(response, secrets=self.secret_values())
+
+    def refuses_job(self, error: ProviderError) -> bool:
+        # A refused signature or key is the account's; InvalidUrl is our request's.
+        return (
+            super().refuses_job(error)
+            and error.code not in AUTH_CODES
+            and error.code != "InvalidUrl"
+        )
 
     # --- the contract ----------------------------------------------------------------
 
@@ -264,6 +262,18 @@ class TencentCi(Provider):
                 else:
                     results[external_id] = ProviderError("the answer left this job out", MALFORMED)
         return {external_id: results[external_id] for external_id in dict.fromkeys(external_ids)}
+
+    def cancel_one(self, external_id: str) -> CancelOutcome:
+        """`PUT /jobs/<id>?cancel`: an empty 200 is accepted; CI's `<Error>` for a job that
+        has started, finished or is unknown is the refusal (its Code and Message)."""
+        if not isinstance(external_id, str) or not _ASKABLE_ID.fullmatch(external_id):
+            return CancelOutcome(False, NOT_FOUND, "not a Cloud Infinite job id")
+        url, headers = self._signed("PUT", f"{JOBS_PATH}/{external_id}", {}, b"", CANCEL_FLAG)
+        try:
+            self.exchange("PUT", url, headers=headers, parse=lambda _: None)
+        except ProviderError as exc:
+            return self.refusal(exc)
+        return CancelOutcome(True)
 
     def check_credentials(self) -> None:
         """GET a made-up job id: 'unknown job' proves the signature and bucket are accepted."""

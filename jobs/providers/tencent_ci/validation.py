@@ -24,6 +24,37 @@ AUDIO_MODES = frozenset({"IsAudio", "IsBackground", "AudioAndBackground", "Music
 # COS object keys are at most 850 bytes of UTF-8.
 MAX_OBJECT_KEY_BYTES = 850
 
+# Where a COS bucket, and so a job's input or output, can live: (region, place). From
+# Tencent's COS "Regions and Access Endpoints" page (cloud.tencent.com/document/product/
+# 436/6224), cross-checked with its tencentyun/qcloud-documents source and SDK region
+# tables; CI addresses the same regions (`<bucket>.ci.<region>.myqcloud.com`,
+# docs/PROVIDERS.md §3.1).
+# Finance regions and Beijing Zone 1 take existing or approved buckets only.
+REGIONS = (
+    ("ap-beijing", "Beijing"),
+    ("ap-nanjing", "Nanjing"),
+    ("ap-shanghai", "Shanghai"),
+    ("ap-guangzhou", "Guangzhou"),
+    ("ap-chengdu", "Chengdu"),
+    ("ap-chongqing", "Chongqing"),
+    ("ap-beijing-1", "Beijing Zone 1"),
+    ("ap-beijing-fsi", "Beijing Finance"),
+    ("ap-shanghai-fsi", "Shanghai Finance"),
+    ("ap-shenzhen-fsi", "Shenzhen Finance"),
+    ("ap-hongkong", "Hong Kong, China"),
+    ("ap-singapore", "Singapore"),
+    ("ap-jakarta", "Jakarta"),
+    ("ap-mumbai", "Mumbai"),
+    ("ap-seoul", "Seoul"),
+    ("ap-bangkok", "Bangkok"),
+    ("ap-tokyo", "Tokyo"),
+    ("na-siliconvalley", "Silicon Valley"),
+    ("na-ashburn", "Virginia"),
+    ("na-toronto", "Toronto"),
+    ("sa-saopaulo", "São Paulo"),
+    ("eu-frankfurt", "Frankfurt"),
+)
+
 
 # --- the adapter -----------------------------------------------------------------------
 

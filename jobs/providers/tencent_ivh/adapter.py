@@ -52,6 +52,12 @@ class TencentIvh(Provider):
     media_retention = timedelta(days=7)
     media_note = "keeps generated media for 7 days unless the job was given its own storage"
     can_submit = False
+    # docs/PROVIDERS.md §1.6: the video-maker gateway has no cancel call.
+    can_cancel = False
+    cancel_unsupported_reason = (
+        "Tencent IVH's video-maker API has no call to cancel a job: it runs until it "
+        "succeeds or fails."
+    )
     failure_catalogue = FAILURE_CATALOGUE
 
     def default_base_url(self) -> str:

@@ -85,6 +85,11 @@ class TencentVod(Provider):
     lists_states: ClassVar[bool] = True  # DescribeTasks shows which tasks changed
     can_discover: ClassVar[bool] = True  # DescribeTasks lists them, 72 hours back
     can_submit: ClassVar[bool] = False
+    # docs/PROVIDERS.md §2.6: VOD's API 3.0 has no call that cancels a task.
+    can_cancel: ClassVar[bool] = False
+    cancel_unsupported_reason: ClassVar[str] = (
+        "Tencent VOD's API has no call to cancel a media-processing task once submitted."
+    )
     failure_catalogue: ClassVar[Mapping[str, Explanation]] = FAILURE_CATALOGUE
 
     @classmethod
