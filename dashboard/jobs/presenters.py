@@ -29,7 +29,7 @@ from dashboard.jobs.timings import (
 from jobs import freshness as freshness_of
 from jobs import scheduling, selectors
 from jobs.models import Account, Job, JobEvent
-from jobs.providers.base import UNKNOWN_FAILURE, Explanation, State
+from jobs.providers.base import UNKNOWN_FAILURE, Explanation, IOField, State
 from jobs.services.saved_views import saved_view_query
 
 STATE_ICONS: dict[str, str] = {
@@ -262,6 +262,15 @@ class JobDetail:
     @cached_property
     def freshness(self) -> freshness_of.Freshness:
         return freshness_of.freshness(self.job)
+
+    @cached_property
+    def io_fields(self) -> list[tuple[str, list[IOField]]]:
+        """The job's inputs, then its outputs, as the provider's stored payload gives them."""
+        job = self.job
+        fields = job.account.adapter_class.io_fields(job.raw or {}, endpoint=job.account.endpoint)
+        sections = (("input", "Inputs"), ("output", "Outputs"))
+        grouped = [(title, [f for f in fields if f.section == key]) for key, title in sections]
+        return [(title, group) for title, group in grouped if group]
 
     @cached_property
     def events(self) -> EventPage:

@@ -29,6 +29,7 @@ from jobs.providers.status import (
     MAX_CANCEL_MESSAGE_CHARS,
     TERMINAL_STATES,
     CancelOutcome,
+    IOField,
     JobStatus,
     Sentence,
     State,
@@ -51,6 +52,7 @@ __all__ = [
     "Explanation",
     "FailureCategory",
     "FetchResult",
+    "IOField",
     "JobStatus",
     "ListingPass",
     "Provider",
@@ -392,6 +394,13 @@ class Provider:
             raise error
         message = http.redact(error.message, self.secret_values())
         return CancelOutcome(False, error.code, message[:MAX_CANCEL_MESSAGE_CHARS])
+
+    @classmethod
+    def io_fields(cls, raw: Mapping[str, Any], *, endpoint: str = "") -> list[IOField]:
+        """The job's inputs and outputs as the job page lists them, read from its stored
+        `raw` payload (with `endpoint`, the account's override, for output links); none by
+        default (the page shows media, subtitles and cover on their own)."""
+        return []
 
     # Job-level failure codes this provider reports, explained (see `explain_failure`).
     failure_catalogue: ClassVar[Mapping[str, Explanation]] = {}

@@ -86,3 +86,14 @@ class CancelOutcome:
     accepted: bool
     code: str = ""  # the provider's error code when refused ("" when accepted)
     message: str = ""  # the provider's reason, secrets redacted, <= 500 chars
+
+
+@dataclass(frozen=True)
+class IOField:
+    """One of a job's inputs or outputs as the job page lists it: a label, the provider's
+    value, and a link when the value is one the provider gives as an http(s) URL."""
+
+    section: str  # "input" | "output"
+    label: str
+    value: str
+    url: str = ""

@@ -21,6 +21,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from jobs.providers.errors import MALFORMED, UNKNOWN_FAILURE, Explanation, ProviderError
+from jobs.providers.status import IOField
 
 # Seconds to wait after a throttled answer that did not say how long.
 DEFAULT_RETRY_AFTER = 1.0
@@ -307,3 +308,21 @@ def element_data(element: ET.Element, _depth: int = 0, *, provider: str = "XML")
         else:
             data[child.tag] = value
     return data
+
+
+_LINKABLE = re.compile(r"https?://[^\s\x00-\x1f\"'<>]{1,2000}")
+
+
+def link(value: Any) -> str:
+    """`value` when it is an http(s) URL a page may link to, else "" (never javascript:,
+    data: or text that only starts like a URL)."""
+    url = text(value)
+    return url if _LINKABLE.fullmatch(url) else ""
+
+
+def io_field(section: str, label: str, value: Any, *, url: bool = False) -> IOField | None:
+    """An IOField for a provider value (None when it is empty); `url` links the value."""
+    shown = text(value)[:500]
+    if not shown:
+        return None
+    return IOField(section, label, shown, link(shown) if url else "")

@@ -19,6 +19,7 @@ from jobs.providers.aliyun_ice.catalogue import _QUOTED_CODE, FAILURE_CATALOGUE
 from jobs.providers.aliyun_ice.parsing import (
     _malformed,
     error_from_response,
+    io_fields,
     is_account_failure,
     is_job_not_found,
     parse_status,
@@ -27,7 +28,7 @@ from jobs.providers.aliyun_ice.signing import acs3_authorization, acs3_date, can
 from jobs.providers.base import Provider, SchemaField
 from jobs.providers.errors import NOT_FOUND, Explanation, ProviderError
 from jobs.providers.signing import SignedRequest
-from jobs.providers.status import CancelOutcome, JobStatus, State
+from jobs.providers.status import CancelOutcome, IOField, JobStatus, State
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,10 @@ class AliyunIce(Provider):
         headers["authorization"] = authorization
         headers["accept"] = "application/json"
         return f"{self.base_url()}/?{canonical_query(query)}", headers
+
+    @classmethod
+    def io_fields(cls, raw: Mapping[str, Any], *, endpoint: str = "") -> list[IOField]:
+        return io_fields(raw)
 
     def fetch_one(self, external_id: str) -> JobStatus:
         """One job's status (no batch API); an unknown JobId is NOT_FOUND."""

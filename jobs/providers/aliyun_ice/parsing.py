@@ -9,7 +9,7 @@ from typing import Any
 from jobs import http
 from jobs.providers import wire
 from jobs.providers.errors import MALFORMED, ProviderError
-from jobs.providers.status import JobStatus, State
+from jobs.providers.status import IOField, JobStatus, State
 
 logger = logging.getLogger(__name__)
 # Provider messages are shown to operators; a runaway one must not fill the page.
@@ -216,3 +216,32 @@ def error_from_response(response: http.Response, secrets: Sequence[str] = ()) ->
         # a job past Queuing does not come back to it.
         return error(permanent=True)
     return error()
+
+
+def io_fields(raw: Mapping[str, Any]) -> list[IOField]:
+    """A stored QueryIProductionJob answer's inputs and outputs: the function, input and
+    output media, the pipeline and template, and each output file with its URL (ICE lists
+    `OutputFiles` and `OutputUrls` side by side)."""
+    fields = [
+        wire.io_field("input", "Function", raw.get("FunctionName")),
+        wire.io_field("input", "Input media", _nested(raw, "Input", "Media")),
+        wire.io_field("input", "Pipeline", _nested(raw, "ScheduleConfig", "PipelineId")),
+        wire.io_field("input", "Template", raw.get("TemplateId")),
+        wire.io_field("output", "Output media", _nested(raw, "Output", "Media")),
+    ]
+    files = raw.get("OutputFiles")
+    urls = raw.get("OutputUrls")
+    files = files if isinstance(files, list) else []
+    urls = urls if isinstance(urls, list) else []
+    for index, name in enumerate(files[:20]):
+        field = wire.io_field("output", "Output file", name)
+        if field is not None and index < len(urls):
+            field = IOField(field.section, field.label, field.value, wire.link(urls[index]))
+        fields.append(field)
+    return [f for f in fields if f is not None]
+
+
+def _nested(data: Any, *path: str) -> Any:
+    for key in path:
+        data = data.get(key) if isinstance(data, Mapping) else None
+    return data

@@ -24,6 +24,7 @@ from jobs.providers.huawei_metastudio.parsing import (
     UNAUTHORIZED_CODE,
     decode_json,
     error_from_response,
+    io_fields,
     parse_list,
 )
 from jobs.providers.huawei_metastudio.signing import (
@@ -34,7 +35,7 @@ from jobs.providers.huawei_metastudio.signing import (
 )
 from jobs.providers.listing import ListingPass
 from jobs.providers.signing import SignedRequest
-from jobs.providers.status import CancelOutcome, JobStatus, State
+from jobs.providers.status import CancelOutcome, IOField, JobStatus, State
 from jobs.providers.wire import as_int, iso_utc
 
 CONTENT_TYPE = "application/json"
@@ -155,6 +156,10 @@ class HuaweiMetaStudio(Provider):
             and error.code.startswith("MSS.")
             and error.code != UNAUTHORIZED_CODE
         )
+
+    @classmethod
+    def io_fields(cls, raw: Mapping[str, Any], *, endpoint: str = "") -> list[IOField]:
+        return io_fields(raw)
 
     def fetch(self, external_ids: Sequence[str]) -> FetchResult:
         wanted = list(dict.fromkeys(external_ids))

@@ -13,7 +13,7 @@ from typing import Any
 from jobs import http
 from jobs.providers import wire
 from jobs.providers.errors import ProviderError
-from jobs.providers.status import JobStatus, State
+from jobs.providers.status import IOField, JobStatus, State
 
 logger = logging.getLogger(__name__)
 
@@ -156,3 +156,16 @@ def error_from_response(response: http.Response, secrets: Iterable[str] = ()) ->
     if code == INTERNAL_ERROR_CODE or status >= 500 or status == 408:
         return error(False)
     return error(True)
+
+
+def io_fields(raw: Mapping[str, Any]) -> list[IOField]:
+    """A stored video job's output asset: its id and name, the cover (linked)."""
+    output = raw.get("output_asset_config")
+    output = output if isinstance(output, Mapping) else {}
+    fields = [
+        wire.io_field("input", "Job type", raw.get("job_type")),
+        wire.io_field("output", "Asset", output.get("asset_id")),
+        wire.io_field("output", "Asset name", output.get("asset_name")),
+        wire.io_field("output", "Cover", output.get("cover_url"), url=True),
+    ]
+    return [f for f in fields if f is not None]

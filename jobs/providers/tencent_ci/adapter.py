@@ -12,14 +12,14 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from jobs import http
 from jobs.providers import wire
 from jobs.providers.base import FetchResult, Provider, SchemaField
 from jobs.providers.errors import MALFORMED, NOT_FOUND, ProviderError
 from jobs.providers.listing import ListingPass
-from jobs.providers.status import CancelOutcome, JobStatus, State
+from jobs.providers.status import CancelOutcome, IOField, JobStatus, State
 from jobs.providers.tencent_ci.catalogue import FAILURE_CATALOGUE
 from jobs.providers.tencent_ci.parsing import (
     AUTH_CODES,
@@ -29,6 +29,7 @@ from jobs.providers.tencent_ci.parsing import (
     _get,
     _malformed,
     error_from_response,
+    io_fields,
     jobs_page,
     parse_status,
     parse_xml,
@@ -141,6 +142,13 @@ class TencentCi(Provider):
                 "a region such as ap-beijing is required", "InvalidConfiguration", permanent=True
             )
         return f"https://{bucket}.ci.{self.region}.myqcloud.com"
+
+    @classmethod
+    def io_fields(cls, raw: Mapping[str, Any], *, endpoint: str = "") -> list[IOField]:
+        parts = urlsplit(endpoint)  # outputs are on the override's gateway, as in fetch
+        return io_fields(
+            raw, object_base_url=f"{parts.scheme}://{parts.netloc}" if endpoint else ""
+        )
 
     def _object_base_url(self) -> str:
         # With an endpoint override, outputs are addressed on the same gateway (this is how

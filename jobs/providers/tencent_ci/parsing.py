@@ -16,7 +16,7 @@ from urllib.parse import quote
 from jobs import http
 from jobs.providers import wire
 from jobs.providers.errors import MALFORMED, ProviderError
-from jobs.providers.status import JobStatus, State
+from jobs.providers.status import IOField, JobStatus, State
 from jobs.providers.tencent_ci.validation import _REGION, BUCKET, CONTROL_CHARS
 from jobs.providers.wire import clamp_progress
 
@@ -230,3 +230,27 @@ def error_from_response(response: http.Response, *, secrets: Iterable[str] = ())
     if code not in AUTH_CODES and (status >= 500 or status < 400 or code in TRANSIENT_CODES):
         return ProviderError(message, code, http_status=status)
     return ProviderError(message, code, permanent=True, http_status=status)
+
+
+def io_fields(detail: Mapping[str, Any], *, object_base_url: str = "") -> list[IOField]:
+    """A stored `JobsDetail`'s inputs and outputs: the input object and bucket, the
+    template and queue, the output bucket and region, and each output object (linked by
+    `output_object_url`'s rule once the job has succeeded)."""
+    output = _get(detail, "Operation", "Output")
+    done = detail.get("State") == "Success"
+    fields = [
+        wire.io_field("input", "Input object", _get(detail, "Input", "Object")),
+        wire.io_field("input", "Input bucket", _get(detail, "Input", "BucketId")),
+        wire.io_field("input", "Template", _get(detail, "Operation", "TemplateId")),
+        wire.io_field("input", "Queue", detail.get("QueueId")),
+        wire.io_field("output", "Output bucket", _get(output, "Bucket")),
+        wire.io_field("output", "Output region", _get(output, "Region")),
+    ]
+    for key, label in (("AuObject", "Vocal track"), ("Object", "Output object")):
+        field = wire.io_field("output", label, _get(output, key))
+        if field is not None and done:
+            only = {**output, "AuObject": None, "Object": _get(output, key)}
+            url = output_object_url(only, object_base_url=object_base_url)
+            field = IOField(field.section, field.label, field.value, url)
+        fields.append(field)
+    return [f for f in fields if f is not None]
