@@ -119,7 +119,7 @@ def download(base: str, cookie: str, worker: int, *, gzip: bool) -> dict[str, An
             wire += len(piece)
             text = inflate.decompress(piece) if inflate else piece
             csv_bytes += len(text)
-            newlines += text.count(b"\r\n")
+            newlines += text.count(b"\n")  # a CRLF may straddle two pieces; an LF may not
     seconds = time.perf_counter() - t0
     sampler.stop()
     peak_kb = _status_kb(worker, "VmHWM:")

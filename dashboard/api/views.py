@@ -61,8 +61,10 @@ CSV_CONTENT = {
             "type": "string",
             "description": "UTF-8, a header row, then one row per job: "
             + ", ".join(export.HEADER)
-            + ". Times are UTC (ISO 8601, Z). A cell that starts with = + - @ or a tab, CR "
-            "or LF has a ' in front, so a spreadsheet shows it as text.",
+            + ". Times are UTC (ISO 8601, Z). stale_reason says why a row's data may no "
+            "longer be current (empty: it is), in the job list's words. A cell that starts "
+            "with = + - @ or a tab, CR or LF has a ' in front, so a spreadsheet shows it as "
+            "text.",
         }
     }
 }
