@@ -76,6 +76,7 @@ def start_server(log: Path) -> tuple[subprocess.Popen[bytes], int, str]:
     env = dict(os.environ, ALLOWED_HOSTS="127.0.0.1,testserver")
     argv = [str(Path(sys.executable).parent / "gunicorn"), "dashboard.wsgi"]
     argv += ["-b", f"127.0.0.1:{port}", "-w", "1", "-k", "gthread", "--threads", "2"]
+    argv += ["--no-control-socket"]  # the default path is shared by every gunicorn here
     with log.open("ab") as out:
         master = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
