@@ -109,11 +109,11 @@ class _Rows:
         self.jobs: dict[int, Job] = {}
         self.now = timezone.now()
 
-    def account(self, pk: int) -> Account:
+    def account(self, pk: int) -> Account | None:
         if pk not in self.accounts:
             self.accounts = Account.objects.defer("credentials").in_bulk()
             self.jobs = {}  # they held the accounts read before
-        return self.accounts[pk]
+        return self.accounts.get(pk)  # None: deleted since, and its jobs with it
 
     def stale_reason(self, account: Account, state: str, *values: Any) -> str:
         """The list's freshness label ("" when current); it carries no provider message."""
@@ -126,11 +126,15 @@ class _Rows:
         job.last_polled_at, job.next_poll_at, job.poll_errors, job.stopped_reason = values
         return freshness.freshness(job, now=self.now).label
 
-    def cells(self, row: tuple[Any, ...]) -> list[Any]:
+    def cells(self, row: tuple[Any, ...]) -> list[Any] | None:
+        """The row's cells; None for a job whose account was deleted while the file was
+        being written (the job went with it)."""
         (code, account_id, external_id, kind, name, state, provider_state, progress) = row[:8]
         (queue_position, failure_code, failure_message, created, started, finished) = row[8:14]
         (tracked, polled, changed, duration_ms, next_poll_at, poll_errors, stopped) = row[14:]
         account = self.account(account_id)
+        if account is None:
+            return None
         stale = self.stale_reason(account, state, polled, next_poll_at, poll_errors, stopped)
         return [
             str(code),
@@ -170,7 +174,8 @@ def csv_lines(
         buffer.write("\ufeff")
     writer.writerow(HEADER)
     for n, row in enumerate(rows, 1):
-        writer.writerow(shape.cells(row))
+        if (cells := shape.cells(row)) is not None:
+            writer.writerow(cells)
         if n % ROWS_PER_WRITE == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)

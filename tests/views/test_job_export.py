@@ -275,3 +275,12 @@ def test_bad_filters_answer_the_lists_errors_not_a_file(
     error = re.search(rf'<p class="field-error[^"]*" id="id_{field}_error">([^<]*)</p>', html)
     assert error and message in error.group(1).replace("&#x27;", "'")
     assert "Should not be listed" not in html and "No jobs are listed" in html
+
+
+def test_a_row_whose_account_was_deleted_meanwhile_is_left_out(accounts):
+    make(accounts["tencent_ci"], "ci-1")
+    (row,) = selectors.job_export_rows(Job.objects.all(), export.FIELDS)
+    gone = (row[0], max(a.pk for a in accounts.values()) + 1, *row[2:])  # read, then deleted
+    pieces = export.csv_lines([gone, row], job_url=("http://x/jobs/", "/"), bom=False)
+    lines = b"".join(pieces).decode().splitlines()
+    assert len(lines) == 2 and ",ci-1," in lines[1]
