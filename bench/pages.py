@@ -34,6 +34,10 @@ child process of its own since Django binds one database per process):
      (c) an HTMX poll of the list when nothing changed (must answer 204)
      (d) the detail of the special job
      (e) the Django admin changelist of jobs, its first page (100 rows, the default)
+     (f) the CSV export of every job (/jobs.csv), over HTTP from one gunicorn worker of
+         its own: time to the last byte, bytes, and the worker's peak RSS over its RSS
+         before, plain and gzip (bench/pages_export.py). Goal, constant memory: the
+         growth at the largest size at most 50 MB over the growth at the smallest.
 5. A table per size, the growth from the smallest to the largest size, PASS/FAIL per
    target, EXPLAIN (ANALYZE, BUFFERS on PostgreSQL) of the job queries of (a) and (b) at
    the largest size, a cProfile of (a), (d) and (e), and last one JSON line with every
@@ -66,6 +70,7 @@ if str(ROOT) not in sys.path:
 
 
 from bench import pages_world as world  # noqa: E402 - after the path fix
+from bench.pages_export import measure_export  # noqa: E402
 from bench.pages_measure import measure_size  # noqa: E402
 from bench.pages_report import report  # noqa: E402
 
@@ -78,6 +83,7 @@ FILES = (
     "dashboard/jobs/history.py",
     "dashboard/jobs/timings.py",
     "dashboard/jobs/payload.py",
+    "dashboard/jobs/export.py",
     "jobs/selectors.py",
     "jobs/search.py",
     "jobs/models/jobs.py",
@@ -170,6 +176,7 @@ def run_one(db: str, sizes: list[int], repeat: int, term: str, keep: bool) -> No
             have = size
             print(f"# {db}: generated {generation}", flush=True)
             rows.append(measure_size(db, client, str(special.code), size, repeat, term, generation))
+            rows[-1]["export"] = measure_export(size, data_dir)
         changed = sorted(
             name for name, digest in code_fingerprint().items() if code_at_start.get(name) != digest
         )
@@ -211,6 +218,7 @@ def reuse(database_url: str, repeat: int, term: str) -> None:
     client.force_login(get_user_model().objects.get(username="bench"))
     size = Job.objects.count()
     row = measure_size(db, client, str(special.code), size, repeat, term, None)
+    row["export"] = measure_export(size, data_dir)
     report(db, [row], client, {"repeat": repeat, "term": term, "code": code, "reused": True})
     shutil.rmtree(data_dir, ignore_errors=True)
 

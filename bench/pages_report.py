@@ -6,6 +6,7 @@ import json
 import os
 from typing import Any
 
+from bench.pages_export import evaluate_export, print_export
 from bench.pages_measure import explain, is_job_query, profile
 
 # Targets from the issue.
@@ -154,7 +155,8 @@ def report(db: str, rows: list[dict[str, Any]], client: Any, extra: dict[str, An
     from django.db import connection
 
     print_size_table(db, rows)
-    verdicts = evaluate(db, rows)
+    print_export(db, rows)
+    verdicts = [*evaluate(db, rows), evaluate_export(rows)]
     print(f"\n=== {db}: targets ===")
     for name, ok, detail in verdicts:
         label = "PASS" if ok else "n/a " if ok is None else "FAIL"

@@ -206,8 +206,9 @@ def _never_null(schema: dict[str, Any]) -> None:
             prop.update(next(choice for choice in choices if choice != {"type": "null"}))
 
 
-class JobListQuery(Schema):
-    """The job list page's filters (JobFilterForm applies them), and the page asked for."""
+class JobFilterQuery(Schema):
+    """The job list page's filters (JobFilterForm applies them): the CSV export's
+    parameters, and the list's with a page (JobListQuery)."""
 
     model_config = ConfigDict(json_schema_extra=_never_null)
 
@@ -232,15 +233,22 @@ class JobListQuery(Schema):
         None,
         description="Created on or before this day (UTC). Dates run from 1970-01-01 to 9999-12-30.",
     )
-    cursor: str | None = Field(None, description="next_cursor from the previous page.")
-    limit: WholeNumber = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Jobs per page.")
 
     def form_data(self) -> dict[str, Any]:
         """The filters for JobFilterForm, which adds the page's own rules (day range,
         existing account, no NUL)."""
-        return self.model_dump(exclude={"cursor", "limit"}, exclude_none=True)
+        return self.model_dump(exclude=set(PAGING), exclude_none=True)
 
 
+class JobListQuery(JobFilterQuery):
+    """The filters, and the page asked for."""
+
+    cursor: str | None = Field(None, description="next_cursor from the previous page.")
+    limit: WholeNumber = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Jobs per page.")
+
+
+PAGING = ("cursor", "limit")
+FILTER_PARAMETERS = frozenset(JobFilterQuery.model_fields)
 LIST_PARAMETERS = frozenset(JobListQuery.model_fields)
 
 

@@ -17,12 +17,15 @@ from typing import Any
 
 from django import forms
 from django.db.models import Q
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils.cache import patch_vary_headers
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
 from dashboard.api import auth, schemas
 from dashboard.api.auth import ApiRequest
 from dashboard.api.errors import ERROR_STATUS, ApiError
+from dashboard.jobs import export
 from dashboard.jobs.forms import JobFilterForm
 from jobs import selectors
 from jobs.models import Account, Job
@@ -52,24 +55,44 @@ _ERROR_HEADERS = {
 _AUTH_ERRORS = ("unauthorized", "forbidden", "rate_limited")
 
 
+# The CSV answer as the document describes it (dashboard/jobs/export.py writes it).
+CSV_CONTENT = {
+    "text/csv": {
+        "schema": {
+            "type": "string",
+            "description": "UTF-8, a header row, then one row per job: "
+            + ", ".join(export.HEADER)
+            + ". Times are UTC (ISO 8601, Z). stale_reason says why a row's data may no "
+            "longer be current (empty: it is), in the job list's words. A cell that starts "
+            "with = + - @ or a tab, CR or LF has a ' in front, so a spreadsheet shows it as "
+            "text.",
+        }
+    }
+}
+
+
 def _endpoint(
     method: str,
     path: str,
     token_auth: auth.ApiTokenAuth,
-    ok: type[Schema],
+    ok: type[Schema] | None,
     *errors: str,
     status: int = 200,
     ids: tuple[str, str],
+    csv: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a view on the router: its success schema, the errors it can answer and its
-    (operationId, URL name); the docstring's first line is the summary, the rest the
-    description. GET also answers HEAD, as Django's own views do; the document lists GET."""
+    """Register a view on the router: its success schema (None: no JSON), whether it also
+    answers CSV, the errors it can answer and its (operationId, URL name); the
+    docstring's first line is the summary, the rest the description. GET also answers
+    HEAD, as Django's own views do; the document lists GET."""
     codes = (*errors, *_AUTH_ERRORS)
-    documented = {
+    documented: dict[int, dict[str, Any]] = {
         ERROR_STATUS[code]: {"description": _ERROR_DOCS[code]}
         | ({"headers": _ERROR_HEADERS[code]} if code in _ERROR_HEADERS else {})
         for code in codes
     }
+    if csv:
+        documented[status] = {"description": "OK", "content": CSV_CONTENT}
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         summary, _, description = (view.__doc__ or "").partition("\n")
@@ -152,18 +175,50 @@ def _account_for_tracking(reference: str) -> Account:
 # --- endpoints ----------------------------------------------------------------------------
 
 
-@_endpoint("GET", "jobs", auth.VIEW, schemas.JobPage, "invalid", ids=("listJobs", "api-jobs"))
-def job_list(request: ApiRequest, filters: Query[schemas.JobListQuery]) -> dict[str, Any]:
-    """List jobs, newest tracked first
-
-    Needs the jobs.view_job permission. Filters combine, as on the job list page."""
-    unknown = sorted(set(request.GET) - schemas.LIST_PARAMETERS)
+def _unknown_parameters(request: ApiRequest, known: frozenset[str]) -> None:
+    unknown = sorted(set(request.GET) - known)
     if unknown:
         raise ApiError("invalid", f"Unknown parameter: {', '.join(unknown)}.")
-    cursor = decode_cursor(filters.cursor) if filters.cursor else None
+
+
+def _filter_form(filters: schemas.JobFilterQuery) -> JobFilterForm:
     form = JobFilterForm(filters.form_data(), known_kinds_only=False)
     if not form.is_valid():
         raise ApiError("invalid", _form_errors(form))
+    return form
+
+
+def _csv(request: ApiRequest, filters: schemas.JobFilterQuery) -> StreamingHttpResponse:
+    response = export.csv_response(
+        request, _filter_form(filters).filter(Job.objects.all()), bom=False
+    )
+    patch_vary_headers(response, ["Accept"])
+    return response
+
+
+@_endpoint(
+    "GET", "jobs", auth.VIEW, schemas.JobPage, "invalid", ids=("listJobs", "api-jobs"), csv=True
+)
+def job_list(
+    request: ApiRequest, filters: Query[schemas.JobListQuery], response: HttpResponse
+) -> dict[str, Any] | StreamingHttpResponse:
+    """List jobs, newest tracked first
+
+    Needs the jobs.view_job permission. Filters combine, as on the job list page. With
+    `Accept: text/csv` the answer is the CSV export of every matching job instead (as
+    /api/v1/jobs.csv; without cursor and limit, which page the JSON list)."""
+    _unknown_parameters(request, schemas.LIST_PARAMETERS)
+    patch_vary_headers(response, ["Accept"])
+    if request.get_preferred_type(["application/json", "text/csv"]) == "text/csv":
+        paging = [name for name in schemas.PAGING if request.GET.get(name)]  # `?limit=`: none
+        if paging:
+            raise ApiError(
+                "invalid",
+                f"{', '.join(paging)}: page the JSON list; the CSV holds every matching job.",
+            )
+        return _csv(request, filters)
+    cursor = decode_cursor(filters.cursor) if filters.cursor else None
+    form = _filter_form(filters)
     rows = form.filter(Job.objects.select_related("account").only(*schemas.JOB_LIST_FIELDS))
     rows = rows.order_by("-tracked_at", "-id")
     if cursor:
@@ -173,6 +228,21 @@ def job_list(request: ApiRequest, filters: Query[schemas.JobListQuery]) -> dict[
     page = list(rows[: limit + 1])
     next_cursor = encode_cursor(page[limit - 1]) if len(page) > limit else None
     return {"jobs": page[:limit], "next_cursor": next_cursor}
+
+
+@_endpoint(
+    "GET", "jobs.csv", auth.VIEW, None, "invalid", ids=("exportJobs", "api-jobs-csv"), csv=True
+)
+def job_export(
+    request: ApiRequest, filters: Query[schemas.JobFilterQuery]
+) -> StreamingHttpResponse:
+    """Export jobs as CSV, newest tracked first
+
+    Needs the jobs.view_job permission. Every job the filters let through (they combine
+    as on the job list page), streamed: the whole list, not a page. The same file as
+    GET /api/v1/jobs with `Accept: text/csv`."""
+    _unknown_parameters(request, schemas.FILTER_PARAMETERS)
+    return _csv(request, filters)
 
 
 @_endpoint(

@@ -7,6 +7,7 @@ from dashboard.jobs import saved, views
 
 urlpatterns = [
     path("", views.job_list, name="job-list"),
+    path("jobs.csv", views.job_list_csv, name="job-list-csv"),
     path("jobs/<uuid:code>/", views.job_detail, name="job-detail"),
     path("jobs/<uuid:code>/events/", views.job_events, name="job-events"),
     path("jobs/<uuid:code>/payload.json", views.job_payload, name="job-payload"),

@@ -15,6 +15,7 @@ from django.http import (
     HttpResponse,
     HttpResponseBadRequest,
     JsonResponse,
+    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,7 +25,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from dashboard import downloads
-from dashboard.jobs import history, presenters, timings
+from dashboard.jobs import export, history, presenters, timings
 from dashboard.jobs.forms import JobFilterForm, TrackForm, VoiceSeparationForm
 from dashboard.jobs.live import detail_token, media_signature, poll_answer
 from dashboard.jobs.payload import payload_json, raw_preview
@@ -53,6 +54,12 @@ def _params(request: HttpRequest, *, without: tuple[str, ...]) -> dict[str, str]
 # --- job list -----------------------------------------------------------------------
 
 
+def _invalid_filters(request: HttpRequest, form: JobFilterForm) -> HttpResponse:
+    # Never the unfiltered list under filters that look applied: say what is wrong.
+    context = {"form": form, "invalid": True, "clearable": True}
+    return render(request, "jobs/list.html", context, status=400)
+
+
 @permission_required("jobs.view_job", raise_exception=True)
 def job_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
     token = selectors.list_token()
@@ -60,9 +67,7 @@ def job_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
         return HttpResponse(status=204)
     form = JobFilterForm(request.GET)
     if not form.is_valid():
-        # Never the unfiltered list under filters that look applied: say what is wrong.
-        context = {"form": form, "invalid": True, "clearable": True}
-        return render(request, "jobs/list.html", context, status=400)
+        return _invalid_filters(request, form)
     counts = selectors.job_state_counts(form.filters)
     cursor = parse_after(request.GET.get("after", ""))
     jobs = selectors.job_list_rows(form.filter(Job.objects.all()))
@@ -83,6 +88,7 @@ def job_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
         "failed_count": (f"{failed}+" if counts.cap else failed) if failed else 0,
         "health": presenters.list_health(accounts),
         "next_url": next_url,
+        "export_url": reverse("job-list-csv") + ("?" + urlencode(params) if params else ""),
         "first_page_url": "?" + urlencode(params) if cursor else None,
         "live_url": "?" + urlencode({**live_params, "v": token}),
         "filtered": form.active,
@@ -96,6 +102,18 @@ def job_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
     else:  # outside the live part: a poll does not read them
         context["saved_views"] = presenters.saved_view_links(request.user, kept)
     return render(request, template, context)
+
+
+@permission_required("jobs.view_job", raise_exception=True)
+@require_safe
+def job_list_csv(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """Every job the list shows under the same query string, as a CSV download (the
+    filters only: no page cursor). Bad filters get the list page with their errors."""
+    form = JobFilterForm(request.GET)
+    if not form.is_valid():
+        return _invalid_filters(request, form)
+    # Spreadsheets are who opens this file: the BOM makes Excel read it as UTF-8.
+    return export.csv_response(request, form.filter(Job.objects.all()), bom=True)
 
 
 # --- job detail -----------------------------------------------------------------------

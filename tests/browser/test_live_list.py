@@ -1,11 +1,13 @@
 """The live job list in a real browser: polls keep focus and scroll, a session that ends
-elsewhere sends the page to the login form, and phones get one card per job."""
+elsewhere sends the page to the login form, phones get one card per job, and Export CSV
+downloads what the list shows."""
 
 from __future__ import annotations
 
 import re
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -141,4 +143,31 @@ def test_on_a_phone_the_list_is_one_card_per_job(page_for, viewer, accounts, con
     box = card.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390
     screenshot(page, "phone-list")
+    assert console_errors == []
+
+
+def test_export_csv_downloads_what_the_tab_and_filters_show(
+    page_for, viewer, accounts, console_errors
+):
+    _jobs(accounts["tencent_ivh"], 3)
+    for n in range(2):
+        Job.objects.create(
+            account=accounts["tencent_vod"], external_id=f"vod-f{n}", state="failed", name="promo"
+        )
+    page = page_for(viewer)
+    page.click(".tabs a.tab-failed")
+    page.fill("#id_q", "vod-f")
+    page.click(".filters button.primary")
+    expect(page.locator("table.jobs tbody tr")).to_have_count(2)
+    with page.expect_download() as download:
+        page.click("text=Export CSV")
+    assert re.fullmatch(r"clapboard-jobs-\d{8}T\d{6}Z\.csv", download.value.suggested_filename)
+    lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("code,provider,account,") and len(lines) == 3
+    assert [line.split(",")[4] for line in lines[1:]] == ["vod-f1", "vod-f0"]  # newest first
+    screenshot(page, "list-export")
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.locator("text=Export CSV")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "phone-list-export")
     assert console_errors == []
