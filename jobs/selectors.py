@@ -18,6 +18,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from jobs.models import Account, Job, JobEvent, JobStateCount
+from jobs.models.jobs import FINISHED_AT
 from jobs.providers.base import State
 from jobs.search import term_filter
 
@@ -48,6 +49,9 @@ TOKEN_SQL = (
 ).format(failing="enabled AND consecutive_failures > 0")
 
 FINISHED = [State.SUCCEEDED, State.FAILED, State.CANCELED]
+# The failure_code filter's value for "no code" (a failed job whose provider gave none);
+# no provider's code is a lone hyphen.
+NO_FAILURE_CODE = "-"
 
 
 class JobFilters(TypedDict, total=False):
@@ -60,6 +64,9 @@ class JobFilters(TypedDict, total=False):
     kind: str
     created_from: date | None
     created_to: date | None
+    failure_code: str
+    finished_from: datetime | None
+    finished_to: datetime | None
 
 
 def known_kinds() -> list[str]:
@@ -95,10 +102,32 @@ def job_filter(
             jobs = jobs.filter(created__gte=_day_start(start))
         if end:
             jobs = jobs.filter(created__lt=_day_start(end, next_day=True))
+    if code := filters.get("failure_code"):
+        jobs = jobs.filter(failure_code="" if code == NO_FAILURE_CODE else code)
+    start, end = filters.get("finished_from"), filters.get("finished_to")
+    if start or end:
+        # A job that has not finished has no finish time, whatever its tracked_at says.
+        jobs = jobs.filter(state__in=FINISHED).annotate(finished=FINISHED_AT)
+        if start:
+            jobs = jobs.filter(finished__gte=start)
+        if end:
+            jobs = jobs.filter(finished__lt=end)
     if term := (filters.get("q") or "").strip():
         # Operators paste fragments of IDs from logs: match anywhere, in any case.
         jobs = term_filter(jobs, term, any_order=any_order)
     return jobs
+
+
+# Filters the trigger-kept counters cannot answer: the matching jobs are counted instead.
+COUNTED_FILTERS = (
+    "q",
+    "kind",
+    "created_from",
+    "created_to",
+    "failure_code",
+    "finished_from",
+    "finished_to",
+)
 
 
 @dataclass(frozen=True)
@@ -114,13 +143,13 @@ def job_state_counts(filters: JobFilters) -> StateCounts:
     """Jobs per state under every filter but the state one.
 
     Filters by provider or account read the trigger-kept JobStateCount table (a handful
-    of rows, whatever the number of jobs). Text, kind and date filters count the matching
+    of rows, whatever the number of jobs). The others (COUNTED_FILTERS) count the matching
     jobs themselves, but only the first COUNT_CAP + 1 (then they add up to more than
     COUNT_CAP and are lower bounds): an exact count of a broad search would read most of
     the table on every poll. (Counting each state up to the cap instead cost 7x on SQLite
     at 1M jobs for a term just above the cap.)
     """
-    if any(filters.get(name) for name in ("q", "kind", "created_from", "created_to")):
+    if any(filters.get(name) for name in COUNTED_FILTERS):
         jobs = job_filter(Job.objects.all(), filters, with_state=False, any_order=True)
         jobs = jobs.order_by()
         states = list(jobs.values_list("state", flat=True)[: COUNT_CAP + 1])
