@@ -1,5 +1,6 @@
 """Reads shared by the pages and the API: the job list's filters, its state counts and
-keyset pages, what changed since a poll, and the aggregates the account and job pages show.
+keyset pages, what changed since a poll, and the aggregates the account, job and Failures
+pages show.
 
 Every function here only reads. Filters arrive as a form's `cleaned_data` (`JobFilters`),
 so the page and the API filter by the same rules whatever validated their input.
@@ -13,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TypedDict
 
 from django.db import connection
-from django.db.models import Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -161,6 +162,66 @@ def job_state_counts(filters: JobFilters) -> StateCounts:
     if account := filters.get("account"):
         counts = counts.filter(account=account)
     return StateCounts(dict(counts.order_by().values_list("state").annotate(n=Sum("count"))))
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """The failed jobs of one provider with one failure code ("" for none) in a window."""
+
+    provider: str
+    failure_code: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    # The newest tracked of them with a failure message (else the newest), with its
+    # account's provider; None if it was deleted meanwhile.
+    example: Job | None
+
+
+def failure_groups(filters: JobFilters) -> list[FailureGroup]:
+    """The failed jobs `filters` let through (their provider, account and finished window;
+    the state is set to failed here), grouped by provider and failure code, the largest
+    group first.
+
+    One aggregate query over the window's failed jobs (served by migration 0015's index,
+    not a scan of every job), and one more for each group's example by primary key. The
+    groups count exactly what `job_filter` lets through under the same filters, so the job
+    list behind a group's link shows the jobs counted."""
+    failed = job_filter(Job.objects.all(), {**filters, "state": State.FAILED})
+    rows = list(
+        failed.order_by()
+        .values("account__provider", "failure_code")
+        .annotate(
+            count=Count("id"),
+            first_seen=Min(FINISHED_AT),
+            last_seen=Max(FINISHED_AT),
+            newest=Max("id"),
+            # An example that says something, where one does.
+            told=Max("id", filter=~Q(failure_message="")),
+        )
+        .order_by("-count", "-last_seen", "account__provider", "failure_code")
+    )
+    examples = Job.objects.select_related("account").only(
+        "code",
+        "external_id",
+        "name",
+        "state",
+        "failure_code",
+        "failure_message",
+        "account__provider",
+    )
+    by_id = examples.in_bulk([row["told"] or row["newest"] for row in rows])
+    return [
+        FailureGroup(
+            provider=row["account__provider"],
+            failure_code=row["failure_code"],
+            count=row["count"],
+            first_seen=row["first_seen"],
+            last_seen=row["last_seen"],
+            example=by_id.get(row["told"] or row["newest"]),
+        )
+        for row in rows
+    ]
 
 
 def account_filter(accounts: QuerySet[Account], filters: JobFilters) -> QuerySet[Account]:
