@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.text import Truncator
 
 from dashboard.failures.forms import WINDOWS, Window
 from dashboard.jobs.forms import SECONDS
@@ -19,6 +20,8 @@ from jobs import selectors
 from jobs.models import Account
 from jobs.providers import PROVIDERS
 from jobs.providers.base import Explanation, State
+
+MESSAGE_CHARS = 400
 
 
 def list_time(moment: datetime) -> str:
@@ -43,7 +46,10 @@ class FailureRow:
 
     @property
     def message(self) -> str:
-        return self.group.example.failure_message if self.group.example else ""
+        """The example's message, shortened visibly past MESSAGE_CHARS (in full on its job
+        page, linked beside it)."""
+        message = self.group.example.failure_message if self.group.example else ""
+        return Truncator(message).chars(MESSAGE_CHARS)
 
 
 @dataclass

@@ -142,6 +142,10 @@ def test_each_group_shows_the_job_pages_explanation_and_an_example(viewer_client
     assert "The provider gave no failure code." in html and "no code given" in html
     example = Job.objects.get(external_id="vod-1")
     assert reverse("job-detail", args=[example.code]) in html
+    # A long message is shortened, visibly; its job page has it all.
+    Job.objects.filter(pk=example.pk).update(failure_message="word " * 200 + "END")
+    html = viewer_client.get(URL).content.decode()
+    assert "word word…" in html and "END" not in html
 
 
 def test_the_job_page_still_explains_a_failure(viewer_client, world):
