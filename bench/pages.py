@@ -34,10 +34,14 @@ child process of its own since Django binds one database per process):
      (c) an HTMX poll of the list when nothing changed (must answer 204)
      (d) the detail of the special job
      (e) the Django admin changelist of jobs, its first page (100 rows, the default)
+     (failures) the Failures page, its default window (24 h): the target is a median
+          <= 100 ms at the largest size; "failures 7d" (its widest window) and "failures
+          list" (the job list behind its largest group's link) beside it, informational
 5. A table per size, the growth from the smallest to the largest size, PASS/FAIL per
-   target, EXPLAIN (ANALYZE, BUFFERS on PostgreSQL) of the job queries of (a) and (b) at
-   the largest size, a cProfile of (a), (d) and (e), and last one JSON line with every
-   number (and the commit and file hashes measured: others may edit the app meanwhile).
+   target, EXPLAIN (ANALYZE, BUFFERS on PostgreSQL) of the job queries of (a), (b), (b2)
+   and the failures cases at the largest size, a cProfile of (a), (d), (e) and
+   (failures), and last one JSON line with every number (and the commit and file hashes
+   measured: others may edit the app meanwhile).
    The targets of (d) are a median <= 30 ms and <= 150 KB of HTML before gzip.
 
 Timings are wall-clock in one process; the test client bypasses the network and keeps
@@ -78,6 +82,8 @@ FILES = (
     "dashboard/jobs/history.py",
     "dashboard/jobs/timings.py",
     "dashboard/jobs/payload.py",
+    "dashboard/failures/views.py",
+    "dashboard/failures/presenters.py",
     "jobs/selectors.py",
     "jobs/search.py",
     "jobs/models/jobs.py",
@@ -87,6 +93,7 @@ FILES = (
     "templates/jobs/detail.html",
     "templates/jobs/_media.html",
     "templates/jobs/_timeline.html",
+    "templates/failures/failures.html",
     "static/js/player.js",
 )
 
