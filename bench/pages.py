@@ -38,10 +38,14 @@ child process of its own since Django binds one database per process):
          its own: time to the last byte, bytes, and the worker's peak RSS over its RSS
          before, plain and gzip (bench/pages_export.py). Goal, constant memory: the
          growth at the largest size at most 50 MB over the growth at the smallest.
+     (failures) the Failures page, its default window (24 h): the target is a median
+          <= 100 ms at the largest size; "failures 7d" (its widest window) and "failures
+          list" (the job list behind its largest group's link) beside it, informational
 5. A table per size, the growth from the smallest to the largest size, PASS/FAIL per
-   target, EXPLAIN (ANALYZE, BUFFERS on PostgreSQL) of the job queries of (a) and (b) at
-   the largest size, a cProfile of (a), (d) and (e), and last one JSON line with every
-   number (and the commit and file hashes measured: others may edit the app meanwhile).
+   target, EXPLAIN (ANALYZE, BUFFERS on PostgreSQL) of the job queries of (a), (b), (b2)
+   and the failures cases at the largest size, a cProfile of (a), (d), (e) and
+   (failures), and last one JSON line with every number (and the commit and file hashes
+   measured: others may edit the app meanwhile).
    The targets of (d) are a median <= 30 ms and <= 150 KB of HTML before gzip.
 
 Timings are wall-clock in one process; the test client bypasses the network and keeps
@@ -84,6 +88,8 @@ FILES = (
     "dashboard/jobs/timings.py",
     "dashboard/jobs/payload.py",
     "dashboard/jobs/export.py",
+    "dashboard/failures/views.py",
+    "dashboard/failures/presenters.py",
     "jobs/selectors.py",
     "jobs/search.py",
     "jobs/models/jobs.py",
@@ -93,6 +99,7 @@ FILES = (
     "templates/jobs/detail.html",
     "templates/jobs/_media.html",
     "templates/jobs/_timeline.html",
+    "templates/failures/failures.html",
     "static/js/player.js",
 )
 

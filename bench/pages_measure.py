@@ -76,7 +76,9 @@ def measure(
         min_ms=round(times[0], 2),
         queries=len(ctx.captured_queries),
         sql_ms=round(sum(ms for ms, _ in sql), 2),
-        rows=body.count('<tr id="job-') + body.count('name="_selected_action"'),
+        rows=body.count('<tr id="job-')
+        + body.count('name="_selected_action"')
+        + body.count('<tr class="failure-group"'),
         bytes=len(response.content),
         sql=sql,
     )
@@ -128,7 +130,21 @@ def measure_all(client: Any, special_code: str, repeat: int, term: str) -> dict[
     results["c"] = measure(client, "c", live_url(client), repeat, 204, hx)
     results["d"] = measure(client, "d", f"/jobs/{special_code}/", repeat, 200, {})
     results["e"] = measure(client, "e", "/admin/jobs/job/", repeat, 200, {})
+    results["failures"] = measure(client, "failures", "/failures/", repeat, 200, {})
+    results["failures 7d"] = measure(client, "failures 7d", "/failures/?window=7d", repeat, 200, {})
+    results["failures list"] = measure(
+        client, "failures list", largest_group_link(client), repeat, 200, {}
+    )
     return results
+
+
+def largest_group_link(client: Any) -> str:
+    """The job list behind the Failures page's first (largest) group of the last 24 h."""
+    response = client.get("/failures/")
+    match = re.search(r'class="group-link" href="([^"]*)"', response.content.decode())
+    if response.status_code != 200 or not match:
+        raise SystemExit("the Failures page shows no group to follow")
+    return html.unescape(match.group(1))
 
 
 # --- plans and profiles ---------------------------------------------------------------
@@ -247,6 +263,7 @@ def measure_size(
 ) -> dict[str, Any]:
     pages = measure_all(client, special_code, repeat, term)
     scans, notes = counts_scan_jobs(pages["a"], size)
+    failures_scan, failures_notes = counts_scan_jobs(pages["failures"], size)
     print(
         f"# {db} {size}: "
         + ", ".join(f"{p} {m.median_ms:.2f} ms/{m.queries} q" for p, m in pages.items()),
@@ -259,5 +276,6 @@ def measure_size(
         "loadavg": [round(x, 1) for x in os.getloadavg()],
         "pages": {p: {k: v for k, v in asdict(m).items() if k != "sql"} for p, m in pages.items()},
         "counts_scan": {"scans": scans, "notes": notes},
+        "failures_scan": {"scans": failures_scan, "notes": failures_notes},
         "measures": pages,
     }

@@ -17,6 +17,8 @@ TARGET_RARE_SEARCH_MS = 50.0  # (b2) on SQLite, served by the FTS5 trigram table
 TARGET_ADMIN_RATIO = 0.5
 TARGET_DETAIL_MS = 30.0  # (d), the special job: 2,000 words, 1,000 events (issue 14)
 TARGET_DETAIL_KB = 150.0  # of HTML before gzip
+TARGET_FAILURES_MS = 100.0  # the Failures page, its default window (24 h), at 1M jobs
+PAGES = ("a", "b", "b2", "c", "d", "e", "failures", "failures 7d", "failures list")
 
 
 # --- one database ---------------------------------------------------------------------
@@ -29,21 +31,22 @@ def fmt_ms(value: float) -> str:
 def print_size_table(db: str, rows: list[dict[str, Any]]) -> None:
     print(f"\n=== {db}: pages (ms; median / p90 of the timed runs; q = SQL queries) ===")
     head = f"{'jobs':>9} {'gen s':>7}"
-    for page in ("a", "b", "b2", "c", "d", "e"):
-        head += f" | {page + ' med':>8} {'p90':>8} {'q':>3}"
+    for page in PAGES:
+        head += f" | {page + ' med':>{max(8, len(page) + 4)}} {'p90':>8} {'q':>3}"
     print(head)
     for row in rows:
         line = f"{row['size']:>9} {row['generation'].get('total_s', 0):>7.1f}"
-        for page in ("a", "b", "b2", "c", "d", "e"):
+        for page in PAGES:
             m = row["pages"][page]
-            line += f" | {fmt_ms(m['median_ms'])} {fmt_ms(m['p90_ms'])} {m['queries']:>3}"
+            width = max(8, len(page) + 4)
+            line += f" | {m['median_ms']:>{width}.2f} {fmt_ms(m['p90_ms'])} {m['queries']:>3}"
         print(line)
     print("\nSQL time of each page (its queries run again alone, ms), rows shown, HTML size:")
     for row in rows:
         parts = [
             f"{p}: sql {row['pages'][p]['sql_ms']:.1f} of {row['pages'][p]['median_ms']:.1f}"
             f", {row['pages'][p]['rows']} rows, {row['pages'][p]['bytes'] / 1000:.1f} KB"
-            for p in ("a", "b", "b2", "d", "e")
+            for p in ("a", "b", "b2", "d", "e", "failures", "failures 7d", "failures list")
         ]
         print(f"{row['size']:>9}  " + "; ".join(parts))
     print("\nGeneration (bulk_create of jobs, INSERT ... SELECT of events, ANALYZE):")
@@ -138,6 +141,32 @@ def evaluate(db: str, rows: list[dict[str, Any]]) -> list[tuple[str, bool | None
             f" (p90 {last['pages']['b2']['p90_ms']:.1f} ms)",
         )
     )
+    failures = [(r["size"], r["pages"]["failures"]) for r in rows]
+    verdicts.append(
+        (
+            f"(failures) median <= {TARGET_FAILURES_MS:g} ms at {last['size']}",
+            failures[-1][1]["median_ms"] <= TARGET_FAILURES_MS,
+            f"goal {TARGET_FAILURES_MS:g} ms, measured "
+            + ", ".join(
+                f"{size}: {m['median_ms']:.1f} ms (p90 {m['p90_ms']:.1f}, {m['queries']} q,"
+                f" {m['rows']} groups)"
+                for size, m in failures
+            )
+            + "; 7 days and the largest group's list (informational): "
+            + ", ".join(
+                f"{r['size']}: {r['pages']['failures 7d']['median_ms']:.1f} /"
+                f" {r['pages']['failures list']['median_ms']:.1f} ms"
+                for r in rows
+            ),
+        )
+    )
+    verdicts.append(
+        (
+            "the Failures page's aggregate does not scan jobs_job",
+            not any(r["failures_scan"]["scans"] for r in rows),
+            "; ".join(f"{r['size']}: {r['failures_scan']['notes']}" for r in rows)[:600],
+        )
+    )
     scans = [r["counts_scan"] for r in rows]
     verdicts.append(
         (
@@ -164,19 +193,19 @@ def report(db: str, rows: list[dict[str, Any]], client: Any, extra: dict[str, An
 
     last = rows[-1]
     print(f"\n=== {db}: queries at {last['size']} jobs (ms: each run again alone) ===")
-    for page in ("a", "b", "b2", "c", "d", "e"):
+    for page in PAGES:
         m = last["measures"][page]
         print(f"-- ({page}) {m.url}: {m.queries} queries, {m.sql_ms:.1f} ms of SQL")
         for ms, sql in m.sql:
             print(f"   {ms:8.2f}  {sql[:230]}")
-    print(f"\n=== {db}: plans of the job queries of (a), (b), (b2) at {last['size']} jobs ===")
-    for page in ("a", "b", "b2"):
+    print(f"\n=== {db}: plans of the job queries of (a), (b), (b2), failures at {last['size']} ===")
+    for page in ("a", "b", "b2", "failures", "failures 7d", "failures list"):
         for ms, sql in last["measures"][page].sql:
             if is_job_query(sql):
                 print(f"\n-- ({page}) {ms:.2f} ms: {sql[:1200]}")
                 print(explain(sql))
     print(f"\n=== {db}: cProfile of one request at {last['size']} jobs ===")
-    for page in ("a", "d", "e"):
+    for page in ("a", "d", "e", "failures"):
         m = last["measures"][page]
         print(f"\n-- ({page}) {m.url}")
         print(profile(client, m.url, {}))

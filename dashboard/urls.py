@@ -7,6 +7,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("dashboard.jobs.urls")),
     path("", include("dashboard.sharing.urls")),
+    path("failures/", include("dashboard.failures.urls")),
     path("accounts/", include("dashboard.accounts.urls")),
     path(
         "login/",

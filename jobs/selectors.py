@@ -1,5 +1,6 @@
 """Reads shared by the pages and the API: the job list's filters, its state counts and
-keyset pages, what changed since a poll, and the aggregates the account and job pages show.
+keyset pages, what changed since a poll, and the aggregates the account, job and Failures
+pages show.
 
 Every function here only reads. Filters arrive as a form's `cleaned_data` (`JobFilters`),
 so the page and the API filter by the same rules whatever validated their input.
@@ -14,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypedDict
 
 from django.db import connection
-from django.db.models import Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -27,6 +28,7 @@ from jobs.models import (
     JobStateCount,
     SavedView,
 )
+from jobs.models.jobs import FINISHED_AT
 from jobs.providers.base import State
 from jobs.search import term_filter
 
@@ -59,6 +61,9 @@ TOKEN_SQL = (
 ).format(failing="enabled AND consecutive_failures > 0")
 
 FINISHED = [State.SUCCEEDED, State.FAILED, State.CANCELED]
+# The failure_code filter's value for "no code" (a failed job whose provider gave none);
+# no provider's code is a lone hyphen.
+NO_FAILURE_CODE = "-"
 
 
 class JobFilters(TypedDict, total=False):
@@ -71,6 +76,9 @@ class JobFilters(TypedDict, total=False):
     kind: str
     created_from: date | None
     created_to: date | None
+    failure_code: str
+    finished_from: datetime | None
+    finished_to: datetime | None
 
 
 def known_kinds() -> list[str]:
@@ -106,10 +114,32 @@ def job_filter(
             jobs = jobs.filter(created__gte=_day_start(start))
         if end:
             jobs = jobs.filter(created__lt=_day_start(end, next_day=True))
+    if code := filters.get("failure_code"):
+        jobs = jobs.filter(failure_code="" if code == NO_FAILURE_CODE else code)
+    start, end = filters.get("finished_from"), filters.get("finished_to")
+    if start or end:
+        # A job that has not finished has no finish time, whatever its tracked_at says.
+        jobs = jobs.filter(state__in=FINISHED).annotate(finished=FINISHED_AT)
+        if start:
+            jobs = jobs.filter(finished__gte=start)
+        if end:
+            jobs = jobs.filter(finished__lt=end)
     if term := (filters.get("q") or "").strip():
         # Operators paste fragments of IDs from logs: match anywhere, in any case.
         jobs = term_filter(jobs, term, any_order=any_order)
     return jobs
+
+
+# Filters the trigger-kept counters cannot answer: the matching jobs are counted instead.
+COUNTED_FILTERS = (
+    "q",
+    "kind",
+    "created_from",
+    "created_to",
+    "failure_code",
+    "finished_from",
+    "finished_to",
+)
 
 
 @dataclass(frozen=True)
@@ -125,13 +155,13 @@ def job_state_counts(filters: JobFilters) -> StateCounts:
     """Jobs per state under every filter but the state one.
 
     Filters by provider or account read the trigger-kept JobStateCount table (a handful
-    of rows, whatever the number of jobs). Text, kind and date filters count the matching
+    of rows, whatever the number of jobs). The others (COUNTED_FILTERS) count the matching
     jobs themselves, but only the first COUNT_CAP + 1 (then they add up to more than
     COUNT_CAP and are lower bounds): an exact count of a broad search would read most of
     the table on every poll. (Counting each state up to the cap instead cost 7x on SQLite
     at 1M jobs for a term just above the cap.)
     """
-    if any(filters.get(name) for name in ("q", "kind", "created_from", "created_to")):
+    if any(filters.get(name) for name in COUNTED_FILTERS):
         jobs = job_filter(Job.objects.all(), filters, with_state=False, any_order=True)
         jobs = jobs.order_by()
         states = list(jobs.values_list("state", flat=True)[: COUNT_CAP + 1])
@@ -143,6 +173,66 @@ def job_state_counts(filters: JobFilters) -> StateCounts:
     if account := filters.get("account"):
         counts = counts.filter(account=account)
     return StateCounts(dict(counts.order_by().values_list("state").annotate(n=Sum("count"))))
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """The failed jobs of one provider with one failure code ("" for none) in a window."""
+
+    provider: str
+    failure_code: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    # The newest tracked of them with a failure message (else the newest), with its
+    # account's provider; None if it was deleted meanwhile.
+    example: Job | None
+
+
+def failure_groups(filters: JobFilters) -> list[FailureGroup]:
+    """The failed jobs `filters` let through (their provider, account and finished window;
+    the state is set to failed here), grouped by provider and failure code, the largest
+    group first.
+
+    One aggregate query over the window's failed jobs (served by migration 0015's index,
+    not a scan of every job), and one more for each group's example by primary key. The
+    groups count exactly what `job_filter` lets through under the same filters, so the job
+    list behind a group's link shows the jobs counted."""
+    failed = job_filter(Job.objects.all(), {**filters, "state": State.FAILED})
+    rows = list(
+        failed.order_by()
+        .values("account__provider", "failure_code")
+        .annotate(
+            count=Count("id"),
+            first_seen=Min(FINISHED_AT),
+            last_seen=Max(FINISHED_AT),
+            newest=Max("id"),
+            # An example that says something, where one does.
+            told=Max("id", filter=~Q(failure_message="")),
+        )
+        .order_by("-count", "-last_seen", "account__provider", "failure_code")
+    )
+    examples = Job.objects.select_related("account").only(
+        "code",
+        "external_id",
+        "name",
+        "state",
+        "failure_code",
+        "failure_message",
+        "account__provider",
+    )
+    by_id = examples.in_bulk([row["told"] or row["newest"] for row in rows])
+    return [
+        FailureGroup(
+            provider=row["account__provider"],
+            failure_code=row["failure_code"],
+            count=row["count"],
+            first_seen=row["first_seen"],
+            last_seen=row["last_seen"],
+            example=by_id.get(row["told"] or row["newest"]),
+        )
+        for row in rows
+    ]
 
 
 def account_filter(accounts: QuerySet[Account], filters: JobFilters) -> QuerySet[Account]:

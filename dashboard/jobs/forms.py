@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
 from django.forms.utils import pretty_name
+from django.utils import timezone
 
 from jobs.models import STATE_CHOICES, Account, Job
 from jobs.providers import provider_choices
@@ -15,17 +16,65 @@ from jobs.providers.tencent_ci import BUCKET as _BUCKET
 from jobs.providers.tencent_ci import CONTROL_CHARS as _CONTROL
 from jobs.providers.tencent_ci import MAX_OBJECT_KEY_BYTES, TencentCi
 from jobs.providers.tencent_ci import TEMPLATE_ID as _TEMPLATE_ID
-from jobs.selectors import JobFilters, job_filter, known_kinds
+from jobs.selectors import NO_FAILURE_CODE, JobFilters, job_filter, known_kinds
 from jobs.services import TRACK_MAX_IDS, parse_external_ids
 
 ANY = [("", "Any")]
 # Filter dates outside this range are refused: the day after date.max does not exist.
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9999, 12, 30)
+# Times to the second, as a datetime-local input shows and sends them (step 1 s).
+SECONDS = "%Y-%m-%dT%H:%M:%S"
+SECOND_INPUT = {"type": "datetime-local", "step": "1"}
+FINISHED_FIELDS = ("finished_from", "finished_to")
 
 
-class JobFilterForm(forms.Form):
+class JobScopeForm(forms.Form):
+    """Which jobs by provider and account, as the job list filters them; the Failures
+    page narrows its groups with the same fields and rules."""
+
+    provider = forms.ChoiceField(required=False)
+    account = forms.ModelChoiceField(
+        required=False, queryset=Account.objects.none(), to_field_name="code", empty_label="Any"
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["provider"]).choices = ANY + provider_choices()
+        account = cast("forms.ModelChoiceField[Account]", self.fields["account"])
+        account.queryset = Account.objects.only("code", "name").order_by("name")
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:  # the error under the field is its description
+                self.fields[name].widget.attrs["aria-describedby"] = f"{self[name].auto_id}_error"
+
+    @property
+    def filters(self) -> JobFilters:
+        """The valid filters (none while the form is invalid)."""
+        return cast(JobFilters, self.cleaned_data if self.is_valid() else {})
+
+    @property
+    def any_set(self) -> bool:
+        """Whether the URL sets any filter, valid or not (then the page offers Clear)."""
+        return any(str(self.data.get(name, "")).strip() for name in self.fields)
+
+
+class JobFilterForm(JobScopeForm):
     """The job list's filters; they live in the URL so a view is bookmarkable. The
     filtering itself is jobs.selectors.job_filter, fed `filters`."""
+
+    field_order = [
+        "q",
+        "state",
+        "provider",
+        "account",
+        "kind",
+        "created_from",
+        "created_to",
+        "failure_code",
+        *FINISHED_FIELDS,
+    ]
 
     q = forms.CharField(
         required=False,
@@ -36,10 +85,6 @@ class JobFilterForm(forms.Form):
         ),
     )
     state = forms.ChoiceField(required=False, choices=ANY + STATE_CHOICES)
-    provider = forms.ChoiceField(required=False)
-    account = forms.ModelChoiceField(
-        required=False, queryset=Account.objects.none(), to_field_name="code", empty_label="Any"
-    )
     kind = forms.CharField(required=False, max_length=100, widget=forms.Select)
     created_from = forms.DateField(
         required=False, label="Created from", widget=forms.DateInput(attrs={"type": "date"})
@@ -47,14 +92,28 @@ class JobFilterForm(forms.Form):
     created_to = forms.DateField(
         required=False, label="to", widget=forms.DateInput(attrs={"type": "date"})
     )
+    # Exact, as the provider sent it; the Failures page links here with its groups' codes.
+    failure_code = forms.CharField(
+        required=False,
+        max_length=128,
+        label="Failure code",
+        widget=forms.TextInput(
+            attrs={"placeholder": f"Exact code, {NO_FAILURE_CODE} for none", "spellcheck": "false"}
+        ),
+    )
+    # When a finished job finished (else when it was first seen); from is included, to is
+    # not, to the second, in the site's time zone (what a datetime-local input sends).
+    finished_from = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(format=SECONDS, attrs=SECOND_INPUT)
+    )
+    finished_to = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(format=SECONDS, attrs=SECOND_INPUT)
+    )
 
     def __init__(self, *args: Any, known_kinds_only: bool = True, **kwargs: Any) -> None:
         """With `known_kinds_only` (the page) Kind is a choice among the kinds that exist;
         the API accepts any kind, so a script may wait for one that has no job yet."""
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["provider"]).choices = ANY + provider_choices()
-        account = cast("forms.ModelChoiceField[Account]", self.fields["account"])
-        account.queryset = Account.objects.only("code", "name").order_by("name")
         self.kinds = known_kinds() if known_kinds_only else None
         if self.kinds is not None:
             choices = [(kind, kind) for kind in self.kinds]
@@ -64,12 +123,24 @@ class JobFilterForm(forms.Form):
             cast(forms.Select, self.fields["kind"].widget).choices = ANY + choices
         for name in ("created_from", "created_to"):
             self.fields[name].widget.attrs.update(min=FIRST_DAY, max=LAST_DAY)
+        zone = timezone.get_current_timezone_name()
+        self.fields["finished_from"].label = f"Finished from ({zone})"
+        self.fields["finished_to"].label = "to (not included)"
+        for name in FINISHED_FIELDS:
+            self.fields[name].widget.attrs.update(min=f"{FIRST_DAY}T00:00", max=f"{LAST_DAY}T23:59")
 
     def full_clean(self) -> None:
         super().full_clean()
-        for name in self.errors:
-            if name in self.fields:  # the error under the field is its description
-                self.fields[name].widget.attrs["aria-describedby"] = f"{self[name].auto_id}_error"
+        # A datetime-local input empties a value it cannot show (an offset, a "Z"), and the
+        # next Filter would drop the filter: show what applies, in the input's own format.
+        shown = {
+            name: timezone.localtime(moment).strftime(SECONDS)
+            for name in FINISHED_FIELDS
+            if (moment := getattr(self, "cleaned_data", {}).get(name))
+        }
+        if shown:
+            # A QueryDict's last values, as get() reads them ({**querydict} has the lists).
+            self.data = {name: self.data.get(name) for name in self.data} | shown
 
     def clean_kind(self) -> str:
         kind: str = self.cleaned_data["kind"]
@@ -89,18 +160,30 @@ class JobFilterForm(forms.Form):
     def clean_created_to(self) -> date | None:
         return self._clean_day("created_to")
 
+    def _clean_moment(self, name: str) -> datetime | None:
+        moment: datetime | None = self.cleaned_data[name]
+        if moment is None:
+            return None
+        if not FIRST_DAY <= moment.date() <= LAST_DAY:
+            raise forms.ValidationError(f"Enter a time from {FIRST_DAY} to {LAST_DAY}.")
+        return moment.replace(microsecond=0)  # to the second, as the input shows it
+
+    def clean_finished_from(self) -> datetime | None:
+        return self._clean_moment("finished_from")
+
+    def clean_finished_to(self) -> datetime | None:
+        return self._clean_moment("finished_to")
+
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
         start, end = data.get("created_from"), data.get("created_to")
         if start and end and start > end:
             self.add_error("created_to", "This day is before the “from” day.")
+        since, until = data.get("finished_from"), data.get("finished_to")
+        if since and until and since >= until:
+            self.add_error("finished_to", "This time is not after the “from” time.")
         return data
-
-    @property
-    def filters(self) -> JobFilters:
-        """The valid filters (none while the form is invalid)."""
-        return cast(JobFilters, self.cleaned_data if self.is_valid() else {})
 
     @property
     def current_state(self) -> str:
@@ -117,9 +200,10 @@ class JobFilterForm(forms.Form):
         )
 
     @property
-    def any_set(self) -> bool:
-        """Whether the URL sets any filter, valid or not (then the page offers Clear)."""
-        return any(str(self.data.get(name, "")).strip() for name in self.fields)
+    def shows_finished(self) -> bool:
+        """Whether the page shows the finished fields: only while the URL sets them (the
+        Failures page's links do), so the filter row stays one row otherwise."""
+        return any(str(self.data.get(name, "")).strip() for name in FINISHED_FIELDS)
 
 
 class TrackForm(forms.Form):

@@ -197,6 +197,7 @@ PAGES = [
     "login",
     "job-list",
     "job-detail",
+    "failures",
     "share",
     "share-links",
     "track",
@@ -216,6 +217,7 @@ PAGES = [
 
 # The pages a visit only opens; their paths take the world's rule code and account pk.
 PLAIN_PAGES = {
+    "failures": "/failures/",
     "submit": "/submit/voice-separation/",
     "accounts": "/accounts/",
     "alert-rules": "/alerts/",
@@ -291,7 +293,7 @@ def test_on_a_phone_the_nav_is_a_menu_that_opens_to_show_log_out(
 
     page.get_by_text("Menu", exact=True).click()
     expect(logout).to_be_visible()
-    for name in ("Jobs", "Track", "Accounts", "Alerts", "API"):
+    for name in ("Jobs", "Failures", "Track", "Accounts", "Alerts", "API"):
         expect(nav.get_by_role("link", name=name, exact=True)).to_be_visible()
     box = logout.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
@@ -315,7 +317,7 @@ def test_on_a_desktop_the_nav_stays_one_row_without_a_menu_button(
     page = phone_for(staff_admin, viewport=DESKTOP)
     expect(page.get_by_text("Menu", exact=True)).to_be_hidden()
     brand = page.locator(".topbar .brand").bounding_box()
-    links = ("Jobs", "Track", "Accounts", "Alerts", "API", "Admin")
+    links = ("Jobs", "Failures", "Track", "Accounts", "Alerts", "API", "Admin")
     for name in links:
         link = page.locator(".topbar").get_by_role("link", name=name, exact=True)
         expect(link).to_be_visible()

@@ -88,7 +88,7 @@ def test_a_viewer_gets_the_sites_403_page_naming_the_operators_role(url, viewer_
     assert response.status_code == 403
     page = response.content.decode()
     assert '<link rel="stylesheet" href="/static/css/clapboard.css">' in page
-    assert _nav_links(page) == ["Jobs", "Accounts", "API"]
+    assert _nav_links(page) == ["Jobs", "Failures", "Accounts", "API"]
     text = re.sub(r"<[^>]+>", "", page)
     assert "This page needs the Operators role." in text
     assert "You are signed in as victor with the Viewers role." in text
@@ -114,9 +114,12 @@ def test_an_operator_lacks_no_role_only_an_admin_can_do_more(operator, staff_adm
 @pytest.mark.parametrize(
     ("who", "links"),
     [
-        ("viewer_client", ["Jobs", "Accounts", "API"]),
-        ("operator_client", ["Jobs", "Track", "Accounts", "Alerts", "Audit", "API"]),
-        ("staff_client", ["Jobs", "Track", "Accounts", "Alerts", "Audit", "API", "Admin"]),
+        ("viewer_client", ["Jobs", "Failures", "Accounts", "API"]),
+        ("operator_client", ["Jobs", "Failures", "Track", "Accounts", "Alerts", "Audit", "API"]),
+        (
+            "staff_client",
+            ["Jobs", "Failures", "Track", "Accounts", "Alerts", "Audit", "API", "Admin"],
+        ),
     ],
 )
 def test_the_nav_shows_only_the_links_a_role_can_open(who, links, request, job):

@@ -208,6 +208,16 @@ BAD_FILTERS = [
     ({"created_from": "2026-03-02", "created_to": "2026-03-01"}, "created_to", "before"),
     ({"created_to": "9999-12-31"}, "created_to", "Enter a date from 1970-01-01"),
     ({"created_from": "0001-01-01"}, "created_from", "Enter a date from 1970-01-01"),
+    ({"failure_code": "x" * 129}, "failure_code", "at most 128 characters"),
+    ({"failure_code": "a\x00b"}, "failure_code", "Null characters are not allowed"),
+    ({"finished_from": "yesterday"}, "finished_from", "Enter a valid date/time"),
+    ({"finished_to": "0001-01-01T00:00:00"}, "finished_to", "Enter a time from 1970-01-01"),
+    ({"finished_from": "9999-12-31T23:59:59"}, "finished_from", "Enter a time from 1970-01-01"),
+    (
+        {"finished_from": "2026-03-02T10:00:00", "finished_to": "2026-03-02T10:00:00"},
+        "finished_to",
+        "not after",
+    ),
 ]
 
 
@@ -355,3 +365,36 @@ def test_a_login_redirect_of_an_htmx_request_sends_the_browser_to_login(client, 
         reverse("job-list"), HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="https://evil.example/x"
     )
     assert foreign["HX-Redirect"] == "/login/?next=%2F"
+
+
+def test_failure_code_and_finished_filters_and_how_they_show(viewer_client, accounts):
+    """The Failures page's links filter by code (`-`: none) and finish time (the
+    provider's, else the first sighting; from included, to not); a datetime-local input
+    cannot show an offset, so the field shows the time in its own format."""
+    now = timezone.now().replace(microsecond=0)
+    vod = accounts["tencent_vod"]
+    make(vod, "coded", "failed", failure_code="InvalidInput", finished_at=now - timedelta(hours=2))
+    make(vod, "plain", "failed", finished_at=now - timedelta(hours=1))
+    make(vod, "first-seen", "failed", tracked_at=now - timedelta(minutes=30))
+    make(vod, "ok", "succeeded", finished_at=now - timedelta(minutes=10))
+    make(vod, "running", "running", tracked_at=now - timedelta(minutes=5))  # not finished
+    make(vod, "at-the-end", "failed", finished_at=now)
+
+    def listed(**params):
+        response = viewer_client.get(reverse("job-list"), params)
+        assert response.status_code == 200
+        return {row.job.external_id for row in response.context["rows"]}
+
+    assert listed(failure_code="InvalidInput") == {"coded"}
+    assert listed(failure_code="-", state="failed") == {"plain", "first-seen", "at-the-end"}
+    since = (now - timedelta(minutes=90)).strftime("%Y-%m-%dT%H:%M:%S")
+    until = now.strftime("%Y-%m-%dT%H:%M:%S")
+    assert listed(finished_from=since, finished_to=until) == {"plain", "first-seen", "ok"}
+    assert listed(finished_from=until) == {"at-the-end"}
+
+    html = viewer_client.get(
+        reverse("job-list"), {"finished_from": f"{since}.5+00:00", "failure_code": "-"}
+    ).content.decode()
+    assert f'name="finished_from" value="{since}"' in html
+    assert 'name="failure_code" value="-"' in html  # the other fields as they were
+    assert 'name="finished_from"' not in viewer_client.get(reverse("job-list")).content.decode()

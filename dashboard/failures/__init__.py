@@ -1,0 +1,1 @@
+"""The Failures page: failed jobs grouped by provider and failure code, in a time window."""
