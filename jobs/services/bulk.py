@@ -10,6 +10,8 @@ and `bulk_progress` reads how far it got.
 
 from __future__ import annotations
 
+import math
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -23,6 +25,8 @@ from django_q.tasks import async_task
 from jobs.models import Account, BulkAction, Job, JobEvent
 from jobs.providers.base import TERMINAL_STATES
 from jobs.refresh.budget import RateBudget
+from jobs.refresh.leases import account_lease_take, account_leases_release, owner_id
+from jobs.refresh.shutdown import shutdown_wait
 from jobs.selectors import JobFilters, job_filter
 from jobs.services.audit import Action, Outcome, actor_label, audit_record, audit_settle
 from jobs.services.cancel import cancel_refusal, jobs_cancel
@@ -31,6 +35,7 @@ from jobs.services.errors import InvalidInput
 BULK_MAX = 10_000
 CHUNK = 500
 CANCEL_CHUNK = 200  # jobs per jobs_cancel call: one audit entry and one progress step each
+LEASE_WAIT = 75.0  # seconds: a refresh loop holds an account for just under a minute
 KEPT_MESSAGES = 1000  # failed jobs' messages kept in `detail`
 Kind = BulkAction.Kind
 DESTRUCTIVE = frozenset({Kind.STOP_WATCHING, Kind.CANCEL})
@@ -233,7 +238,8 @@ def _watch_chunk(bulk: BulkAction, ids: list[int], *, actor: str) -> None:
 
 
 def _cancel(bulk: BulkAction) -> None:
-    """Skip what cannot be cancelled; ask the rest per account, within its rate budget."""
+    """Skip what cannot be cancelled; ask the rest per account, holding its lease (no poll
+    at the same time) and within its rate budget."""
     by_account: dict[int, list[Job]] = {}
     for chunk in _chunks(bulk.job_ids):
         rows = _rows(chunk)
@@ -244,17 +250,25 @@ def _cancel(bulk: BulkAction) -> None:
         missing = len(chunk) - len(rows)
         _skip(bulk, reasons + ["The job no longer exists."] * missing)
         _step(bulk, skipped=len(reasons) + missing)
+    owner = owner_id(f"bulk-cancel-{bulk.pk}")
     for account_id, jobs in by_account.items():
         account = Account.objects.get(pk=account_id)
         budget = RateBudget(account.effective_rate_limit)
         for start in range(0, len(jobs), CANCEL_CHUNK):
-            results = jobs_cancel(
-                account=account,
-                jobs=jobs[start : start + CANCEL_CHUNK],
-                user=bulk.user,
-                via=bulk.via,
-                pace=budget.take,
-            )
+            chunk = jobs[start : start + CANCEL_CHUNK]
+            requests = math.ceil(len(chunk) / max(1, account.adapter_class.cancel_batch_size))
+            seconds = requests / account.effective_rate_limit + 30
+            if not _account_lease(account, owner=owner, seconds=seconds):
+                for job in chunk:
+                    _fail(bulk, job.pk, "Not sent: the account stayed busy polling; ask again.")
+                _step(bulk, failed=len(chunk))
+                continue
+            try:
+                results = jobs_cancel(
+                    account=account, jobs=chunk, user=bulk.user, via=bulk.via, pace=budget.take
+                )
+            finally:
+                account_leases_release(owner=owner, account_id=account.pk)
             accepted = [r.job.pk for r in results if r.accepted]
             # The provider's answer shows on the next poll: ask for it now.
             Job.objects.filter(pk__in=accepted, next_poll_at__isnull=False).update(
@@ -267,6 +281,17 @@ def _cancel(bulk: BulkAction) -> None:
             failed = sum(r.outcome in ("refused", "error") for r in results)
             skipped = sum(r.outcome == "skipped" for r in results)
             _step(bulk, done=len(accepted), failed=failed, skipped=skipped)
+
+
+def _account_lease(account: Account, *, owner: str, seconds: float) -> bool:
+    """Hold the account's lease as a poller does, waiting up to LEASE_WAIT for a refresh
+    loop to give it back: cancel requests spend the same rate limit as its polls, so the
+    two never ask at once. False when it stayed taken or the worker is stopping."""
+    deadline = time.monotonic() + LEASE_WAIT
+    while not account_lease_take(account_id=account.pk, owner=owner, seconds=seconds):
+        if time.monotonic() > deadline or shutdown_wait(1.0):
+            return False
+    return True
 
 
 def _mark_due(bulk: BulkAction, *, began: datetime) -> None:
