@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('code', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
                 ('via', models.CharField(choices=[('web', 'Web'), ('api', 'API'), ('cli', 'Command line'), ('admin', 'Admin')], max_length=8)),
-                ('action', models.CharField(choices=[('refresh', 'Refresh now'), ('stop_watching', 'Stop watching'), ('watch_again', 'Watch again'), ('cancel', 'Cancel')], max_length=16)),
+                ('action', models.CharField(choices=[('refresh', 'Refresh'), ('stop_watching', 'Stop watching'), ('watch_again', 'Watch again'), ('cancel', 'Cancel')], max_length=16)),
                 ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('waiting', 'Waiting for the refresh engine'), ('done', 'Done')], default='queued', max_length=8)),
                 ('job_ids', models.JSONField(default=list)),
                 ('total', models.PositiveIntegerField(default=0)),

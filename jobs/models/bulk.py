@@ -22,7 +22,7 @@ class BulkAction(models.Model):
     """
 
     class Kind(models.TextChoices):
-        REFRESH = "refresh", "Refresh now"
+        REFRESH = "refresh", "Refresh"
         STOP_WATCHING = "stop_watching", "Stop watching"
         WATCH_AGAIN = "watch_again", "Watch again"
         CANCEL = "cancel", "Cancel"
