@@ -86,6 +86,21 @@ def test_refresh_page_says_when_it_waits_for_the_engine(operator_client, account
     Account.objects.filter(pk=ivh.pk).update(retry_at=timezone.now() + LATER)
     html = operator_client.get(reverse("bulk-detail", args=[action.code])).content.decode()
     assert "Paused after errors, so not polled yet: sim-tencent_ivh." in html
+    Account.objects.filter(pk=ivh.pk).update(enabled=False)
+    html = operator_client.get(reverse("bulk-detail", args=[action.code])).content.decode()
+    assert "Disabled, so never polled: sim-tencent_ivh; enable them in the admin." in html
+
+
+def test_a_queued_action_says_when_its_task_has_not_started(operator_client, operator):
+    queued = BulkAction.objects.create(
+        user=operator, via="web", action="stop_watching", job_ids=[1], total=1
+    )
+    url = reverse("bulk-detail", args=[queued.code])
+    assert "Not started" not in operator_client.get(url).content.decode()
+    BulkAction.objects.filter(pk=queued.pk).update(created_at=timezone.now() - LATER)
+    html = operator_client.get(url).content.decode()
+    assert "Not started in 600 s: the background worker may not be running" in html
+    assert "Last moved never: the task has not started yet" in html
 
 
 def test_stop_watching_is_one_update_per_chunk_with_a_timeline_line_each(

@@ -380,16 +380,27 @@ def bulk_progress(*, bulk: BulkAction) -> BulkAction:
 
 
 def bulk_waiting_reason(bulk: BulkAction, *, stall_seconds: int = 30) -> str:
-    """Why a waiting refresh is not moving, when we know ("" otherwise)."""
+    """Why an action is not moving, when we know ("" otherwise): its task has not
+    started, or a refresh's accounts are disabled, paused, or not being polled at all."""
+    now = timezone.now()
+    if bulk.state == BulkAction.State.QUEUED:
+        waited = (now - bulk.created_at).total_seconds()
+        if waited > stall_seconds:
+            return (
+                f"Not started in {int(waited)} s: the background worker may not be running "
+                "(manage.py qcluster)."
+            )
+        return ""
     if bulk.state != BulkAction.State.WAITING or bulk.moved_at is None:
         return ""
-    now = timezone.now()
     account_ids: set[int] = set()
     for chunk in _chunks(_refresh_ids(bulk), 2000):
         pending = Job.objects.filter(pk__in=chunk, next_poll_at=bulk.started_at)
         account_ids.update(pending.values_list("account_id", flat=True).distinct())
-    paused = Account.objects.filter(pk__in=account_ids, retry_at__gt=now).order_by("name")
-    if names := [a.name for a in paused.only("name")]:
+    held = Account.objects.filter(pk__in=account_ids).order_by("name").only("name", "enabled")
+    if names := [a.name for a in held.filter(enabled=False)]:
+        return f"Disabled, so never polled: {', '.join(names[:5])}; enable them in the admin."
+    if names := [a.name for a in held.filter(retry_at__gt=now)]:
         return f"Paused after errors, so not polled yet: {', '.join(names[:5])}."
     still = (now - bulk.moved_at).total_seconds()
     if still > stall_seconds:
