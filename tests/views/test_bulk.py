@@ -70,6 +70,9 @@ def test_selected_rows_are_refreshed_in_the_background(
     entry = AuditEntry.objects.get(action=AuditEntry.Action.BULK)
     assert entry.detail == {"action": "refresh", "bulk": str(bulk.code)}
     assert entry.job_count == 2 and entry.outcome == "requested"
+    assert entry.summary == "Bulk refresh of 2 jobs requested"
+    audit = operator_client.get(reverse("audit-log")).content.decode()
+    assert f'<a href="/bulk/{bulk.code}/">progress</a>' in audit
 
 
 def test_all_matching_is_resolved_server_side_from_the_lists_filter(
