@@ -90,6 +90,7 @@ def test_select_rows_keep_them_through_a_poll_and_refresh_them(
         "8 of 8 settled: 8 refreshed", timeout=8000
     )
     expect(page.locator("#bulk-progress")).not_to_have_attribute("data-poll", "2")
+    screenshot(page, "bulk-progress-done")
     assert not console_errors
 
 
