@@ -4,6 +4,7 @@ jobs, what it counts, and that a bulk refresh stays within the account's rate bu
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -12,9 +13,10 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from jobs.models import Account, AuditEntry, BulkAction, Job, JobEvent
+from jobs.providers import provider_class
 from jobs.providers.base import State
 from jobs.refresh import refresh_once
-from jobs.services import bulk
+from jobs.services import bulk, cancel_refusal
 from jobs.services.audit import Via
 from tests.test_track_budget import _busiest_second, _record_arrivals
 
@@ -141,13 +143,45 @@ def test_watch_again_resumes_stopped_jobs_and_skips_watched_ones(accounts, opera
 def test_cancel_skips_what_the_provider_cannot_cancel_and_sends_nothing(
     simulator, accounts, operator
 ):
-    jobs = [make(accounts["tencent_ci"], "ci-1", State.QUEUED), make(accounts["aliyun_ice"], "i")]
+    jobs = [
+        make(accounts["tencent_ivh"], "ivh-1", State.QUEUED),
+        make(accounts["tencent_vod"], "v"),
+    ]
     action = ask(operator, "cancel", jobs)
     assert (action.state, action.done, action.skipped, action.failed) == ("done", 0, 2, 0)
-    assert action.detail["skipped"] == {"The provider has no API to cancel a job.": 2}
+    assert action.detail["skipped"] == dict(Counter(cancel_refusal(job) for job in jobs))
     assert sum(simulator.requests.values()) == 0
     assert not AuditEntry.objects.filter(action="cancel").exists()  # nothing was asked
     assert AuditEntry.objects.get(action="bulk").outcome == "refused"
+
+
+@pytest.mark.skipif(
+    not provider_class("tencent_ci").can_cancel, reason="Tencent CI cancels with the cancel branch"
+)
+def test_a_bulk_cancel_asks_within_the_accounts_rate_limit(
+    simulator, accounts, operator, monkeypatch
+):
+    account = accounts["tencent_ci"]  # one job per cancel request
+    Account.objects.filter(pk=account.pk).update(rate_limit=20)
+    key = simulator.providers["tencent_ci"].key_field
+    simulator.tenants[("tencent_ci", account.credentials[key])].rate_limit = 20
+    queued = []
+    for n in range(40):
+        simulator.add_job("tencent_ci", f"ci-wait-{n}", pinned="queued")
+        queued.append(make(account, f"ci-wait-{n}", State.QUEUED))
+    simulator.add_job("tencent_ci", "ci-running", pinned="running")
+    running = make(account, "ci-running")
+    arrivals = _record_arrivals(simulator, monkeypatch)
+
+    action = ask(operator, "cancel", [*queued, running])
+
+    assert (action.state, action.done, action.failed, action.skipped) == ("done", 40, 0, 1)
+    assert action.detail["skipped"] == {cancel_refusal(running): 1}
+    assert len(arrivals) == 40 and _busiest_second(arrivals) <= 21, _busiest_second(arrivals)
+    assert Account.objects.get(pk=account.pk).lease_owner == ""  # given back to the loops
+    # Each accepted job is due at once, so the next poll stores the provider's answer.
+    assert not Job.objects.filter(pk__in=[j.pk for j in queued], next_poll_at__gt=timezone.now())
+    assert AuditEntry.objects.get(action="cancel").job_count == 40  # one chunk, one entry
 
 
 def test_a_second_delivery_of_the_task_does_nothing(accounts, operator):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from jobs.models import AuditEntry, BulkAction, Job, JobEvent
+from jobs.services import cancel_refusal
 from jobs.services.bulk import BULK_MAX
 
 pytestmark = pytest.mark.django_db
@@ -129,14 +132,16 @@ def test_stop_watching_asks_for_confirmation_first(
 
 
 def test_cancel_confirmation_says_how_many_are_skipped_and_why(operator_client, accounts):
-    ci, ivh = accounts["tencent_ci"], accounts["tencent_ivh"]
-    jobs = [make(ci, "ci-1", "queued"), make(ci, "ci-2"), make(ivh, "ivh-1")]
+    ivh, vod = accounts["tencent_ivh"], accounts["tencent_vod"]
+    jobs = [make(ivh, "ivh-1", "queued"), make(ivh, "ivh-2"), make(vod, "vod-1", "succeeded")]
     response = post(operator_client, {"action": "cancel", "job": [str(j.code) for j in jobs]})
     html = response.content.decode()
     assert "Cancel: 3 jobs?" in html and "cancel <strong>0</strong> jobs" in html
-    # No adapter cancels on this branch yet: one reason, counted once for all three.
     assert "3 will be skipped" in html
-    assert html.count("The provider has no API to cancel a job.") == 1
+    # Grouped: each reason once, with how many jobs it skips (IVH and VOD never cancel).
+    for reason, n in Counter(cancel_refusal(job) for job in jobs).items():
+        assert html.count(escape(reason)) == 1
+        assert f'<span class="num">{n}</span> — {escape(reason)}' in html
     assert "primary danger" not in html  # nothing to confirm
     assert not BulkAction.objects.exists()
 
