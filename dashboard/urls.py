@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/", include("dashboard.api.urls")),
     path("alerts/", include("dashboard.alerts.urls")),
     path("audit/", include("dashboard.audit.urls")),
+    path("bulk/", include("dashboard.bulk.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jobs import alerts, refresh
 from jobs.refresh import discovery
+from jobs.services import bulk
 
 
 def refresh_loop() -> dict[str, int]:
@@ -24,3 +25,7 @@ def alerts_scan() -> int:
 
 def alerts_deliver() -> int:
     return alerts.alerts_deliver()
+
+
+def bulk_action_run(bulk_id: int) -> None:
+    bulk.bulk_action_run(bulk_id=bulk_id)

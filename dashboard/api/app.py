@@ -21,6 +21,7 @@ from ninja.responses import NinjaJSONEncoder
 from ninja.types import DictStrAny
 
 from dashboard.api import auth, views
+from dashboard.api import bulk as _bulk  # noqa: F401 - registers its endpoints on views.router
 from dashboard.api.errors import ApiError, install_error_handlers
 from jobs.services import api_tokens
 

@@ -127,6 +127,16 @@ def state_tabs(
     return tabs
 
 
+def matching_label(state_counts: selectors.StateCounts, current: str) -> str:
+    """How many jobs the list's filter matches, for "select all N matching": "1,000+"
+    when the counts are capped (a lower bound, never an exact-looking number)."""
+    counts = state_counts.counts
+    count = counts.get(current, 0) if current else sum(counts.values())
+    if state_counts.cap is not None:  # "" when the sample saw none: the count is unknown
+        return f"{count if current else state_counts.cap:,}+" if count else ""
+    return f"{count:,}"
+
+
 @dataclass(frozen=True)
 class ListHealth:
     """Whether the list's data is as fresh as the page: accounts whose checks fail."""

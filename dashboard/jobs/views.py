@@ -95,6 +95,8 @@ def job_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
         "clearable": form.any_set,
         "any_jobs": bool(counts.counts) or Job.objects.exists(),
         "query": urlencode(kept),
+        "filter_params": params,
+        "matching": presenters.matching_label(counts, form.current_state),
     }
     template = "jobs/list.html"
     if request.htmx and not request.htmx.boosted:

@@ -4,6 +4,7 @@ Job` works and Django finds them all (app label `jobs`, tables unchanged)."""
 from jobs.models.accounts import Account, http_url, mask
 from jobs.models.alerts import AlertDelivery, AlertNotice, AlertRule
 from jobs.models.audit import AuditEntry, AuditJob
+from jobs.models.bulk import BulkAction
 from jobs.models.jobs import STATE_CHOICES, Job, JobEvent, JobQuerySet, JobStateCount
 from jobs.models.saved_views import SavedView
 from jobs.models.search import JobSearch
@@ -22,6 +23,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "AuditJob",
+    "BulkAction",
     "Job",
     "JobEvent",
     "JobQuerySet",

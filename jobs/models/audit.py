@@ -35,6 +35,8 @@ class AuditEntry(models.Model):
         ACCOUNT_CREATE = "account_create", "Account added"
         ACCOUNT_CHANGE = "account_change", "Account changed"
         ACCOUNT_DELETE = "account_delete", "Account deleted"
+        # One entry per bulk action, whatever it does (`detail["action"]`): see BulkAction.
+        BULK = "bulk", "Bulk action"
 
     class Outcome(models.TextChoices):
         DONE = "done", "Done"

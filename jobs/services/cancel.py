@@ -8,7 +8,7 @@ the page, the command and the API skip the same jobs for the same reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +46,12 @@ def cancel_refusal(job: Job) -> str:
 
 
 def jobs_cancel(
-    *, account: Account, jobs: Iterable[Job], user: Any, via: str
+    *,
+    account: Account,
+    jobs: Iterable[Job],
+    user: Any,
+    via: str,
+    pace: Callable[[], bool] | None = None,
 ) -> list[CancelResult]:
     """Ask the provider to cancel `jobs` (all of `account`), in batches it takes.
 
@@ -55,6 +60,8 @@ def jobs_cancel(
     result and is recorded on the account like a failed poll; after a credential or
     throttling failure no further batch is sent. Every job's outcome goes on its
     timeline and the call into the audit log. The caller refreshes the accepted jobs.
+    `pace` (a bulk cancel's RateBudget.take) is called before each request; when it
+    says False (the worker is stopping) the batch is not sent.
     """
     results: dict[int, CancelResult] = {}
     wanted: list[Job] = []
@@ -72,6 +79,10 @@ def jobs_cancel(
     for start in range(0, len(wanted), size):
         batch = wanted[start : start + size]
         if stopped is not None:
+            results.update((j.pk, CancelResult(j, "error", str(stopped))) for j in batch)
+            continue
+        if pace is not None and not pace():
+            stopped = ProviderError("not sent: the worker stopped")
             results.update((j.pk, CancelResult(j, "error", str(stopped))) for j in batch)
             continue
         try:

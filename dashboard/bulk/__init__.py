@@ -1,0 +1,1 @@
+"""Bulk actions on the job list: ask (with a confirmation when destructive), then watch."""

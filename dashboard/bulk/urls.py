@@ -1,0 +1,11 @@
+"""The bulk action pages."""
+
+from django.urls import path
+
+from dashboard.bulk import views
+
+urlpatterns = [
+    path("", views.bulk_create, name="bulk-create"),
+    path("<uuid:code>/", views.bulk_detail, name="bulk-detail"),
+    path("<uuid:code>/failed/", views.bulk_failed, name="bulk-failed"),
+]
