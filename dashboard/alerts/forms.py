@@ -11,6 +11,7 @@ from django.core.validators import URLValidator, validate_email
 
 from dashboard.alerts.presenters import target_display
 from jobs.alerts import EVENTS
+from jobs.alerts.events import ACCOUNT_EVENTS
 from jobs.http import address_allowed
 from jobs.models import Account, AlertRule
 from jobs.providers import provider_choices
@@ -43,10 +44,21 @@ class AlertRuleForm(RuleModelForm):
     kinds = forms.CharField(
         required=False,
         max_length=1000,
-        help_text="Job kinds, separated by commas. Empty: every kind.",
+        help_text="Job kinds, separated by commas (job events only). Empty: every kind.",
     )
+    # The model keeps one `events` list; the form shows job and account events apart.
     events = forms.MultipleChoiceField(
-        choices=list(EVENTS.items()), widget=forms.CheckboxSelectMultiple
+        required=False,
+        choices=list(EVENTS.items()),
+        widget=forms.CheckboxSelectMultiple,
+        label="Job events",
+    )
+    account_events = forms.MultipleChoiceField(
+        required=False,
+        choices=list(ACCOUNT_EVENTS.items()),
+        widget=forms.CheckboxSelectMultiple,
+        label="Account events",
+        help_text="A rule told of an account's trouble also hears when it answers again.",
     )
     stuck_minutes = forms.IntegerField(
         min_value=1,
@@ -54,6 +66,22 @@ class AlertRuleForm(RuleModelForm):
         initial=30,
         label="Stuck after (minutes)",
         help_text="A queued or running job with no progress or queue movement for this long.",
+    )
+    unreachable_minutes = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=7 * 24 * 60,
+        initial=10,
+        label="Unreachable for (minutes)",
+        help_text="Requests failing (timeouts, errors) with no good answer for this long.",
+    )
+    rate_limited_minutes = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=7 * 24 * 60,
+        initial=10,
+        label="Rate-limited for (minutes)",
+        help_text="The provider throttling the account with no good answer for this long.",
     )
     target = forms.CharField(
         max_length=500,
@@ -80,6 +108,8 @@ class AlertRuleForm(RuleModelForm):
             "kinds",
             "events",
             "stuck_minutes",
+            "unreachable_minutes",
+            "rate_limited_minutes",
             "channel",
             "target",
         ]
@@ -102,6 +132,9 @@ class AlertRuleForm(RuleModelForm):
             del self.fields["clear_secret"]
         if self.instance.pk and not self.is_bound:
             self.initial["kinds"] = ", ".join(self.instance.kinds)
+            chosen = self.instance.events
+            self.initial["events"] = [e for e in chosen if e in EVENTS]
+            self.initial["account_events"] = [e for e in chosen if e in ACCOUNT_EVENTS]
         # The target is write-only like the secret: robot URLs carry their access token.
         self.stored_target = self.instance.target if self.instance.pk else ""
         if self.stored_target:
@@ -121,6 +154,16 @@ class AlertRuleForm(RuleModelForm):
             )
         return name
 
+    # Blank thresholds keep the rule's (a new rule's: the defaults), so a form posted
+    # without the account fields, from before they existed, still saves.
+    def clean_unreachable_minutes(self) -> int:
+        value = self.cleaned_data["unreachable_minutes"]
+        return self.instance.unreachable_minutes if value is None else int(value)
+
+    def clean_rate_limited_minutes(self) -> int:
+        value = self.cleaned_data["rate_limited_minutes"]
+        return self.instance.rate_limited_minutes if value is None else int(value)
+
     def clean_kinds(self) -> list[str]:
         kinds = [k.strip() for k in self.cleaned_data["kinds"].split(",") if k.strip()]
         if any(len(k) > 100 for k in kinds):
@@ -130,6 +173,10 @@ class AlertRuleForm(RuleModelForm):
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
+        if "events" in data and "account_events" in data:
+            data["events"] = [*data["events"], *data["account_events"]]
+            if not data["events"]:
+                self.add_error("events", "Choose at least one job or account event.")
         if not data.get("target") and "target" not in self.errors and self.stored_target:
             data["target"] = self.stored_target
         channel, target = data.get("channel"), data.get("target", "")
