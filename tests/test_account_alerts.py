@@ -266,3 +266,19 @@ def test_a_rejected_account_reaches_the_webhook_with_its_facts(
     recovered = receiver.requests[1].json()
     assert recovered["event"] == "recovered" and recovered["rule"]["code"] == str(rule.code)
     assert recovered["accounts"][0]["ended_at"] is not None
+
+
+def test_old_episodes_no_rule_heard_of_are_forgotten(operator, vod, ivh):
+    make_rule(operator, "email", "a@example.com", events=["credentials"])
+    _fail(vod, REJECTED, T0)  # told, so kept
+    _fail(ivh, TIMEOUT, T0)  # ended untold: pruned after a week
+    alerts_scan(now=T0)
+    for account in (vod, ivh):
+        services.account_record_ok(account_id=account.pk, now=T0 + timedelta(minutes=1))
+    _fail(ivh, TIMEOUT, T0 + timedelta(days=7))  # still open: kept
+
+    alerts_scan(now=T0 + timedelta(days=7))
+    assert _episodes(ivh) == [("unreachable", False), ("unreachable", True)]
+    alerts_scan(now=T0 + timedelta(days=7, minutes=2))
+    assert _episodes(ivh) == [("unreachable", True)]
+    assert _episodes(vod) == [("credentials", False)]

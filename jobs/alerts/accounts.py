@@ -11,11 +11,28 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.db.models import Exists, OuterRef
+
 from jobs.alerts.events import ACCOUNT_EVENTS, RECOVERED
 from jobs.models import AccountEpisode, AlertNotice, AlertRule
 
 # Recoveries are looked for this far back, like terminal job events (scan.LOOKBACK).
 RECOVERY_LOOKBACK = timedelta(hours=1)
+# A flaky account opens and ends an episode per hiccup: those no rule heard of go after
+# this long.
+EPISODES_KEPT = timedelta(days=7)
+
+
+def episodes_prune(now: datetime) -> int:
+    """Delete the episodes that ended over EPISODES_KEPT ago and that no rule was told
+    of; returns how many. The ones told of stay with their notices (the dedup)."""
+    old = AccountEpisode.objects.filter(ended_at__lt=now - EPISODES_KEPT).exclude(
+        Exists(AlertNotice.objects.filter(episode=OuterRef("pk")))
+    )
+    # A read first: on SQLite even a DELETE that matches nothing takes the write lock.
+    if not old.exists():
+        return 0
+    return old.delete()[0]
 
 
 def episode_threshold(rule: AlertRule, kind: str) -> timedelta:

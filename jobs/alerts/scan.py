@@ -18,7 +18,7 @@ from django.db.models import Exists, F, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from jobs.alerts.accounts import notice_account_episodes
+from jobs.alerts.accounts import episodes_prune, notice_account_episodes
 from jobs.alerts.events import STUCK_STATES, TERMINAL_EVENTS
 from jobs.alerts.messages import alert_payload
 from jobs.models import AlertDelivery, AlertNotice, AlertRule, Job, JobEvent
@@ -42,6 +42,7 @@ def alerts_scan(now: datetime | None = None) -> int:
     a notice exists once per (rule, job, event) and is linked to one delivery only.
     """
     now = now or timezone.now()
+    episodes_prune(now)
     rules = list(AlertRule.objects.filter(enabled=True).prefetch_related("accounts"))
     if not rules:
         return 0
