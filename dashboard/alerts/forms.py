@@ -18,6 +18,21 @@ from jobs.providers import provider_choices
 
 webhook_url = URLValidator(schemes=["http", "https"])
 
+
+def minutes_field(
+    label: str, help_text: str, *, initial: int, required: bool = True
+) -> forms.IntegerField:
+    """A rule's threshold in minutes: at least one, at most a week."""
+    return forms.IntegerField(
+        required=required,
+        min_value=1,
+        max_value=7 * 24 * 60,
+        initial=initial,
+        label=label,
+        help_text=help_text,
+    )
+
+
 # The stubs make ModelForm generic; at run time it is not.
 if TYPE_CHECKING:
     RuleModelForm = forms.ModelForm[AlertRule]
@@ -60,28 +75,23 @@ class AlertRuleForm(RuleModelForm):
         label="Account events",
         help_text="A rule told of an account's trouble also hears when it answers again.",
     )
-    stuck_minutes = forms.IntegerField(
-        min_value=1,
-        max_value=7 * 24 * 60,
+    stuck_minutes = minutes_field(
+        "Stuck after (minutes)",
+        "A queued or running job with no progress or queue movement for this long.",
         initial=30,
-        label="Stuck after (minutes)",
-        help_text="A queued or running job with no progress or queue movement for this long.",
     )
-    unreachable_minutes = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=7 * 24 * 60,
+    # Not required: see clean_unreachable_minutes.
+    unreachable_minutes = minutes_field(
+        "Unreachable for (minutes)",
+        "Requests failing (timeouts, errors) with no good answer for this long.",
         initial=10,
-        label="Unreachable for (minutes)",
-        help_text="Requests failing (timeouts, errors) with no good answer for this long.",
+        required=False,
     )
-    rate_limited_minutes = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=7 * 24 * 60,
+    rate_limited_minutes = minutes_field(
+        "Rate-limited for (minutes)",
+        "The provider throttling the account with no good answer for this long.",
         initial=10,
-        label="Rate-limited for (minutes)",
-        help_text="The provider throttling the account with no good answer for this long.",
+        required=False,
     )
     target = forms.CharField(
         max_length=500,
@@ -154,15 +164,17 @@ class AlertRuleForm(RuleModelForm):
             )
         return name
 
-    # Blank thresholds keep the rule's (a new rule's: the defaults), so a form posted
-    # without the account fields, from before they existed, still saves.
+    def _minutes_or_kept(self, name: str) -> int:
+        # Blank keeps the rule's value (a new rule's: the default), so a form posted
+        # without the account fields, from before they existed, still saves.
+        value = self.cleaned_data[name]
+        return int(getattr(self.instance, name) if value is None else value)
+
     def clean_unreachable_minutes(self) -> int:
-        value = self.cleaned_data["unreachable_minutes"]
-        return self.instance.unreachable_minutes if value is None else int(value)
+        return self._minutes_or_kept("unreachable_minutes")
 
     def clean_rate_limited_minutes(self) -> int:
-        value = self.cleaned_data["rate_limited_minutes"]
-        return self.instance.rate_limited_minutes if value is None else int(value)
+        return self._minutes_or_kept("rate_limited_minutes")
 
     def clean_kinds(self) -> list[str]:
         kinds = [k.strip() for k in self.cleaned_data["kinds"].split(",") if k.strip()]
