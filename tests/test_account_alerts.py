@@ -282,3 +282,25 @@ def test_old_episodes_no_rule_heard_of_are_forgotten(operator, vod, ivh):
     alerts_scan(now=T0 + timedelta(days=7, minutes=2))
     assert _episodes(ivh) == [("unreachable", True)]
     assert _episodes(vod) == [("credentials", False)]
+
+
+def test_the_alert_never_carries_the_accounts_credentials(operator):
+    secret = "vod-secret-key-6b1f0c9e2d"
+    account = Account.objects.create(
+        name="vod-leaky",
+        provider="tencent_vod",
+        credentials={"secret_id": "AKIDexample0001", "secret_key": secret},
+    )
+    make_rule(operator, "email", "a@example.com", events=["credentials"])
+    # Should an adapter ever slip a credential into its message, the alert redacts it.
+    _fail(
+        account,
+        ProviderError(f"signature over {secret} refused", "AuthFailure", permanent=True),
+        T0,
+    )
+    alerts_scan(now=T0)
+    alerts_deliver(now=T0)
+
+    (message,) = mail.outbox
+    assert secret not in message.body and secret not in message.subject
+    assert "signature over [redacted] refused" in message.body

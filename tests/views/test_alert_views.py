@@ -151,6 +151,10 @@ def test_a_rule_with_account_events_saves_them_and_shows_them_again(operator_cli
     assert rule.events == ["credentials", "unreachable"]
     assert (rule.unreachable_minutes, rule.rate_limited_minutes) == (5, 20)
 
+    rules_page = operator_client.get(reverse("alert-rules")).content.decode()
+    assert "Credentials rejected, Provider unreachable" in rules_page
+    assert "unreachable for 5 min" in rules_page and "rate-limited for" not in rules_page
+
     response = operator_client.get(reverse("alert-rule-edit", args=[rule.code]))
     html = response.content.decode()
     checked = re.findall(r'<input type="checkbox" name="(\w+)" value="(\w+)"[^>]*checked', html)
