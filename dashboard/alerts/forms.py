@@ -11,11 +11,27 @@ from django.core.validators import URLValidator, validate_email
 
 from dashboard.alerts.presenters import target_display
 from jobs.alerts import EVENTS
+from jobs.alerts.events import ACCOUNT_EVENTS
 from jobs.http import address_allowed
 from jobs.models import Account, AlertRule, SavedView
 from jobs.providers import provider_choices
 
 webhook_url = URLValidator(schemes=["http", "https"])
+
+
+def minutes_field(
+    label: str, help_text: str, *, initial: int, required: bool = True
+) -> forms.IntegerField:
+    """A rule's threshold in minutes: at least one, at most a week."""
+    return forms.IntegerField(
+        required=required,
+        min_value=1,
+        max_value=7 * 24 * 60,
+        initial=initial,
+        label=label,
+        help_text=help_text,
+    )
+
 
 # The stubs make ModelForm generic; at run time it is not.
 if TYPE_CHECKING:
@@ -43,17 +59,39 @@ class AlertRuleForm(RuleModelForm):
     kinds = forms.CharField(
         required=False,
         max_length=1000,
-        help_text="Job kinds, separated by commas. Empty: every kind.",
+        help_text="Job kinds, separated by commas (job events only). Empty: every kind.",
     )
+    # The model keeps one `events` list; the form shows job and account events apart.
     events = forms.MultipleChoiceField(
-        choices=list(EVENTS.items()), widget=forms.CheckboxSelectMultiple
+        required=False,
+        choices=list(EVENTS.items()),
+        widget=forms.CheckboxSelectMultiple,
+        label="Job events",
     )
-    stuck_minutes = forms.IntegerField(
-        min_value=1,
-        max_value=7 * 24 * 60,
+    account_events = forms.MultipleChoiceField(
+        required=False,
+        choices=list(ACCOUNT_EVENTS.items()),
+        widget=forms.CheckboxSelectMultiple,
+        label="Account events",
+        help_text="A rule told of an account's trouble also hears when it answers again.",
+    )
+    stuck_minutes = minutes_field(
+        "Stuck after (minutes)",
+        "A queued or running job with no progress or queue movement for this long.",
         initial=30,
-        label="Stuck after (minutes)",
-        help_text="A queued or running job with no progress or queue movement for this long.",
+    )
+    # Not required: see clean_unreachable_minutes.
+    unreachable_minutes = minutes_field(
+        "Unreachable for (minutes)",
+        "Requests failing (timeouts, errors) with no good answer for this long.",
+        initial=10,
+        required=False,
+    )
+    rate_limited_minutes = minutes_field(
+        "Rate-limited for (minutes)",
+        "The provider throttling the account with no good answer for this long.",
+        initial=10,
+        required=False,
     )
     target = forms.CharField(
         max_length=500,
@@ -80,6 +118,8 @@ class AlertRuleForm(RuleModelForm):
             "kinds",
             "events",
             "stuck_minutes",
+            "unreachable_minutes",
+            "rate_limited_minutes",
             "channel",
             "target",
         ]
@@ -102,6 +142,9 @@ class AlertRuleForm(RuleModelForm):
             del self.fields["clear_secret"]
         if self.instance.pk and not self.is_bound:
             self.initial["kinds"] = ", ".join(self.instance.kinds)
+            chosen = self.instance.events
+            self.initial["events"] = [e for e in chosen if e in EVENTS]
+            self.initial["account_events"] = [e for e in chosen if e in ACCOUNT_EVENTS]
         # The target is write-only like the secret: robot URLs carry their access token.
         self.stored_target = self.instance.target if self.instance.pk else ""
         if self.stored_target:
@@ -121,6 +164,18 @@ class AlertRuleForm(RuleModelForm):
             )
         return name
 
+    def _minutes_or_kept(self, name: str) -> int:
+        # Blank keeps the rule's value (a new rule's: the default), so a form posted
+        # without the account fields, from before they existed, still saves.
+        value = self.cleaned_data[name]
+        return int(getattr(self.instance, name) if value is None else value)
+
+    def clean_unreachable_minutes(self) -> int:
+        return self._minutes_or_kept("unreachable_minutes")
+
+    def clean_rate_limited_minutes(self) -> int:
+        return self._minutes_or_kept("rate_limited_minutes")
+
     def clean_kinds(self) -> list[str]:
         kinds = [k.strip() for k in self.cleaned_data["kinds"].split(",") if k.strip()]
         if any(len(k) > 100 for k in kinds):
@@ -130,6 +185,10 @@ class AlertRuleForm(RuleModelForm):
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
+        if "events" in data and "account_events" in data:
+            data["events"] = [*data["events"], *data["account_events"]]
+            if not data["events"]:
+                self.add_error("events", "Choose at least one job or account event.")
         if not data.get("target") and "target" not in self.errors and self.stored_target:
             data["target"] = self.stored_target
         channel, target = data.get("channel"), data.get("target", "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from jobs.alerts import EVENTS
+from jobs.alerts.events import EVENT_LABELS
 from jobs.models import AlertDelivery, AlertRule
 from jobs.providers import PROVIDERS
 
@@ -25,7 +25,7 @@ class RuleRow:
     def __init__(self, rule: AlertRule) -> None:
         self.rule = rule
         self.target = target_display(rule)
-        self.events = [EVENTS.get(e, e).split(" (")[0] for e in rule.events]
+        self.events = [EVENT_LABELS.get(e, e).split(" (")[0] for e in rule.events]
         scope = [PROVIDERS[p][0] if p in PROVIDERS else p for p in rule.providers]
         scope += [account.name for account in rule.accounts.all()]
         scope += [f"kind {kind}" for kind in rule.kinds]

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.urls import reverse
 
-from jobs.alerts.events import TERMINAL_EVENTS
-from jobs.models import AlertDelivery, AlertNotice, AlertRule
+from jobs import http
+from jobs.alerts.events import EVENT_LABELS, RECOVERED, TERMINAL_EVENTS
+from jobs.models import AccountEpisode, AlertDelivery, AlertNotice, AlertRule
 
 DIGEST_EXAMPLES = 10
 MESSAGE_CHARS = 200  # of a provider's failure message in an alert
@@ -32,6 +33,8 @@ def one_line(text: str, limit: int) -> str:
 
 def _job_facts(notice: AlertNotice) -> dict[str, Any]:
     job = notice.job
+    if job is None:
+        raise ValueError(f"notice {notice.pk} is an account's, not a job's")
     return {
         "event": notice.event,
         "code": str(job.code),
@@ -79,11 +82,79 @@ def _title(events: Counter[str], count: int, first: dict[str, Any], rule: AlertR
     )
 
 
+def _utc(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+def _episode(notice: AlertNotice) -> AccountEpisode:
+    if notice.episode is None:
+        raise ValueError(f"notice {notice.pk} is a job's, not an account's")
+    return notice.episode
+
+
+def _account_facts(notice: AlertNotice) -> dict[str, Any]:
+    episode = _episode(notice)
+    account = episode.account
+    # Provider messages are built without secrets (ProviderError); redacting the
+    # account's own credentials again costs nothing and holds if an adapter slips.
+    credentials = [str(v) for v in (account.credentials or {}).values()]
+    return {
+        "event": notice.event,
+        "episode": episode.kind,
+        "episode_label": EVENT_LABELS.get(episode.kind, episode.kind).split(" (")[0],
+        "code": str(account.code),
+        "account": account.name,
+        "provider": account.provider,
+        "provider_label": account.provider_label,
+        "since": episode.started_at.isoformat(),
+        "ended_at": episode.ended_at.isoformat() if episode.ended_at else None,
+        "consecutive_failures": account.consecutive_failures,
+        "last_error": one_line(http.redact(account.last_error, credentials), MESSAGE_CHARS),
+        "last_error_at": account.last_error_at.isoformat() if account.last_error_at else None,
+        "url": _absolute(reverse("account-health") + f"#account-{account.code}"),
+    }
+
+
+def _account_title(notice: AlertNotice) -> str:
+    episode = _episode(notice)
+    name = one_line(episode.account.name, 80)
+    since = _utc(episode.started_at)
+    what: dict[str, str] = {
+        AccountEpisode.Kind.CREDENTIALS: "credentials rejected",
+        AccountEpisode.Kind.UNREACHABLE: "provider unreachable",
+        AccountEpisode.Kind.RATE_LIMITED: "rate-limited",
+        AccountEpisode.Kind.DISCOVERY: "discovery failing",
+    }
+    what_happened = what.get(episode.kind, episode.kind)
+    if notice.event == RECOVERED:
+        return f"Clapboard: account {name} recovered ({what_happened} since {since})"
+    return f"Clapboard: account {name}: {what_happened} since {since}"
+
+
+def account_payload(rule: AlertRule, notice: AlertNotice, now: datetime) -> dict[str, Any]:
+    """What every channel says about one account notice: which account, what, since
+    when, the last error and a link to the account on the accounts page."""
+    return {
+        "event": notice.event,
+        "digest": False,
+        "title": _account_title(notice),
+        "rule": {"code": str(rule.code), "name": rule.name},
+        "count": 1,
+        "summary": {},
+        "jobs": [],
+        "accounts": [_account_facts(notice)],
+        "list_url": _absolute(reverse("account-health")),
+        "created_at": now.isoformat(),
+    }
+
+
 def alert_payload(
     rule: AlertRule, notices: list[AlertNotice], now: datetime, *, digest: bool
 ) -> dict[str, Any]:
     """What every channel says about these notices, as stored on the delivery (and sent
-    as is by the generic webhook)."""
+    as is by the generic webhook). An account notice goes alone."""
+    if notices[0].episode_id is not None:
+        return account_payload(rule, notices[0], now)
     jobs = [_job_facts(n) for n in notices]
     events = Counter(job["event"] for job in jobs)
     failure_codes = Counter(job["failure_code"] or "—" for job in jobs if job["event"] == "failed")
@@ -144,6 +215,26 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {n}" for name, n in ordered)
 
 
+def _account_lines(account: dict[str, Any], text: list[str], markdown: list[str]) -> None:
+    where = f"{account['provider_label']} account {account['account']}"
+    since = _utc(datetime.fromisoformat(account["since"]))
+    if account["event"] == RECOVERED:
+        ended = account.get("ended_at")
+        until = _utc(datetime.fromisoformat(ended)) if ended else ""
+        what = f"answers again at {until} ({account['episode_label'].lower()} since {since})"
+    else:
+        what = f"{account['episode_label'].lower()} since {since}"
+        if account.get("consecutive_failures"):
+            what += f", {account['consecutive_failures']} failed requests in a row"
+    text.append(f"• {where}: {what}")
+    link = _md_link(account["account"], account["url"])
+    markdown.append(f"- **{link}** · {_md(account['provider_label'])} · {_md(what)}")
+    if account.get("last_error"):
+        text.append(f"  Last error: {account['last_error']}")
+        markdown.append(f"  > Last error: {_md(account['last_error'])}")
+    text.append(f"  {account['url']}")
+
+
 def build_message(delivery: AlertDelivery, *, now: datetime) -> Message:
     payload = delivery.payload
     title = one_line(payload.get("title", "Clapboard alert"), 200)
@@ -170,6 +261,8 @@ def build_message(delivery: AlertDelivery, *, now: datetime) -> Message:
         markdown.append(f"- **{_md_link(name, job['url'])}** · {_md(where)} · {job['event']}")
         if failure:
             markdown.append(f"  > {_md(failure)}")
+    for account in payload.get("accounts", []):
+        _account_lines(account, text, markdown)
     if more > 0:
         text.append(f"… and {more} more")
         markdown.append(f"… and {more} more")
@@ -179,8 +272,12 @@ def build_message(delivery: AlertDelivery, *, now: datetime) -> Message:
                 text.append(f"{label}: {_counts(summary[key])}")
                 markdown.append(f"{label}: {_md(_counts(summary[key]))}")
     list_url = payload.get("list_url", "")
-    text += ["", f"Job list: {list_url}"]
-    markdown += ["", _md_link("Open the job list", list_url)]
+    if payload.get("accounts"):
+        text += ["", f"Accounts: {list_url}"]
+        markdown += ["", _md_link("Open the accounts page", list_url)]
+    else:
+        text += ["", f"Job list: {list_url}"]
+        markdown += ["", _md_link("Open the job list", list_url)]
     body = {
         **payload,
         "delivery": delivery.pk,

@@ -1,10 +1,11 @@
-"""Finding what is worth telling: notices of terminal and stuck jobs, queued as deliveries.
+"""Finding what is worth telling: notices of terminal and stuck jobs and of account
+episodes (jobs/alerts/accounts.py), queued as deliveries.
 
 `alerts_scan` reads the job history (JobEvent) and the active jobs, never the refresh
 engine's state: any number of clusters may run it at once. The AlertNotice unique
 constraint (rule, job, event) is the dedup, so a job alerts once per event and rule,
 ever, across restarts. New notices become deliveries: one per notice, or one digest
-when a rule has many at once.
+when a rule has many job notices at once (an account's notice always goes alone).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.db.models import Exists, F, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from jobs.alerts.accounts import episodes_prune, notice_account_episodes
 from jobs.alerts.events import STUCK_STATES, TERMINAL_EVENTS
 from jobs.alerts.messages import alert_payload
 from jobs.models import AlertDelivery, AlertNotice, AlertRule, Job, JobEvent
@@ -40,6 +42,7 @@ def alerts_scan(now: datetime | None = None) -> int:
     a notice exists once per (rule, job, event) and is linked to one delivery only.
     """
     now = now or timezone.now()
+    episodes_prune(now)
     rules = list(AlertRule.objects.filter(enabled=True).prefetch_related("accounts"))
     if not rules:
         return 0
@@ -47,6 +50,7 @@ def alerts_scan(now: datetime | None = None) -> int:
     for rule in rules:
         if "stuck" in rule.events:
             _notice_stuck_jobs(rule, now)
+    notice_account_episodes(rules, now)
     return sum(_queue_deliveries(rule, now) for rule in rules)
 
 
@@ -184,12 +188,14 @@ def _queue_deliveries(rule: AlertRule, now: datetime) -> int:
         )
         notices = list(
             AlertNotice.objects.filter(pk__in=ids, delivery__isnull=True)
-            .select_related("job__account")
+            .select_related("job__account", "episode__account")
             .order_by("id")
         )
         if not notices:
             return 0
-        groups = [notices] if len(notices) > DIGEST_THRESHOLD else [[n] for n in notices]
+        jobs = [n for n in notices if n.job_id is not None]
+        groups = [[n] for n in notices if n.job_id is None]
+        groups += [jobs] if len(jobs) > DIGEST_THRESHOLD else [[n] for n in jobs]
         created = 0
         for group in groups:
             digest = len(group) > 1

@@ -1,7 +1,7 @@
 """The domain's models, one module per aggregate; imported here so `from jobs.models import
 Job` works and Django finds them all (app label `jobs`, tables unchanged)."""
 
-from jobs.models.accounts import Account, http_url, mask
+from jobs.models.accounts import Account, AccountEpisode, http_url, mask
 from jobs.models.alerts import AlertDelivery, AlertNotice, AlertRule
 from jobs.models.audit import AuditEntry, AuditJob
 from jobs.models.bulk import BulkAction
@@ -16,6 +16,7 @@ from jobs.models.usage import AccountUsage, RateCounter
 __all__ = [
     "STATE_CHOICES",
     "Account",
+    "AccountEpisode",
     "AccountUsage",
     "AlertDelivery",
     "AlertNotice",

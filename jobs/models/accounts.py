@@ -95,6 +95,37 @@ class Account(models.Model):
         return "••••" if self.credentials else "—"
 
 
+class AccountEpisode(models.Model):
+    """A stretch of bad health of one account, of one kind: opened by the first failure
+    of its kind, closed by the first good answer after it (never a row per failed
+    request). Alert rules are told once per episode and event (`AlertNotice.episode`)."""
+
+    class Kind(models.TextChoices):
+        CREDENTIALS = "credentials", "Credentials rejected"
+        UNREACHABLE = "unreachable", "Provider unreachable"
+        RATE_LIMITED = "rate_limited", "Rate-limited"
+        DISCOVERY = "discovery", "Discovery failing"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="episodes")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One open episode per account and kind, whatever writes at the same time.
+            models.UniqueConstraint(
+                fields=["account", "kind"],
+                condition=models.Q(ended_at__isnull=True),
+                name="accountepisode_one_open",
+            )
+        ]
+        indexes = [models.Index(fields=["ended_at"], name="accountepisode_ended")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.kind} since {self.started_at:%Y-%m-%d %H:%M}"
+
+
 def mask(value: str) -> str:
     if len(value) <= 8:
         return value[:2] + "••••"

@@ -10,7 +10,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from jobs.crypto import EncryptedJSONField, EncryptedTextField
-from jobs.models.accounts import Account
+from jobs.models.accounts import Account, AccountEpisode
 from jobs.models.jobs import Job
 
 
@@ -34,9 +34,12 @@ class AlertRule(models.Model):
     providers = models.JSONField(blank=True, default=list)
     accounts = models.ManyToManyField(Account, blank=True, related_name="alert_rules")
     kinds = models.JSONField(blank=True, default=list)
-    # Any of "failed", "succeeded", "stuck".
+    # Job events ("failed", "succeeded", "stuck") and account events ("credentials",
+    # "unreachable", "rate_limited", "discovery"; recoveries follow on their own).
     events = models.JSONField(default=list)
     stuck_minutes = models.PositiveIntegerField(default=30)
+    unreachable_minutes = models.PositiveIntegerField(default=10)
+    rate_limited_minutes = models.PositiveIntegerField(default=10)
     channel = models.CharField(max_length=16, choices=Channel.choices)
     # Email addresses or a webhook URL; encrypted, as robot URLs carry their token.
     target = EncryptedTextField()
@@ -55,11 +58,20 @@ class AlertRule(models.Model):
 
 
 class AlertNotice(models.Model):
-    """One alert per rule, job and event, ever: the unique constraint is the dedup that
-    holds across clusters and restarts."""
+    """One alert per rule, job and event, or per rule, account episode and event, ever:
+    the unique constraints are the dedup that holds across clusters and restarts."""
 
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="notices")
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="alert_notices")
+    job = models.ForeignKey(
+        Job, null=True, blank=True, on_delete=models.CASCADE, related_name="alert_notices"
+    )
+    episode = models.ForeignKey(
+        AccountEpisode,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_notices",
+    )
     event = models.CharField(max_length=16)
     created_at = models.DateTimeField(default=timezone.now)
     delivery = models.ForeignKey(
@@ -68,11 +80,19 @@ class AlertNotice(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["rule", "job", "event"], name="alertnotice_once")
+            models.UniqueConstraint(fields=["rule", "job", "event"], name="alertnotice_once"),
+            models.UniqueConstraint(
+                fields=["rule", "episode", "event"], name="alertnotice_episode_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(job__isnull=False, episode__isnull=True)
+                | models.Q(job__isnull=True, episode__isnull=False),
+                name="alertnotice_job_or_episode",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.rule_id} {self.job_id} {self.event}"
+        return f"{self.rule_id} {self.job_id or f'episode {self.episode_id}'} {self.event}"
 
 
 class AlertDelivery(models.Model):

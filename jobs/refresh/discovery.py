@@ -145,7 +145,7 @@ def discover_pages(
             if not cursor.get("more"):
                 break
         if requests and not failures:
-            services.account_record_ok(account_id=account.pk)
+            services.account_record_ok(account_id=account.pk, discovery=True)
     finally:
         usage.usage_record(account_id=account.pk, requests=requests, errors=failures)
     return imported
@@ -200,7 +200,9 @@ def _record_failure(account: Account, error: ProviderError) -> None:
     # As the refresh engine: throttling and permanent errors are the account's problem
     # and back it off; a transient one is noted and the next run asks again.
     back_off = error.retry_after is not None or error.permanent
-    services.account_record_error(account_id=account.pk, error=error, back_off=back_off)
+    services.account_record_error(
+        account_id=account.pk, error=error, back_off=back_off, discovery=True
+    )
     log.warning("%s: discovery failed: %s", account.name, error)
 
 

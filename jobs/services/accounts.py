@@ -16,10 +16,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jobs import http, scheduling
-from jobs.models import Account, http_url
+from jobs.models import Account, AccountEpisode, http_url
 from jobs.providers import PROVIDERS, provider_class
 from jobs.providers.base import ProviderError, SchemaField
-from jobs.services.episodes import jobs_start_failing
+from jobs.services.episodes import (
+    account_episode_start,
+    account_episodes_end,
+    jobs_start_failing,
+)
 from jobs.services.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -120,9 +124,11 @@ def account_record_error(
     account_id: int,
     error: ProviderError,
     back_off: bool = True,
+    discovery: bool = False,
     now: datetime | None = None,
 ) -> float:
-    """A request of this account failed: record it, and unless `back_off` is False push
+    """A request of this account failed: record it, open the account's episode of this
+    kind of failure (`discovery`: a discovery run's), and unless `back_off` is False push
     the account's next poll back. Returns the delay in seconds.
 
     Auth failures wait at least five minutes: Huawei locks a key after five bad signatures.
@@ -142,6 +148,11 @@ def account_record_error(
         update["retry_at"] = now + timedelta(seconds=delay)
     with transaction.atomic():
         Account.objects.filter(pk=account_id).update(**update)
+        account_episode_start(
+            account_id=account_id,
+            kind=AccountEpisode.Kind.DISCOVERY if discovery else episode_kind(error),
+            now=now,
+        )
         if back_off and (error.permanent or delay >= ACCOUNT_OUTAGE_SECONDS):
             until = update["retry_at"].astimezone(UTC).strftime("%H:%M:%S UTC")
             jobs_start_failing(
@@ -157,10 +168,27 @@ def account_record_error(
 ACCOUNT_OUTAGE_SECONDS = 60.0
 
 
-def account_record_ok(*, account_id: int, now: datetime | None = None) -> None:
+def episode_kind(error: ProviderError) -> str:
+    """Which account episode a failed request belongs to: permanent errors are refused
+    credentials (401/403, the providers' auth codes, a refused endpoint), throttling
+    carries a Retry-After, anything else is the provider not answering."""
+    if error.permanent:
+        return AccountEpisode.Kind.CREDENTIALS
+    if error.retry_after is not None:
+        return AccountEpisode.Kind.RATE_LIMITED
+    return AccountEpisode.Kind.UNREACHABLE
+
+
+def account_record_ok(
+    *, account_id: int, discovery: bool = False, now: datetime | None = None
+) -> None:
+    """A good answer: the account is healthy again, and its open episodes end (a
+    discovery episode only when `discovery`: the answer was a discovery run's)."""
+    now = now or timezone.now()
     Account.objects.filter(pk=account_id).update(
-        last_ok_at=now or timezone.now(), consecutive_failures=0, retry_at=None
+        last_ok_at=now, consecutive_failures=0, retry_at=None
     )
+    account_episodes_end(account_id=account_id, now=now, discovery=discovery)
 
 
 def account_request_failed(*, account_id: int, error: ProviderError) -> bool:

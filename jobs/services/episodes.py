@@ -1,4 +1,5 @@
-"""Failing episodes on a job's timeline: checks that start failing, and answer again.
+"""Failing episodes: on a job's timeline (checks that start failing, and answer again),
+and of an account's health (AccountEpisode: credentials, reachability, throttling, discovery).
 
 An episode opens once (one FAILING event, however many failures follow) and closes
 with one RECOVERED event when the job is answered again.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from jobs.models import Job, JobEvent
+from jobs.models import AccountEpisode, Job, JobEvent
 
 
 def failing_note(message: str) -> str:
@@ -59,3 +60,30 @@ def job_record_recovered(job: Job, now: datetime) -> None:
     JobEvent.objects.create(
         job_id=job.pk, at=now, state=job.state, kind=JobEvent.Kind.RECOVERED, note=note
     )
+
+
+def account_episode_start(*, account_id: int, kind: str, now: datetime) -> None:
+    """The account failed in a way of this `kind`: open its episode unless one is open.
+
+    A read on every failure, a write on the first only; the partial unique constraint
+    (one open episode per account and kind) settles two writers racing to open it.
+    """
+    open_episode = AccountEpisode.objects.filter(
+        account_id=account_id, kind=kind, ended_at__isnull=True
+    )
+    if not open_episode.exists():
+        AccountEpisode.objects.bulk_create(
+            [AccountEpisode(account_id=account_id, kind=kind, started_at=now)],
+            ignore_conflicts=True,
+        )
+
+
+def account_episodes_end(*, account_id: int, now: datetime, discovery: bool = False) -> None:
+    """A good answer from the provider: close the account's open episodes. Only a good
+    discovery run closes a discovery episode (a poll says nothing of the list call)."""
+    open_episodes = AccountEpisode.objects.filter(account_id=account_id, ended_at__isnull=True)
+    if not discovery:
+        open_episodes = open_episodes.exclude(kind=AccountEpisode.Kind.DISCOVERY)
+    # A read first: on SQLite even an UPDATE that matches nothing takes the write lock.
+    if open_episodes.exists():
+        open_episodes.update(ended_at=now)

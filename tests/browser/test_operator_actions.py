@@ -55,3 +55,26 @@ def test_a_saved_view_is_a_link_above_the_tabs(
     expect(page.locator("tbody tr")).to_have_count(1)
     screenshot(page, "list-saved-view")
     assert console_errors == []
+
+
+def test_a_finished_ci_job_shows_its_inputs_and_outputs(
+    page_for, operator, accounts, simulator, live_server, console_errors
+):
+    from jobs.refresh import refresh_once
+
+    simulator.add_job("tencent_ci", "ci-io-browser", pinned="succeeded")
+    Job.objects.create(account=accounts["tencent_ci"], external_id="ci-io-browser")
+    refresh_once()
+    job = Job.objects.get(external_id="ci-io-browser")
+    for viewport, scheme in (
+        ({"width": 1280, "height": 900}, "light"),
+        ({"width": 390, "height": 844}, "dark"),
+    ):
+        page = page_for(operator, viewport=viewport, color_scheme=scheme)
+        page.goto(f"{live_server.url}/jobs/{job.code}/")
+        card = page.locator("section.card.io")
+        expect(card).to_contain_text("Input object")
+        expect(card.locator("a").first).to_have_attribute("rel", "noreferrer noopener")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        screenshot(page, f"job-io-{viewport['width']}-{scheme}")
+    assert console_errors == []

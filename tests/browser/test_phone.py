@@ -98,7 +98,34 @@ def world(simulator, accounts, operator, live_server) -> World:
             failure_code="InvalidParameterValue.SourceFileFormatNotSupported",
         )
     _, token = share_create(job=job, user=operator)
-    rule = make_rule(operator, "webhook", LONG_URL, name="Failed voice jobs on every account")
+    rule = make_rule(
+        operator,
+        "webhook",
+        LONG_URL,
+        name="Failed voice jobs on every account",
+        events=["failed", "credentials", "unreachable"],
+    )
+    vod = accounts["tencent_vod"]
+    AlertDelivery.objects.create(  # an account's alert, with its long last error
+        rule=rule,
+        status="sent",
+        attempts=1,
+        response_status=200,
+        payload={
+            "title": f"Clapboard: account {vod.name}: credentials rejected since 2030-01-01",
+            "count": 1,
+            "jobs": [],
+            "accounts": [
+                {
+                    "event": "credentials",
+                    "account": vod.name,
+                    "provider_label": vod.provider_label,
+                    "last_error": f"GET {LONG_URL} signature rejected",
+                    "url": f"/accounts/#account-{vod.code}",
+                }
+            ],
+        },
+    )
     for status in ("sent", "failed"):
         AlertDelivery.objects.create(
             rule=rule,
@@ -108,7 +135,6 @@ def world(simulator, accounts, operator, live_server) -> World:
             last_error=f"POST {LONG_URL} answered 502 Bad Gateway",
             payload={"title": f"1 job failed: {LONG_NAME}", "count": 1, "jobs": []},
         )
-    vod = accounts["tencent_vod"]
     Account.objects.filter(pk=vod.pk).update(
         last_error=f"GET {LONG_URL} signature rejected (AuthFailure.SignatureFailure)",
         last_error_at=timezone.now(),

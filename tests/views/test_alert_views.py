@@ -3,6 +3,8 @@ secret, the "send test" button and the deliveries page."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -50,6 +52,8 @@ def _form(receiver, **overrides) -> dict:
         "enabled": "on",
         "events": ["failed", "stuck"],
         "stuck_minutes": "45",
+        "unreachable_minutes": "10",
+        "rate_limited_minutes": "10",
         "providers": ["tencent_vod"],
         "kinds": "transcode, videomaker, transcode",
         "channel": "webhook",
@@ -134,6 +138,48 @@ def test_operator_creates_a_rule(operator, operator_client, receiver, accounts):
         assert SECRET not in cursor.fetchone()[0]
 
 
+def test_a_rule_with_account_events_saves_them_and_shows_them_again(operator_client, receiver):
+    data = _form(
+        receiver,
+        events=[],
+        account_events=["credentials", "unreachable"],
+        unreachable_minutes="5",
+        rate_limited_minutes="20",
+    )
+    assert _post(operator_client, reverse("alert-rule-create"), data).status_code == 302
+    rule = AlertRule.objects.get()
+    assert rule.events == ["credentials", "unreachable"]
+    assert (rule.unreachable_minutes, rule.rate_limited_minutes) == (5, 20)
+
+    rules_page = operator_client.get(reverse("alert-rules")).content.decode()
+    assert "Credentials rejected, Provider unreachable" in rules_page
+    assert "unreachable for 5 min" in rules_page and "rate-limited for" not in rules_page
+
+    response = operator_client.get(reverse("alert-rule-edit", args=[rule.code]))
+    html = response.content.decode()
+    checked = re.findall(r'<input type="checkbox" name="(\w+)" value="(\w+)"[^>]*checked', html)
+    assert [value for name, value in checked if name in ("events", "account_events")] == [
+        "credentials",
+        "unreachable",
+    ]
+    assert ("account_events", "credentials") in checked
+    assert 'name="unreachable_minutes" value="5"' in html
+    assert 'name="rate_limited_minutes" value="20"' in html
+
+
+def test_blank_thresholds_keep_the_rules_own(operator_client, operator, receiver):
+    data = _form(receiver, account_events=["unreachable"], unreachable_minutes="25")
+    assert _post(operator_client, reverse("alert-rule-create"), data).status_code == 302
+    rule = AlertRule.objects.get()
+    assert (rule.unreachable_minutes, rule.rate_limited_minutes) == (25, 10)
+    del data["unreachable_minutes"]  # a form from before the fields existed
+    data["rate_limited_minutes"] = ""
+    url = reverse("alert-rule-edit", args=[rule.code])
+    assert _post(operator_client, url, data).status_code == 302
+    rule.refresh_from_db()
+    assert (rule.unreachable_minutes, rule.rate_limited_minutes) == (25, 10)
+
+
 def test_the_secret_is_never_rendered_back(operator_client, rule, receiver, vod):
     fail_job(vod, "task-1")
     receiver.default = (500, f"bad signature for {SECRET}".encode())
@@ -183,7 +229,10 @@ def test_a_robot_secret_can_be_removed(operator_client, operator, receiver):
         ({"channel": "email", "target": "not-an-address"}, "target", "is not an email address"),
         ({"target": "ftp://example.com/hook"}, "target", "full http(s) URL"),
         ({"target": "http://169.254.169.254/latest/"}, "target", "metadata address"),
-        ({"events": []}, "events", "This field is required"),
+        ({"events": []}, "events", "Choose at least one job or account event"),
+        ({"unreachable_minutes": "0"}, "unreachable_minutes", "greater than or equal to 1"),
+        ({"rate_limited_minutes": "soon"}, "rate_limited_minutes", "Enter a whole number"),
+        ({"account_events": ["recovered"]}, "account_events", "Select a valid choice"),
     ],
 )
 def test_invalid_rules_are_refused_in_place(operator_client, receiver, overrides, field, message):
