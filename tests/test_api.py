@@ -683,3 +683,20 @@ def test_random_list_parameters_never_cause_a_server_error(params, viewer_token,
         assert error_code(response) == "invalid"
     else:
         assert set(response.json()) == {"jobs", "next_cursor"}
+
+
+def test_failure_code_and_finish_time_filter_like_the_failures_page_links(viewer_token, accounts):
+    vod = accounts["tencent_vod"]
+    now = timezone.now()
+    make(vod, "vod-f1", "failed", failure_code="InvalidInput", finished_at=now - timedelta(hours=2))
+    make(vod, "vod-f2", "failed", failure_code="InvalidInput", finished_at=now - timedelta(days=3))
+    make(vod, "vod-f3", "failed", failure_code="", finished_at=now - timedelta(hours=1))
+    make(vod, "vod-run", "running")
+    day_ago = (now - timedelta(days=1)).isoformat()
+    assert set(ids(get(JOBS, viewer_token, failure_code="InvalidInput"))) == {"vod-f1", "vod-f2"}
+    assert ids(get(JOBS, viewer_token, failure_code="-", state="failed")) == ["vod-f3"]
+    found = ids(get(JOBS, viewer_token, failure_code="InvalidInput", finished_from=day_ago))
+    assert found == ["vod-f1"]
+    assert set(ids(get(JOBS, viewer_token, finished_to=day_ago))) == {"vod-f2"}
+    response = get(JOBS, viewer_token, finished_from="yesterday")
+    assert response.status_code == 400 and error_code(response) == "invalid"

@@ -233,6 +233,19 @@ class JobFilterQuery(Schema):
         None,
         description="Created on or before this day (UTC). Dates run from 1970-01-01 to 9999-12-30.",
     )
+    failure_code: str | None = Field(
+        None,
+        max_length=_form_max_length("failure_code"),
+        description="Exact failure code, as the provider sent it; `-` for jobs without one.",
+    )
+    finished_from: datetime | None = Field(
+        None,
+        description="Finished at or after this time (ISO 8601; the provider's finish time, "
+        "else tracking time). Unfinished jobs are left out.",
+    )
+    finished_to: datetime | None = Field(
+        None, description="Finished before this time (ISO 8601, not included)."
+    )
 
     def form_data(self) -> dict[str, Any]:
         """The filters for JobFilterForm, which adds the page's own rules (day range,
