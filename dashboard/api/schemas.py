@@ -375,7 +375,9 @@ class AuditPage(Schema):
 class AuditQuery(Schema):
     model_config = ConfigDict(json_schema_extra=_never_null, extra="forbid")
 
-    user: str | None = Field(None, max_length=150, description="Exact username.")
+    user: str | None = Field(
+        None, max_length=150, pattern=r"^[^\x00-\x1f]*$", description="Exact username."
+    )
     action: AuditAction | None = None
     since: datetime | None = Field(None, description="Entries at or after this time.")
     job: uuid.UUID | None = Field(None, description="Entries that acted on this job.")

@@ -30,6 +30,8 @@ def saved_view_create(
     name = " ".join(name.split())
     if not name or len(name) > 60:
         raise InvalidInput("a view needs a name of 1 to 60 characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):  # PostgreSQL refuses a NUL
+        raise InvalidInput("a view's name cannot hold control characters")
     if SavedView.objects.filter(owner=owner).count() >= MAX_VIEWS_PER_USER:
         raise InvalidInput(f"you have {MAX_VIEWS_PER_USER} views; delete one first")
     query = saved_view_query(params)

@@ -137,3 +137,21 @@ def test_the_api_lists_and_saves_views(operator, viewer, ci):
         ("Mine", "victor"),
         ("Failed CI", "olivia"),
     ]
+
+
+def test_control_characters_in_a_name_are_refused_not_a_500(operator_client, operator, ci):
+    response = _save(operator_client, "state=failed", "bad\x00name")
+    assert response.status_code == 302 and not SavedView.objects.exists()
+    from jobs.services.api_tokens import api_token_create
+
+    _, token = api_token_create(user=operator, name="t")
+    api = Client()
+    bad = api.post(
+        "/api/v1/views",
+        {"name": "x\x00y"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert bad.status_code == 400
+    audit = api.get("/api/v1/audit", {"user": "a\x00b"}, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert audit.status_code == 400
