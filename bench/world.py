@@ -23,7 +23,8 @@ RATE_LIMITS: dict[str, float] = {
     "huawei_metastudio": 10.0,
     "aliyun_ice": 50.0,
 }
-WORKERS = 2
+LOOPS = 2  # CLAPBOARD_REFRESH_LOOPS's default
+WORKERS = LOOPS + 1  # Q_WORKERS's default: a worker per loop and one spare
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_NAME = "clapboard_bench"
 REDIS_URL = "redis://127.0.0.1:6379/14"

@@ -259,7 +259,12 @@ CLAPBOARD_ALLOW_LOOPBACK_FETCH = env_bool("CLAPBOARD_ALLOW_LOOPBACK_FETCH", Fals
 
 Q_CLUSTER = {
     "name": env_str("Q_CLUSTER_NAME", "clapboard"),
-    "workers": env_int("Q_WORKERS", 2, minimum=1),
+    # One worker more than there are loops: the loops hold theirs for their whole minute,
+    # so the minute's other tasks, "Refresh now" and bulk runs start at once on the spare
+    # one instead of waiting for a loop to end, and at each tick the loops find their
+    # workers free (with none spare, a task that overran the tick left one loop to start
+    # alone and take every account).
+    "workers": env_int("Q_WORKERS", CLAPBOARD_REFRESH_LOOPS + 1, minimum=1),
     # A refresh loop lives just under a minute; timeout < retry so a task that
     # overran is never handed to a second worker while the first is still on it.
     "timeout": 90,

@@ -32,6 +32,17 @@ def check_q_cluster(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
                 id="clapboard.E002",
             )
         )
+    workers, loops = config.get("workers"), settings.CLAPBOARD_REFRESH_LOOPS
+    if isinstance(workers, int) and workers <= loops:
+        messages.append(
+            checks.Warning(
+                f"Q_WORKERS ({workers}) is not more than CLAPBOARD_REFRESH_LOOPS ({loops}): "
+                "the refresh loops hold every worker, so Refresh now, bulk actions, alerts "
+                "and discovery wait for a loop to end (up to a minute)",
+                hint=f"Set Q_WORKERS to at least {loops + 1}.",
+                id="clapboard.W002",
+            )
+        )
     is_sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
     if is_sqlite and settings.REDIS_URL:
         messages.append(

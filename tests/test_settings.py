@@ -83,3 +83,39 @@ def test_a_task_retry_within_its_timeout_is_a_check_error(settings, retry, timeo
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "retry": retry, "timeout": timeout}
     ids = [message.id for message in check_q_cluster()]
     assert ("clapboard.E002" in ids) is refused
+
+
+def _workers(env: dict[str, str]) -> int:
+    clean = {
+        k: v for k, v in os.environ.items() if k not in ("Q_WORKERS", "CLAPBOARD_REFRESH_LOOPS")
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from dashboard import settings; print(settings.Q_CLUSTER['workers'])",
+        ],
+        env={**clean, "DEBUG": "true", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_cluster_has_a_worker_more_than_there_are_loops():
+    # The loops hold their workers all minute: with none spare, Refresh now waits for one.
+    assert _workers({}) == 3
+    assert _workers({"CLAPBOARD_REFRESH_LOOPS": "4"}) == 5
+    assert _workers({"CLAPBOARD_REFRESH_LOOPS": "4", "Q_WORKERS": "8"}) == 8
+
+
+@pytest.mark.parametrize(("workers", "warned"), [(3, False), (2, True), (1, True)])
+def test_workers_no_more_than_loops_is_a_check_warning(settings, workers, warned):
+    from jobs.checks import check_q_cluster
+
+    settings.CLAPBOARD_REFRESH_LOOPS = 2
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "workers": workers}
+    ids = [message.id for message in check_q_cluster()]
+    assert ("clapboard.W002" in ids) is warned

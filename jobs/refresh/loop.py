@@ -47,9 +47,10 @@ from jobs.services import usage
 
 log = logging.getLogger("jobs.refresh")
 
-# Under the schedule's minute: the 3 s left is when the workers run the other tasks. 59 s
-# halved a 100k pass for a minute (a loop started alone and held every account).
-LOOP_SECONDS = 57.0
+# Just under the schedule's minute, so polling pauses about a second between loops. The
+# minute's other tasks run beside the loops on the cluster's spare worker (Q_WORKERS is
+# loops + 1); without one they queued into the gap and a loop of 59 s could start alone.
+LOOP_SECONDS = 59.0
 THREADS = 24
 # How long an account with due work may sit unleased before a loop takes it beyond its share.
 UNCLAIMED_GRACE = 3.0
