@@ -258,14 +258,18 @@ def _last_change() -> Subquery:
     return Subquery(newest.values("at")[:1])
 
 
+# Job columns a list row never shows: the big JSON and text ones, each decoded per row.
+LIST_UNSHOWN = ("words", "raw", "subtitles")
+
+
 def job_list_rows(jobs: QuerySet[Job]) -> QuerySet[Job]:
     """`jobs` newest tracked first, each annotated with `last_change` (its newest event).
 
     The account comes along without its credentials: a row never needs them, and loading
-    them would decrypt one blob per row."""
+    them would decrypt one blob per row. Nor are LIST_UNSHOWN loaded."""
     return (
         jobs.select_related("account")
-        .defer("account__credentials")
+        .defer("account__credentials", *LIST_UNSHOWN)
         .annotate(last_change=_last_change())
         .order_by("-tracked_at", "-id")
     )

@@ -101,3 +101,16 @@ def test_the_list_never_reads_account_credentials(viewer_client, accounts):
     selects = [q["sql"] for q in queries.captured_queries if "jobs_account" in q["sql"]]
     assert selects  # the rows do load their accounts
     assert not [sql for sql in selects if '"jobs_account"."credentials"' in sql]
+
+
+def test_the_list_does_not_load_the_columns_a_row_never_shows(viewer_client, accounts):
+    # Word timings, the raw payload and subtitles are JSON or long text decoded per row.
+    grow(accounts, 0, 20)
+    Job.objects.update(words=[{"text": "s", "words": [["w", 0, 80]]}], raw={"a": 1})
+    with CaptureQueriesContext(connection) as queries:
+        response = viewer_client.get(reverse("job-list"))
+    assert response.status_code == 200 and response.content.count(b'<tr id="job-') == 20
+    rows = [q["sql"] for q in queries.captured_queries if '"jobs_job"."external_id"' in q["sql"]]
+    assert rows
+    for column in ("words", "raw", "subtitles"):
+        assert not [sql for sql in rows if f'"jobs_job"."{column}"' in sql], column
