@@ -248,6 +248,9 @@ CLAPBOARD_CLIENT_IP_HEADER = env_str("CLAPBOARD_CLIENT_IP_HEADER")
 CLAPBOARD_REFRESH_LOOPS = env_int("CLAPBOARD_REFRESH_LOOPS", 2, minimum=1)
 # How long an account stays leased to a loop that stopped renewing it (e.g. was killed).
 CLAPBOARD_LEASE_SECONDS = env_int("CLAPBOARD_LEASE_SECONDS", 30, minimum=2)
+# Notifications one account's receiver takes per minute; beyond, each is refused (the
+# provider retries, and polling is the safety net).
+CLAPBOARD_HOOK_RATE_PER_MINUTE = env_int("CLAPBOARD_HOOK_RATE_PER_MINUTE", 3000, minimum=1)
 # Where the dashboard is reached, for absolute links in alert messages.
 CLAPBOARD_BASE_URL = env_str("CLAPBOARD_BASE_URL").rstrip("/")
 # Let account endpoints (signed provider calls, "Test connection") reach loopback and

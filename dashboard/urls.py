@@ -19,6 +19,7 @@ urlpatterns = [
     path("alerts/", include("dashboard.alerts.urls")),
     path("audit/", include("dashboard.audit.urls")),
     path("bulk/", include("dashboard.bulk.urls")),
+    path("hooks/", include("dashboard.hooks.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -6,6 +6,7 @@ from jobs.models.alerts import AlertDelivery, AlertNotice, AlertRule
 from jobs.models.audit import AuditEntry, AuditJob
 from jobs.models.bulk import BulkAction
 from jobs.models.jobs import STATE_CHOICES, Job, JobEvent, JobQuerySet, JobStateCount
+from jobs.models.notifications import Notification
 from jobs.models.saved_views import SavedView
 from jobs.models.search import JobSearch
 from jobs.models.sharing import ShareLink
@@ -30,6 +31,7 @@ __all__ = [
     "JobQuerySet",
     "JobSearch",
     "JobStateCount",
+    "Notification",
     "RateCounter",
     "SavedView",
     "ShareLink",

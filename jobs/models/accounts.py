@@ -52,6 +52,10 @@ class Account(models.Model):
     # Where the last import run stopped: provider-specific cursor (time window, page token).
     discovery_cursor = models.JSONField(blank=True, default=dict)
     discovered_at = models.DateTimeField(null=True, blank=True)
+    # The notification receiver's URL secret (POST /hooks/<code>/<secret>/), kept only as
+    # its SHA-256; empty: the account has no receiver.
+    hook_secret_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hook_secret_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -57,6 +57,9 @@ class Job(models.Model):
     # Why polling stopped before the job finished (retention, not found, an operator).
     stopped_reason = models.CharField(max_length=255, blank=True)
     version = models.PositiveIntegerField(default=0)
+    # When a provider notification last named this job, until a refresh loop takes the
+    # hint and asks the provider (jobs/refresh/hints.py): never a state, only "ask now".
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -85,6 +88,12 @@ class Job(models.Model):
             # The Failures page's window (state = failed, FINISHED_AT in a range) and the
             # list's finished filter read this range instead of every job (migration 0016).
             models.Index(F("state"), FINISHED_AT, name="job_state_finished"),
+            # The loops look for hints four times a second: a scan of the few jobs named.
+            models.Index(
+                fields=["notified_at"],
+                name="job_notified",
+                condition=Q(notified_at__isnull=False),
+            ),
         ]
         permissions = [("operate_job", "Can track, refresh and share jobs")]
 
@@ -116,6 +125,9 @@ class JobEvent(models.Model):
         # An operator's action on the job (stop, watch again, cancel...); the audit log
         # holds the full entry, the timeline this line of it.
         ACTION = "action", "Operator"
+        # A provider notification named the job (a hint; the state comes from the query
+        # it caused). The Notification row holds what was received.
+        NOTIFIED = "notified", "Notification"
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now)

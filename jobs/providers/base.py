@@ -25,6 +25,7 @@ from jobs.providers.errors import (
     ProviderError,
 )
 from jobs.providers.listing import ListingPass
+from jobs.providers.notify import Notice, NotificationError
 from jobs.providers.status import (
     MAX_CANCEL_MESSAGE_CHARS,
     TERMINAL_STATES,
@@ -415,6 +416,20 @@ class Provider:
     def submit(self, **params: Any) -> str:
         """Create a provider job; returns its external id."""
         raise NotImplementedError(f"{self.code} does not support submitting jobs")
+
+    # Where the receiver's URL goes in the provider's console (the account page says).
+    notification_help: ClassVar[str] = ""
+
+    @classmethod
+    def parse_notification(cls, body: bytes, content_type: str) -> Notice:
+        """The event and task IDs a notification names (jobs/providers/notify.py)."""
+        raise NotificationError(f"{cls.label} notifications are not read")
+
+    def verify_notification(
+        self, *, url: str, query: Mapping[str, str], headers: Mapping[str, str], now: float
+    ) -> None:
+        """NotificationError unless the provider's own signature holds, where it signs and
+        the account holds its key; by default there is none (the URL secret is checked)."""
 
 
 def status_error(response: http.Response, message: str, code: str = "") -> ProviderError:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -87,6 +87,19 @@ def account_discover(
         )
     finally:
         account_leases_release(owner=owner, account_id=account_id)
+
+
+def discover_if_stale(
+    account_id: int, adapter: Provider, budget: RateBudget, owner: str, deadline: float | None
+) -> None:
+    """A refresh loop's discovery: `discover_pages` unless the account ran one within
+    the last 55 s (another loop, or this one's last minute)."""
+    account = Account.objects.get(pk=account_id)
+    ran = account.discovered_at
+    if ran is None or timezone.now() - ran > timedelta(seconds=55):
+        discover_pages(
+            account=account, adapter=adapter, budget=budget, owner=owner, deadline=deadline
+        )
 
 
 def discover_pages(

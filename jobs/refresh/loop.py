@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -28,7 +28,8 @@ from django.utils import timezone
 
 from jobs import http, services
 from jobs.models import Account, Job
-from jobs.refresh.discovery import discover_pages
+from jobs.refresh.discovery import discover_if_stale
+from jobs.refresh.hints import HINT_SECONDS, hints_take
 from jobs.refresh.leases import (
     account_lease_take,
     account_leases_release,
@@ -39,7 +40,7 @@ from jobs.refresh.leases import (
     requests_due,
 )
 from jobs.refresh.listing import LISTING_SECONDS, listing_take, split_by_listing
-from jobs.refresh.poll import Answer, Leased, Polled, ask, store
+from jobs.refresh.poll import Answer, Polled, ask, store
 from jobs.refresh.runs import AccountRun, Due, Phase, Queue
 from jobs.refresh.shutdown import shutting_down
 from jobs.refresh.workers import Storer, Workers
@@ -145,25 +146,8 @@ class RefreshLoop:
                 account_id=pk, owner=self.owner, now=now, seconds=self.lease_seconds
             ):
                 self.unclaimed_since.pop(pk, None)
-                self.runs[pk] = self._account_run(Account.objects.get(pk=pk))
+                self.runs[pk] = AccountRun.of(Account.objects.get(pk=pk), once=self.once)
                 mine += loads.get(pk, 0)
-
-    def _account_run(self, account: Account) -> AccountRun:
-        leased = Leased.of(account)
-        adapter = leased.adapter
-        rate = account.effective_rate_limit
-        return AccountRun(
-            leased=leased,
-            # Enough requests in flight to use the budget at ~0.5 s latency; a batch
-            # answer is already 50–100 jobs to store, so two at a time do.
-            max_in_flight=max(2, min(16, math.ceil(rate * 0.5 / adapter.batch_size))),
-            listing=Phase.IDLE if adapter.lists_states else Phase.OFF,
-            discovery=(
-                Phase.IDLE
-                if account.discover and adapter.can_discover and not self.once
-                else Phase.OFF
-            ),
-        )
 
     def release(self) -> None:
         for run in list(self.runs.values()):
@@ -180,6 +164,19 @@ class RefreshLoop:
         account_leases_release(owner=self.owner, account_id=run.account_id)
 
     # --- dispatch (the dispatcher thread) ---------------------------------------
+
+    def _hint(self) -> bool:
+        """Put notified jobs first in their accounts' queues; whether other accounts have
+        hints waiting for a loop to claim them."""
+        with self.lock:
+            in_flight = set().union(*(run.in_flight_jobs for run in self.runs.values()))
+        taken, elsewhere = hints_take(set(self.runs), in_flight=in_flight)
+        for account_id, hinted in taken.items():
+            run, pks = self.runs[account_id], {due.pk for due in hinted}
+            run.due = deque([*hinted, *(due for due in run.due if due.pk not in pks)])
+            if run.queue in (Queue.EMPTY, Queue.UNKNOWN):
+                run.queue = Queue.READY if run.listing is Phase.OFF else Queue.TO_SORT
+        return elsewhere
 
     def _refill(self, run: AccountRun) -> None:
         horizon = self.started if self.once else timezone.now()
@@ -365,18 +362,10 @@ class RefreshLoop:
 
     def _discover(self, run: AccountRun) -> None:
         try:
-            account = Account.objects.get(pk=run.account_id)
-            stale = account.discovered_at is None or (
-                timezone.now() - account.discovered_at > timedelta(seconds=55)
+            leased = run.leased
+            discover_if_stale(
+                leased.account_id, leased.adapter, leased.budget, self.owner, self.cut_at
             )
-            if stale:
-                discover_pages(
-                    account=account,
-                    adapter=run.leased.adapter,
-                    budget=run.leased.budget,
-                    owner=self.owner,
-                    deadline=self.cut_at,
-                )
         except Exception:  # discovery must never stop the polling of the account
             log.exception("%s: discovery failed", run.name)
         finally:
@@ -416,12 +405,16 @@ class RefreshLoop:
         self.cut_at = deadline + END_GRACE
         workers = Workers(self.threads, cut_at=self.cut_at)
         self.storer: Storer[tuple[AccountRun, Answer]] = Storer(self._store)
-        next_claim = 0.0
+        next_claim = next_hint = 0.0
         try:
             while time.monotonic() < deadline:
                 if shutting_down():
                     workers.drain()
                     break
+                if time.monotonic() >= next_hint and not self.once:
+                    if self._hint():  # an account no loop holds was notified: claim soon
+                        next_claim = min(next_claim, time.monotonic() + 0.5)
+                    next_hint = time.monotonic() + HINT_SECONDS
                 if time.monotonic() >= next_claim:
                     self.claim()
                     next_claim = time.monotonic() + min(2.0, self.lease_seconds / 3)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import enum
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+from jobs.models import Account
 from jobs.refresh.poll import Leased
 
 
@@ -73,6 +75,24 @@ class AccountRun:
     unflushed_requests: int = 0
     unflushed_errors: int = 0
     flushed_at: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def of(cls, account: Account, *, once: bool) -> AccountRun:
+        """A run of a newly leased account (`once`: a one-pass loop, which never discovers)."""
+        leased = Leased.of(account)
+        adapter = leased.adapter
+        return cls(
+            leased=leased,
+            # Enough requests in flight to use the budget at ~0.5 s latency; a batch
+            # answer is already 50–100 jobs to store, so two at a time do.
+            max_in_flight=max(
+                2, min(16, math.ceil(account.effective_rate_limit * 0.5 / adapter.batch_size))
+            ),
+            listing=Phase.IDLE if adapter.lists_states else Phase.OFF,
+            discovery=(
+                Phase.IDLE if account.discover and adapter.can_discover and not once else Phase.OFF
+            ),
+        )
 
     @property
     def account_id(self) -> int:

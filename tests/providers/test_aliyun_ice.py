@@ -211,7 +211,14 @@ def test_rpc_ice_vectors(method, expected):
 
 def test_schema_and_limits():
     fields = {f.name: f for f in AliyunIce.credential_fields}
-    assert list(fields) == ["access_key_id", "access_key_secret"]
+    assert list(fields) == [
+        "access_key_id",
+        "access_key_secret",
+        "callback_auth_key",
+        "callback_auth_key_previous",
+    ]
+    # The notification keys are optional secrets: an account without them gets no check.
+    assert all(fields[n].secret and not fields[n].required for n in list(fields)[2:])
     assert not fields["access_key_id"].secret and fields["access_key_id"].label == "AccessKey ID"
     assert fields["access_key_secret"].secret
     assert fields["access_key_secret"].label == "AccessKey Secret"

@@ -298,7 +298,9 @@ def test_schema():
     assert [(f.name, f.secret, f.label) for f in HuaweiMetaStudio.credential_fields] == [
         ("access_key", False, "Access Key (AK)"),
         ("secret_key", True, "Secret Key (SK)"),
+        ("callback_key", True, "Callback key (MSS_A)"),
     ]
+    assert not HuaweiMetaStudio.credential_fields[2].required
     assert [(f.name, f.secret, f.required, f.label) for f in HuaweiMetaStudio.option_fields] == [
         ("project_id", False, True, "Project ID")
     ]

@@ -15,6 +15,7 @@ from typing import Any
 
 from jobs import http
 from jobs.providers import signing, wire
+from jobs.providers.aliyun_ice import notify
 from jobs.providers.aliyun_ice.catalogue import _QUOTED_CODE, FAILURE_CATALOGUE
 from jobs.providers.aliyun_ice.parsing import (
     _malformed,
@@ -27,6 +28,7 @@ from jobs.providers.aliyun_ice.parsing import (
 from jobs.providers.aliyun_ice.signing import acs3_authorization, acs3_date, canonical_query
 from jobs.providers.base import Provider, SchemaField
 from jobs.providers.errors import NOT_FOUND, Explanation, ProviderError
+from jobs.providers.notify import Notice
 from jobs.providers.signing import SignedRequest
 from jobs.providers.status import CancelOutcome, IOField, JobStatus, State
 
@@ -43,6 +45,10 @@ class AliyunIce(Provider):
 
     code = "aliyun_ice"
     label = "Alibaba Cloud ICE"
+    notification_help = (
+        "SetEventCallback: CallbackType HTTP, CallbackURL this URL, AuthSwitch on with this "
+        "account's callback AuthKey."
+    )
     credential_fields = (
         SchemaField(
             "access_key_id",
@@ -55,6 +61,19 @@ class AliyunIce(Provider):
             "AccessKey Secret",
             secret=True,
             aliases=("AccessKeySecret", "AccessKey Secret", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+        ),
+        SchemaField(
+            "callback_auth_key",
+            "Callback AuthKey",
+            required=False,
+            aliases=("AuthKey",),
+            help_text="SetEventCallback's AuthKey: notifications must then carry its signature.",
+        ),
+        SchemaField(
+            "callback_auth_key_previous",
+            "Previous callback AuthKey",
+            required=False,
+            help_text="While ICE moves to a new AuthKey, the old one is accepted too.",
         ),
     )
     credentials_help = (
@@ -120,6 +139,17 @@ class AliyunIce(Provider):
     @classmethod
     def io_fields(cls, raw: Mapping[str, Any], *, endpoint: str = "") -> list[IOField]:
         return io_fields(raw)
+
+    @classmethod
+    def parse_notification(cls, body: bytes, content_type: str) -> Notice:
+        return notify.parse(body, content_type)
+
+    def verify_notification(
+        self, *, url: str, query: Mapping[str, str], headers: Mapping[str, str], now: float
+    ) -> None:
+        names = ("callback_auth_key", "callback_auth_key_previous")
+        if keys := [self.credentials[n] for n in names if self.credentials.get(n)]:
+            notify.verify(keys, url=url, headers=headers, now=now)
 
     def fetch_one(self, external_id: str) -> JobStatus:
         """One job's status (no batch API); an unknown JobId is NOT_FOUND."""

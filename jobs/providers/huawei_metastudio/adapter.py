@@ -17,6 +17,7 @@ from urllib.parse import quote
 from jobs import http
 from jobs.providers.base import FetchResult, Provider, SchemaField
 from jobs.providers.errors import NOT_FOUND, ProviderError
+from jobs.providers.huawei_metastudio import notify
 from jobs.providers.huawei_metastudio.catalogue import FAILURE_CATALOGUE
 from jobs.providers.huawei_metastudio.parsing import (
     KIND_2D,
@@ -34,6 +35,7 @@ from jobs.providers.huawei_metastudio.signing import (
     sdk_hmac_sha256_authorization,
 )
 from jobs.providers.listing import ListingPass
+from jobs.providers.notify import Notice
 from jobs.providers.signing import SignedRequest
 from jobs.providers.status import CancelOutcome, IOField, JobStatus, State
 from jobs.providers.wire import as_int, iso_utc
@@ -59,6 +61,10 @@ class HuaweiMetaStudio(Provider):
 
     code = "huawei_metastudio"
     label = "Huawei MetaStudio"
+    notification_help = (
+        "Pass it as callback_config.callback_url when creating a video job, auth_type NONE, "
+        "or MSS_A with this account's callback key."
+    )
     credential_fields = (
         SchemaField(
             "access_key",
@@ -71,6 +77,12 @@ class HuaweiMetaStudio(Provider):
             "Secret Key (SK)",
             secret=True,
             aliases=("sk", "SK", "Secret Access Key", "HUAWEICLOUD_SDK_SK"),
+        ),
+        SchemaField(
+            "callback_key",
+            "Callback key (MSS_A)",
+            required=False,
+            help_text="callback_config.key of jobs created with auth_type MSS_A.",
         ),
     )
     option_fields = (
@@ -160,6 +172,16 @@ class HuaweiMetaStudio(Provider):
     @classmethod
     def io_fields(cls, raw: Mapping[str, Any], *, endpoint: str = "") -> list[IOField]:
         return io_fields(raw)
+
+    @classmethod
+    def parse_notification(cls, body: bytes, content_type: str) -> Notice:
+        return notify.parse(body, content_type)
+
+    def verify_notification(
+        self, *, url: str, query: Mapping[str, str], headers: Mapping[str, str], now: float
+    ) -> None:
+        if key := self.credentials.get("callback_key"):
+            notify.verify(key, url=url, query=query, now=now)
 
     def fetch(self, external_ids: Sequence[str]) -> FetchResult:
         wanted = list(dict.fromkeys(external_ids))

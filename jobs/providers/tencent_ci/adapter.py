@@ -19,7 +19,9 @@ from jobs.providers import wire
 from jobs.providers.base import FetchResult, Provider, SchemaField
 from jobs.providers.errors import MALFORMED, NOT_FOUND, ProviderError
 from jobs.providers.listing import ListingPass
+from jobs.providers.notify import Notice
 from jobs.providers.status import CancelOutcome, IOField, JobStatus, State
+from jobs.providers.tencent_ci import notify
 from jobs.providers.tencent_ci.catalogue import FAILURE_CATALOGUE
 from jobs.providers.tencent_ci.parsing import (
     AUTH_CODES,
@@ -80,6 +82,10 @@ class TencentCi(Provider):
 
     code = "tencent_ci"
     label = "Tencent Cloud Infinite"
+    notification_help = (
+        "Set it as the queue's callback (CI console → queue → callback) or as a job's "
+        "CallBack; XML or JSON."
+    )
     credential_fields = (
         SchemaField(
             "secret_id", "SecretId", secret=False, aliases=("SecretId", "TENCENTCLOUD_SECRET_ID")
@@ -228,6 +234,10 @@ class TencentCi(Provider):
             length += size
         if batch:
             yield batch
+
+    @classmethod
+    def parse_notification(cls, body: bytes, content_type: str) -> Notice:
+        return notify.parse(body, content_type)
 
     def fetch(self, external_ids: Sequence[str]) -> FetchResult:
         """Fetch jobs with `GET /jobs/<id1>,<id2>,…` (split if the path would be too long).

@@ -10,7 +10,9 @@ from datetime import timedelta
 
 from jobs import http
 from jobs.providers.base import Provider, SchemaField
+from jobs.providers.notify import Notice
 from jobs.providers.status import JobStatus
+from jobs.providers.tencent_ivh import notify
 from jobs.providers.tencent_ivh.catalogue import FAILURE_CATALOGUE
 from jobs.providers.tencent_ivh.parsing import _decode, parse_status, raise_for_response
 from jobs.providers.tencent_ivh.signing import signed_query
@@ -31,6 +33,10 @@ def request_body(task_id: str) -> bytes:
 class TencentIvh(Provider):
     code = "tencent_ivh"
     label = "Tencent IVH video maker"
+    notification_help = (
+        "Pass it as the video-make request's CallbackUrl: IVH calls it once the video is "
+        "done or has failed."
+    )
     credential_fields = (
         SchemaField("appkey", "AppKey", secret=False, aliases=("AppKey", "appkey")),
         SchemaField(
@@ -71,6 +77,10 @@ class TencentIvh(Provider):
             self.credentials.get("appkey", ""), self.credentials.get("access_token", ""), timestamp
         )
         return f"{self.base_url()}{GETPROGRESS_PATH}?{query}"
+
+    @classmethod
+    def parse_notification(cls, body: bytes, content_type: str) -> Notice:
+        return notify.parse(body, content_type)
 
     def fetch_one(self, external_id: str) -> JobStatus:
         """One getprogress call (IVH has no batch query); see Provider.fetch."""

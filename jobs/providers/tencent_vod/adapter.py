@@ -17,7 +17,9 @@ from jobs.providers import wire
 from jobs.providers.base import Provider, SchemaField, status_error
 from jobs.providers.errors import MALFORMED, UNKNOWN_FAILURE, Explanation, ProviderError
 from jobs.providers.listing import ListingPass
+from jobs.providers.notify import Notice
 from jobs.providers.status import JobStatus
+from jobs.providers.tencent_vod import notify
 from jobs.providers.tencent_vod.catalogue import _MESSAGE_HINTS, FAILURE_CATALOGUE
 from jobs.providers.tencent_vod.parsing import (
     TaskSummary,
@@ -53,6 +55,10 @@ def _payload(response: http.Response) -> dict[str, Any] | None:
 class TencentVod(Provider):
     code: ClassVar[str] = "tencent_vod"
     label: ClassVar[str] = "Tencent VOD"
+    notification_help: ClassVar[str] = (
+        "VOD console → Callback settings: normal (push) callbacks to this URL, with the task "
+        "events (ProcedureStateChanged, EditMediaComplete…) ticked."
+    )
     credential_fields: ClassVar[tuple[SchemaField, ...]] = (
         SchemaField(
             "secret_id", "SecretId", secret=False, aliases=("SecretId", "TENCENTCLOUD_SECRET_ID")
@@ -195,6 +201,10 @@ class TencentVod(Provider):
             )
 
     # --- the contract --------------------------------------------------------------
+
+    @classmethod
+    def parse_notification(cls, body: bytes, content_type: str) -> Notice:
+        return notify.parse(body, content_type)
 
     def fetch_one(self, external_id: str) -> JobStatus:
         """DescribeTaskDetail; an unknown or expired TaskId is NOT_FOUND (see Provider.fetch)."""
