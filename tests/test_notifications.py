@@ -289,3 +289,36 @@ def test_notifyurl_prints_the_url_once_and_rotate_replaces_it(live_server, accou
         "Notification URL created",
         "Notification URL replaced",
     ]
+
+
+def test_the_job_page_shows_the_notification_in_its_own_style(live_server, accounts, staff_client):
+    account = accounts["tencent_ivh"]
+    job = _job(account, "ivh-page-1")
+    url = _receiver(account, live_server)
+    assert requests.post(url, data=BODIES["tencent_ivh"][1](job.external_id), timeout=10).ok
+    page = staff_client.get(f"/jobs/{job.code}/").content.decode()
+    assert "kind-notified" in page and "notified: SUCCESS" in page
+
+
+def test_a_submitted_jobs_callback_url_is_derived_and_ends_with_the_receivers(
+    live_server, accounts, settings
+):
+    from jobs.services.notifications import submit_callback_url
+
+    account = accounts["tencent_ci"]
+    settings.CLAPBOARD_BASE_URL = live_server.url
+    assert submit_callback_url(account) == ""  # no receiver yet: no callback asked for
+    _receiver(account, live_server)
+    account.refresh_from_db()
+    callback = submit_callback_url(account)
+    assert callback.startswith(f"{live_server.url}/hooks/{account.code}/")
+    job = _job(account, "ci-cb-1")
+    content_type, body, _ = BODIES["tencent_ci"]
+    headers = {"Content-Type": content_type}
+    assert requests.post(callback, data=body(job.external_id), headers=headers, timeout=10).ok
+    hook_secret_create(account=account, user=None, via=Via.CLI)  # replaced
+    account.refresh_from_db()
+    assert (
+        requests.post(callback, data=body("other"), headers=headers, timeout=10).status_code == 403
+    )
+    assert submit_callback_url(account) != callback

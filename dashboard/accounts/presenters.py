@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from jobs.models import Account
+from jobs.selectors import NotificationSummary
 
 
 @dataclass
@@ -15,6 +16,7 @@ class AccountHealth:
     account: Account
     by_state: dict[str, int]
     usage: tuple[int, int] | None
+    notified: NotificationSummary | None = None
 
     @property
     def requests_last_hour(self) -> int:

@@ -6,4 +6,5 @@ from dashboard.accounts import views
 
 urlpatterns = [
     path("", views.account_health, name="account-health"),
+    path("<uuid:code>/notifications/", views.account_notifications, name="account-notifications"),
 ]

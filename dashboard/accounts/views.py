@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from dashboard.accounts.presenters import AccountHealth
 from jobs import selectors
-from jobs.models import STATE_CHOICES
+from jobs.models import STATE_CHOICES, Account
+from jobs.services import notifications
+from jobs.services.audit import Via
 from jobs.services.usage import usage_last_hour
 
 
@@ -17,8 +20,11 @@ from jobs.services.usage import usage_last_hour
 def account_health(request: HttpRequest) -> HttpResponse:
     by_state = selectors.state_counts_by_account()
     used = usage_last_hour()
+    notified = selectors.notification_summaries()
     rows = [
-        AccountHealth(account, by_state.get(account.pk, {}), used.get(account.pk))
+        AccountHealth(
+            account, by_state.get(account.pk, {}), used.get(account.pk), notified.get(account.pk)
+        )
         for account in selectors.accounts_with_oldest_poll()
     ]
     return render(
@@ -26,3 +32,24 @@ def account_health(request: HttpRequest) -> HttpResponse:
         "accounts/health.html",
         {"rows": rows, "states": [s for s, _ in STATE_CHOICES], "now": timezone.now()},
     )
+
+
+# The records shown under an account's receiver (newest first).
+NOTIFICATIONS_SHOWN = 100
+
+
+@permission_required("jobs.view_account", raise_exception=True)
+def account_notifications(request: HttpRequest, code: str) -> HttpResponse:
+    """An account's notification receiver: its state, the newest records and, for those
+    who may change accounts, a POST that creates or replaces the URL. The new URL is shown
+    on the answer to that POST and nowhere else (only its hash is kept)."""
+    account = get_object_or_404(Account.objects.defer("credentials"), code=code)
+    url = ""
+    if request.method == "POST":
+        if not request.user.has_perm("jobs.change_account"):
+            raise PermissionDenied
+        secret = notifications.hook_secret_create(account=account, user=request.user, via=Via.WEB)
+        url = notifications.hook_url(account, secret, base=request.build_absolute_uri("/"))
+    records = account.notifications.select_related("job")[:NOTIFICATIONS_SHOWN]
+    context = {"account": account, "url": url, "records": records}
+    return render(request, "accounts/notifications.html", context)

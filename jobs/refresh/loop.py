@@ -29,6 +29,7 @@ from django.utils import timezone
 from jobs import http, services
 from jobs.models import Account, Job
 from jobs.refresh.discovery import discover_if_stale
+from jobs.refresh.events import pull
 from jobs.refresh.hints import HINT_SECONDS, hints_take
 from jobs.refresh.leases import (
     account_lease_take,
@@ -220,6 +221,10 @@ class RefreshLoop:
                     run.discovery = Phase.RUNNING
                     run.requests_in_flight += 1
                 workers.submit(functools.partial(self._discover, run))
+            if run.events in (Phase.IDLE, Phase.FAILED) and time.monotonic() >= run.events_after:
+                with self.lock:  # VOD's reliable events, one round at a time
+                    run.events, run.requests_in_flight = Phase.RUNNING, run.requests_in_flight + 1
+                workers.submit(functools.partial(pull, run, self.lock, deadline=self.cut_at or 0))
             if run.due and run.queue is Queue.TO_SORT and not self._sort_by_listing(run, workers):
                 busy = True
                 continue  # waiting for a fresh listing

@@ -61,6 +61,9 @@ class AccountRun:
     # Shared with the workers, under the lock.
     listing: Phase = Phase.OFF
     discovery: Phase = Phase.OFF
+    # VOD's reliable events (jobs/refresh/events.py); after a failure, not before this.
+    events: Phase = Phase.OFF
+    events_after: float = 0.0
     # Requests in flight start at one and grow by one with each fast answer, up to
     # max_in_flight (so a fast provider gets there within a few round trips).
     in_flight_cap: int = 1
@@ -92,6 +95,9 @@ class AccountRun:
             discovery=(
                 Phase.IDLE if account.discover and adapter.can_discover and not once else Phase.OFF
             ),
+            events=Phase.IDLE
+            if getattr(adapter, "pulls_events", False) and not once
+            else Phase.OFF,
         )
 
     @property

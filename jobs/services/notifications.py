@@ -10,6 +10,7 @@ stays the safety net, so a notification lost costs only time.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -62,10 +63,29 @@ def hook_url(account: Account, secret: str, *, base: str = "") -> str:
     return (settings.CLAPBOARD_BASE_URL or base.rstrip("/")) + path
 
 
+def _job_secret(account: Account) -> str:
+    """The URL secret of the callbacks Clapboard itself asks for (a submitted CI job's
+    CallBack): derived from the receiver's hash with SECRET_KEY, so no secret is stored in
+    the clear and replacing the receiver's URL ends these too."""
+    message = f"hook-callback:{account.code}:{account.hook_secret_hash}".encode()
+    digest = hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def submit_callback_url(account: Account) -> str:
+    """The callback URL a job submitted to `account` names, or "" (no receiver yet, or no
+    CLAPBOARD_BASE_URL: a provider needs an absolute URL it can reach)."""
+    if not account.hook_secret_hash or not settings.CLAPBOARD_BASE_URL:
+        return ""
+    return hook_url(account, _job_secret(account))
+
+
 def _secret_matches(account: Account, secret: str) -> bool:
     if not account.hook_secret_hash or not SECRET_SHAPE.fullmatch(secret):
         return False
-    return hmac.compare_digest(token_hash(secret), account.hook_secret_hash)
+    if hmac.compare_digest(token_hash(secret), account.hook_secret_hash):
+        return True
+    return hmac.compare_digest(secret, _job_secret(account))
 
 
 def notification_refuse(*, account: Account, reason: str) -> Notification:

@@ -268,13 +268,14 @@ def test_schema():
         ("secret_id", False, "SecretId"),
         ("secret_key", True, "SecretKey"),
     ]
-    (option,) = TencentVod.option_fields
-    assert (option.name, option.secret, option.required, option.label) == (
-        "sub_app_id",
-        False,
-        False,
-        "SubAppId",
-    )
+    assert [(o.name, o.secret, o.required, o.label) for o in TencentVod.option_fields] == [
+        ("sub_app_id", False, False, "SubAppId"),
+        ("events", False, False, "Event mode"),
+    ]
+    # The event mode is "pull" (VOD's reliable events) or nothing.
+    assert TencentVod.validate_settings({"secret_id": "a", "secret_key": "b"}, {"events": "pull"})
+    with pytest.raises(ValueError, match="'events' must be 'pull' or empty"):
+        TencentVod.validate_settings({"secret_id": "a", "secret_key": "b"}, {"events": "push"})
     assert TencentVod.default_rate_limit == 100.0
     assert TencentVod.batch_size == 1
     assert TencentVod.retention == timedelta(days=3)

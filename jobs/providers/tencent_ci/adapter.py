@@ -379,6 +379,7 @@ class TencentCi(Provider):
         bitrate: str | int = "",
         channels: str | int = "",
         queue_id: str | None = None,
+        callback_url: str = "",
     ) -> str:
         """Submit a VoiceSeparate job (CreateMediaJobs); returns its JobId.
 
@@ -437,6 +438,8 @@ class TencentCi(Provider):
             _sub(output, "AuObject", voice_object)
         if queue:
             _sub(request, "QueueId", queue)
+        if callback_url:  # the job's own callback (the queue's otherwise): a notification
+            _sub(request, "CallBack", callback_url)
         body = ET.tostring(request, encoding="unicode").encode("utf-8")
 
         page = self._send_signed("POST", JOBS_PATH, body=body)

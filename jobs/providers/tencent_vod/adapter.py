@@ -8,7 +8,7 @@ request-level failure is `Response.Error`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -79,6 +79,14 @@ class TencentVod(Provider):
             secret=False,
             required=False,
             help_text="VOD application ID; required for accounts opened on or after 2023-12-25.",
+        ),
+        SchemaField(
+            "events",
+            "Event mode",
+            secret=False,
+            required=False,
+            help_text="pull: read VOD's reliable events (PullEvents), set to PULL in the "
+            "VOD console's callback settings; empty: polling only (or push callbacks).",
         ),
     )
     default_rate_limit: ClassVar[float] = 100.0
@@ -205,6 +213,34 @@ class TencentVod(Provider):
     @classmethod
     def parse_notification(cls, body: bytes, content_type: str) -> Notice:
         return notify.parse(body, content_type)
+
+    @classmethod
+    def validate_settings(
+        cls, credentials: Mapping[str, Any], options: Mapping[str, Any]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        cleaned = super().validate_settings(credentials, options)
+        if cleaned[1].get("events", "pull") != "pull":
+            raise ValueError("option 'events' must be 'pull' or empty")
+        return cleaned
+
+    @property
+    def pulls_events(self) -> bool:
+        return self.options.get("events") == "pull"
+
+    def pull_events(self) -> list[tuple[str, Notice]]:
+        """PullEvents: up to 16 events as (EventHandle, what it names); [] when none came
+        within VOD's long poll (up to 5 s). Each must be confirmed within 30 s."""
+        try:
+            events = self.call("PullEvents", {})["Response"].get("EventSet") or []
+        except ProviderError as error:
+            if error.code == notify.NO_EVENT:
+                return []
+            raise
+        return notify.pulled(events if isinstance(events, list) else [])
+
+    def confirm_events(self, handles: Sequence[str]) -> None:
+        """ConfirmEvents: these events are handled (at most 16 per call)."""
+        self.call("ConfirmEvents", {"EventHandles": list(handles)[:16]})
 
     def fetch_one(self, external_id: str) -> JobStatus:
         """DescribeTaskDetail; an unknown or expired TaskId is NOT_FOUND (see Provider.fetch)."""

@@ -21,8 +21,6 @@ from django.utils import timezone
 
 from jobs.models import (
     Account,
-    AuditEntry,
-    AuditJob,
     Job,
     JobEvent,
     JobStateCount,
@@ -384,51 +382,20 @@ def state_counts_by_account() -> dict[int, dict[str, int]]:
     return by_state
 
 
-class AuditFilters(TypedDict, total=False):
-    actor: str
-    action: str
-    since: datetime | None
-    job: Job | None
-
-
-def audit_entries(filters: AuditFilters) -> QuerySet[AuditEntry]:
-    """Audit entries matching `filters`, newest first (the `audit_recent` index), each
-    with its first job's code and name (`first_job_code`, `first_job_name`): a bulk
-    entry's thousands of links are not read for one line."""
-    first = AuditJob.objects.filter(entry=OuterRef("pk")).order_by("id")
-    entries = (
-        AuditEntry.objects.select_related("account")
-        .defer("account__credentials")
-        .annotate(
-            first_job_code=Subquery(first.values("job__code")[:1]),
-            first_job_name=Subquery(first.values("job__name")[:1]),
-            first_job_external_id=Subquery(first.values("job__external_id")[:1]),
-        )
-    )
-    if job := filters.get("job"):
-        entries = entries.filter(job_links__job=job)
-    if filters.get("actor"):
-        entries = entries.filter(actor=filters["actor"])
-    if filters.get("action"):
-        entries = entries.filter(action=filters["action"])
-    if since := filters.get("since"):
-        entries = entries.filter(at__gte=since)
-    return entries.order_by("-at", "-id")
-
-
-def audit_page(
-    filters: AuditFilters, *, after: tuple[datetime, int] | None, size: int
-) -> tuple[list[AuditEntry], bool]:
-    """One keyset page of `audit_entries` after (at, id) `after`, and whether more follow."""
-    entries = audit_entries(filters)
-    if after:
-        at, pk = after
-        entries = entries.filter(Q(at__lt=at) | Q(at=at, id__lt=pk))
-    page = list(entries[: size + 1])
-    return page[:size], len(page) > size
-
-
 def saved_views_for(user: Any) -> list[SavedView]:
     """The views `user` sees above the list: their own, then those others shared."""
     views = SavedView.objects.filter(Q(owner=user) | Q(shared=True)).select_related("owner")
     return sorted(views, key=lambda v: (v.owner_id != user.pk, v.name.lower()))
+
+
+# Reads of their own areas, here so callers keep `from jobs import selectors`.
+from jobs.selectors.accounts import NotificationSummary, notification_summaries  # noqa: E402
+from jobs.selectors.audit import AuditFilters, audit_entries, audit_page  # noqa: E402
+
+__all__ = [
+    "AuditFilters",
+    "NotificationSummary",
+    "audit_entries",
+    "audit_page",
+    "notification_summaries",
+]

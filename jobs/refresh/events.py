@@ -1,0 +1,123 @@
+"""VOD's reliable events, for accounts with the option `events=pull`: the loop that holds
+the account's lease (so one puller per account on any number of hosts) pulls them.
+
+A round: PullEvents (VOD holds it up to 5 s until an event comes), then the jobs the
+events name are asked about at once with the signed query and their answers stored, and
+only then ConfirmEvents. A crash, a failed ask or a missed deadline between the pull and
+the store leaves the events unconfirmed, so VOD delivers them again after 30 s: an event
+can come twice (the second ask finds nothing new), never be lost. Every call spends from
+the account's rate budget, shared with polling.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from jobs.models import Account, Job, JobEvent, Notification
+from jobs.providers.errors import ProviderError
+from jobs.providers.notify import Notice
+from jobs.refresh.poll import Leased, poll_batch
+from jobs.refresh.runs import AccountRun, Phase
+
+log = logging.getLogger("jobs.refresh")
+
+# A round needs this long: the long poll's 5 s and a second to ask and confirm.
+ROUND_SECONDS = 6.5
+# After a failed round the account's events wait this long (polling goes on meanwhile).
+PAUSE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Round:
+    events: int = 0
+    asked: int = 0
+    confirmed: bool = False
+
+
+def pull(run: AccountRun, lock: threading.Lock, *, deadline: float) -> None:
+    """One round, on a loop's worker thread; the run's events phase back to IDLE, or
+    FAILED for PAUSE_SECONDS after an error (its events come again: none is lost)."""
+    failed = True
+    try:
+        pull_round(run.leased, discover=run.discovery is not Phase.OFF, deadline=deadline)
+        failed = False
+    except ProviderError as error:
+        log.warning("%s: events not pulled: %s", run.name, error)
+    except Exception:  # a round must never stop the polling of the account
+        log.exception("%s: events round failed", run.name)
+    finally:
+        with lock:
+            run.requests_in_flight -= 1
+            run.events = Phase.FAILED if failed else Phase.IDLE
+            run.events_after = time.monotonic() + (PAUSE_SECONDS if failed else 0.0)
+
+
+def pull_round(leased: Leased, *, discover: bool, deadline: float) -> Round:
+    """One pull, ask and confirm; ProviderErrors propagate (the events come again)."""
+    adapter = leased.adapter
+    if time.monotonic() + ROUND_SECONDS > deadline or not leased.budget.take(deadline):
+        return Round()
+    events = adapter.pull_events()  # type: ignore[attr-defined]
+    if not events:
+        return Round()
+    ids = _jobs_named(leased.account_id, [notice for _, notice in events], discover=discover)
+    batch = adapter.batch_size
+    for start in range(0, len(ids), batch):
+        if not leased.budget.take(deadline):
+            return Round(len(events), start)
+        polled = poll_batch(leased, dict(list(ids.items())[start : start + batch]))
+        if polled.error is not None:
+            return Round(len(events), start)
+    if not leased.budget.take(deadline):
+        return Round(len(events), len(ids))
+    adapter.confirm_events([handle for handle, _ in events])  # type: ignore[attr-defined]
+    return Round(len(events), len(ids), confirmed=True)
+
+
+def _jobs_named(account_id: int, notices: list[Notice], *, discover: bool) -> dict[str, int]:
+    """{task ID: job pk} of the watched, unfinished jobs the events name (tracking unknown
+    tasks first where discovery is on); each event recorded, each job given a line."""
+    account = Account.objects.defer("credentials").get(pk=account_id)
+    tasks = list(dict.fromkeys(t for notice in notices for t in notice.task_ids))
+    if discover and tasks:
+        Job.objects.bulk_create(
+            [Job(account=account, external_id=t) for t in tasks], ignore_conflicts=True
+        )
+    jobs = {j.external_id: j for j in Job.objects.filter(account=account, external_id__in=tasks)}
+    now = timezone.now()
+    records, lines = [], []
+    for notice in notices:
+        for task in notice.task_ids or ("",):
+            job = jobs.get(task)
+            outcome = Notification.Outcome.ACCEPTED if job else Notification.Outcome.UNKNOWN
+            reason = "pulled" if job else ("names no task" if not task else "no tracked job")
+            records.append(
+                Notification(
+                    account=account,
+                    received_at=now,
+                    task_id=task,
+                    event=notice.event,
+                    outcome=outcome,
+                    reason=reason,
+                    job=job,
+                )
+            )
+            if job:
+                note = f"event pulled: {notice.event}"[:255]
+                lines.append(
+                    JobEvent(
+                        job=job, at=now, state=job.state, kind=JobEvent.Kind.NOTIFIED, note=note
+                    )
+                )
+    Notification.objects.bulk_create(records)
+    JobEvent.objects.bulk_create(lines)
+    return {
+        task: job.pk
+        for task, job in jobs.items()
+        if job.next_poll_at is not None and not job.is_terminal
+    }

@@ -1,0 +1,68 @@
+"""An account's receiver on its page: made or replaced by those who may change accounts
+(the URL shown once, on the POST's answer), refused to viewers, its records listed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from jobs.models import Account, AuditEntry, Job, Notification
+from jobs.services import notifications
+
+pytestmark = pytest.mark.django_db
+
+HOOK = re.compile(r"http://testserver/hooks/[0-9a-f-]{36}/[A-Za-z0-9_-]{43}/")
+
+
+def _csrf(client: Client, url: str) -> str:
+    client.get(url)
+    return client.cookies["csrftoken"].value
+
+
+def test_an_admin_makes_the_url_and_sees_it_once(staff_client, accounts):
+    account = accounts["aliyun_ice"]
+    page = reverse("account-notifications", args=[account.code])
+    assert b"No receiver yet" in staff_client.get(page).content
+    token = _csrf(staff_client, page)
+    response = staff_client.post(page, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200
+    shown = HOOK.findall(response.content.decode())
+    assert len(shown) == 1 and b"SetEventCallback" in response.content  # where it goes
+    account.refresh_from_db()
+    secret = shown[0].rstrip("/").rsplit("/", 1)[1]
+    assert account.hook_secret_hash and secret not in account.hook_secret_hash
+    again = staff_client.get(page).content.decode()
+    assert secret not in again and "Replace the URL" in again
+    assert AuditEntry.objects.filter(account=account, summary="Notification URL created").exists()
+    health = staff_client.get(reverse("account-health")).content.decode()
+    assert secret not in health and "none received yet" in health
+
+
+def test_viewers_see_the_records_but_cannot_make_a_url(viewer_client, accounts):
+    account = accounts["tencent_ivh"]
+    job = Job.objects.create(account=account, external_id="ivh-v1")
+    Notification.objects.create(
+        account=account, task_id="ivh-v1", event="SUCCESS", outcome="accepted", job=job
+    )
+    notifications.notification_refuse(account=account, reason="wrong receiver secret")
+    page = reverse("account-notifications", args=[account.code])
+    body = viewer_client.get(page).content.decode()
+    assert "ivh-v1" in body and "wrong receiver secret" in body
+    assert reverse("job-detail", args=[job.code]) in body
+    assert "Create a notification URL" not in body
+    token = _csrf(viewer_client, page)
+    assert viewer_client.post(page, HTTP_X_CSRFTOKEN=token).status_code == 403
+    assert not Account.objects.get(pk=account.pk).hook_secret_hash
+    health = viewer_client.get(reverse("account-health")).content.decode()
+    assert "2 in the last hour, 1 refused" in health
+
+
+def test_a_get_changes_nothing_and_an_unknown_account_is_404(staff_client, accounts):
+    account = accounts["tencent_vod"]
+    staff_client.get(reverse("account-notifications", args=[account.code]))
+    assert not Account.objects.get(pk=account.pk).hook_secret_hash
+    missing = reverse("account-notifications", args=["00000000-0000-4000-8000-000000000000"])
+    assert staff_client.get(missing).status_code == 404
