@@ -1,6 +1,6 @@
 """What each fake cloud pushes when a job changes: the five notification formats.
 
-These are one contract with Clapboard's receiver (docs/PROVIDERS.md, "Notifications"), so
+These are one contract with Clapboard's receiver (docs/PROVIDERS.md Appendix E), so
 they stand side by side here rather than spread over the provider modules: which changes a
 cloud announces (`announces`), the body it POSTs (`render`) and how it signs the delivery
 (`sign`). The machinery that notices changes and delivers them is notify.py.
@@ -157,7 +157,7 @@ def sign(code: str, url: str, options: Mapping[str, Any], now: float) -> tuple[s
     """The URL to POST to and the extra headers, signed as `code`'s cloud does."""
     if code == "huawei_metastudio" and options.get("key"):
         # MSS_A: HMAC-SHA256(key, the callback URL's path + time_stamp), our reading of
-        # the SDK's unverified description (docs/PROVIDERS.md, Notifications).
+        # the SDK's unverified description (docs/PROVIDERS.md Appendix E.4).
         stamp = format(int(now), "x")
         secret = hmac.new(
             str(options["key"]).encode(), (urlsplit(url).path + stamp).encode(), hashlib.sha256

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import random
 import threading
 import time
@@ -43,6 +44,7 @@ class WatchedWorld(Protocol):
     def find_job(self, provider: str, external_id: str, tenant: Tenant | None) -> SimJob | None: ...
 
 
+log = logging.getLogger(__name__)
 SCAN_SECONDS = 0.1
 SEND_TIMEOUT = 5.0
 HOLD_BACK_SECONDS = 1.0  # a reordered notification waits this long for a successor
@@ -212,17 +214,16 @@ class Notifier:
 
     def _watch_loop(self) -> None:
         while not self._stop.wait(SCAN_SECONDS):
-            self.scan()
+            try:
+                self.scan()
+            except Exception:  # a simulator bug must not end notifications for the session
+                log.exception("simulator notification scan failed")
 
     def scan(self) -> None:
         """Notice every change since the last scan and queue what it announces."""
         with self._lock:
             providers = dict(self._since)
             watched = list(self._watched.items())
-        vod = self.world.providers.get("tencent_vod")
-        if isinstance(vod, TencentVodSimulator) and vod.events.active:
-            providers.setdefault("tencent_vod", self.world.now())
-            self.watching("tencent_vod")
         if not providers:
             return
         with self.world.lock:

@@ -21,7 +21,7 @@ PULL_LIMIT = 16
 CONFIRM_SECONDS = 30.0
 KEEP_SECONDS = 4 * 86400
 HOLD_SECONDS = 5.0  # the vendor's long-poll hold
-# UNVERIFIED: the stored vendor pages list no PullEvents error codes (docs/PROVIDERS.md).
+# UNVERIFIED: the stored vendor pages list no PullEvents error codes (docs/PROVIDERS.md Appendix E.2).
 NO_EVENT = ("ResourceNotFound.NoEvent", "There is no event notification to pull.")
 
 

@@ -187,6 +187,8 @@ class World:
         vod = self.providers["tencent_vod"]
         assert isinstance(vod, TencentVodSimulator)
         vod.events.enable(tenant, enabled, hold=hold, duplicate=duplicate)
+        if enabled:
+            self.notifier.watching("tencent_vod")
 
     def clear_notifications(self) -> None:
         self.notifier.clear()
