@@ -251,6 +251,11 @@ def test_control_endpoint(simulator, receiver):
         {"provider": "tencent_ivh", "url": receiver.url, "delay": [3, 1]},
         {"provider": "tencent_ivh", "url": receiver.url, "colour": "red"},
         {"provider": "tencent_ci", "mode": "pull"},
+        {"provider": "tencent_vod", "mode": "pull", "enabled": "no"},
+        {"provider": "tencent_vod", "mode": "pull", "hold": 3600},
+        {"provider": "tencent_ivh", "url": receiver.url, "tenant": 7},
+        {"provider": "tencent_ivh", "watch": "sim-1"},
+        [1, 2],
         {"provider": "tencent_ivh"},
     ):
         answer = requests.post(base, json=bad, timeout=5)

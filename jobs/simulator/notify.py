@@ -158,6 +158,8 @@ class Notifier:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._session = requests.Session()
+        # Bumped by clear(): a scan that began before a reset records nothing after it.
+        self._generation = 0
 
     # --- control ------------------------------------------------------------------
 
@@ -192,6 +194,7 @@ class Notifier:
             self._since.clear()
             self._watched.clear()
             self._outbox.clear()
+            self._generation += 1
 
     # --- threads ------------------------------------------------------------------
 
@@ -224,12 +227,15 @@ class Notifier:
         with self._lock:
             providers = dict(self._since)
             watched = list(self._watched.items())
+            generation = self._generation
         if not providers:
             return
         with self.world.lock:
             jobs = [(k, j) for k, j in self.world.jobs.items() if k[0] in providers]
         now = self.world.now()
         for key, job in itertools.chain(jobs, watched):
+            if generation != self._generation:
+                return
             before = self._seen.get(key)
             if before in notices.TERMINAL and job.pinned is None:
                 continue  # the clock moves a finished job no further

@@ -144,10 +144,14 @@ class Simulator(World):
             if spec.pop("mode", "push") == "pull":
                 if provider != "tencent_vod":
                     raise ValueError("only tencent_vod has a pull mode")
-                hold = spec.get("hold")
+                hold, enabled = spec.get("hold"), spec.get("enabled", True)
+                if not isinstance(enabled, bool):
+                    raise ValueError("enabled must be true or false")
+                if hold is not None and not 0 <= float(hold) <= 60:
+                    raise ValueError("hold must lie between 0 and 60 seconds")
                 self.vod_events(
                     tenant,
-                    bool(spec.get("enabled", True)),
+                    enabled,
                     hold=None if hold is None else float(hold),
                     duplicate=float(spec.get("duplicate", 0.0)),
                 )
