@@ -185,11 +185,11 @@ def test_duplicate_sends_twice(simulator, receiver):
 
 
 def test_delay_holds_the_notification(simulator, receiver):
-    target = simulator.notify_to("tencent_ivh", receiver.url, delay=[0.8, 0.8])
+    target = simulator.notify_to("tencent_ivh", receiver.url, delay=[1.5, 1.5])
     finish(simulator, "tencent_ivh", "ivh-late")
     wait_for(lambda: any(c["state"] == "succeeded" for c in changes(simulator, "tencent_ivh")))
     assert receiver.requests == []
-    wait_for(lambda: target.sent == 1)
+    wait_for(lambda: target.sent == 1, timeout=5.0)
     assert receiver.requests[0].json()["Payload"]["TaskId"] == "ivh-late"
 
 

@@ -13,7 +13,7 @@ import hmac
 import json
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -51,53 +51,65 @@ def _json(payload: Any) -> Body:
 def render(
     sim: ProviderSimulator, job: SimJob, snap: Snapshot, tenant: Tenant | None, fmt: str = "xml"
 ) -> Body:
-    """The body `sim`'s cloud POSTs for `job` as it stands in `snap`."""
-    code = sim.code
-    if code == "tencent_vod":
-        return _json(vod_event(sim, job, snap))
-    if code == "tencent_ci":
-        return _ci(sim, job, tenant, fmt)
+    """The body `sim`'s cloud POSTs for `job` as it stands in `snap`; `fmt` ("xml" or
+    "json") matters to CI only. KeyError for a cloud that sends none."""
+    return _RENDERERS[sim.code](sim, job, snap, tenant, fmt)
+
+
+def _ivh(
+    sim: ProviderSimulator, job: SimJob, snap: Snapshot, tenant: Tenant | None, fmt: str
+) -> Body:
     failed = snap.phase is not Phase.SUCCEEDED
-    if code == "tencent_ivh":
-        message = sim.failure_for(job)[1] if failed else ""
-        return _json(
-            {
-                "Payload": {
-                    "TaskId": job.external_id,
-                    "Status": "FAIL" if failed else "SUCCESS",
-                    "Progress": 100,
-                    "MediaUrl": "" if failed else sim.media_url(job),
-                    "SubtitlesUrl": "" if failed else sim.subtitles_url(job),
-                    "FailMessage": message,
-                }
+    return _json(
+        {
+            "Payload": {
+                "TaskId": job.external_id,
+                "Status": "FAIL" if failed else "SUCCESS",
+                "Progress": 100,
+                "MediaUrl": "" if failed else sim.media_url(job),
+                "SubtitlesUrl": "" if failed else sim.subtitles_url(job),
+                "FailMessage": sim.failure_for(job)[1] if failed else "",
             }
-        )
-    if code == "huawei_metastudio":
-        # The same asset id the show call reports for the finished video.
-        asset = hashlib.md5(job.external_id.encode(), usedforsecurity=False).hexdigest()
-        return _json(
-            {
-                "job_id": job.external_id,
-                "result": "FAILED" if failed else "SUCCEED",
-                "asset_id": "" if failed else asset,
-            }
-        )
-    if code == "aliyun_ice":
-        body: dict[str, Any] = {
-            "JobId": job.external_id,
-            "Status": "Failed" if failed else "Success",
         }
-        if not failed:
-            body["MediaURL"] = sim.media_url(job)
-        return _json(
-            {
-                "EventType": "ProduceMediaComplete",
-                "UserId": _ice_user_id(tenant, job),
-                "EventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sim.now())),
-                "MessageBody": body,
-            }
-        )
-    raise ValueError(f"the {code} simulator sends no notifications")
+    )
+
+
+def _vod(
+    sim: ProviderSimulator, job: SimJob, snap: Snapshot, tenant: Tenant | None, fmt: str
+) -> Body:
+    return _json(vod_event(sim, job, snap))
+
+
+def _metastudio(
+    sim: ProviderSimulator, job: SimJob, snap: Snapshot, tenant: Tenant | None, fmt: str
+) -> Body:
+    failed = snap.phase is not Phase.SUCCEEDED
+    # The same asset id the show call reports for the finished video.
+    asset = hashlib.md5(job.external_id.encode(), usedforsecurity=False).hexdigest()
+    return _json(
+        {
+            "job_id": job.external_id,
+            "result": "FAILED" if failed else "SUCCEED",
+            "asset_id": "" if failed else asset,
+        }
+    )
+
+
+def _ice(
+    sim: ProviderSimulator, job: SimJob, snap: Snapshot, tenant: Tenant | None, fmt: str
+) -> Body:
+    failed = snap.phase is not Phase.SUCCEEDED
+    body: dict[str, Any] = {"JobId": job.external_id, "Status": "Failed" if failed else "Success"}
+    if not failed:
+        body["MediaURL"] = sim.media_url(job)
+    return _json(
+        {
+            "EventType": "ProduceMediaComplete",
+            "UserId": _ice_user_id(tenant, job),
+            "EventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sim.now())),
+            "MessageBody": body,
+        }
+    )
 
 
 def vod_event(sim: ProviderSimulator, job: SimJob, snap: Snapshot) -> dict[str, Any]:
@@ -124,7 +136,9 @@ def vod_event(sim: ProviderSimulator, job: SimJob, snap: Snapshot) -> dict[str, 
     return {"EventType": f"{kind}Complete", f"{kind}CompleteEvent": event}
 
 
-def _ci(sim: ProviderSimulator, job: SimJob, tenant: Tenant | None, fmt: str) -> Body:
+def _ci(
+    sim: ProviderSimulator, job: SimJob, snap: Snapshot, tenant: Tenant | None, fmt: str
+) -> Body:
     # CI sends the same JobsDetail its DescribeMediaJob answers with.
     assert isinstance(sim, CiSimulator)
     detail = sim.jobs_detail(job, tenant or _any_tenant(sim))
@@ -154,19 +168,43 @@ def _ice_user_id(tenant: Tenant | None, job: SimJob) -> int:
 
 
 def sign(code: str, url: str, options: Mapping[str, Any], now: float) -> tuple[str, dict[str, str]]:
-    """The URL to POST to and the extra headers, signed as `code`'s cloud does."""
-    if code == "huawei_metastudio" and options.get("key"):
-        # MSS_A: HMAC-SHA256(key, the callback URL's path + time_stamp), our reading of
-        # the SDK's unverified description (docs/PROVIDERS.md Appendix E.4).
-        stamp = format(int(now), "x")
-        secret = hmac.new(
-            str(options["key"]).encode(), (urlsplit(url).path + stamp).encode(), hashlib.sha256
-        ).hexdigest()
-        joiner = "&" if urlsplit(url).query else "?"
-        return f"{url}{joiner}{urlencode({'time_stamp': stamp, 'secret': secret})}", {}
-    if code == "aliyun_ice" and options.get("auth_key"):
-        stamp = str(int(now))
-        text = f"{url}|{stamp}|{options['auth_key']}"
-        signature = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-        return url, {"X-ICE-TIMESTAMP": stamp, "X-ICE-SIGNATURE": signature}
-    return url, {}
+    """The URL to POST to and the extra headers, signed as `code`'s cloud does (`options`:
+    the target's `key` / `auth_key`); unsigned clouds and targets get `url` as it is."""
+    signer = _SIGNERS.get(code)
+    return signer(url, options, now) if signer else (url, {})
+
+
+def _mss_a(url: str, options: Mapping[str, Any], now: float) -> tuple[str, dict[str, str]]:
+    if not options.get("key"):
+        return url, {}  # auth_type NONE
+    # MSS_A: HMAC-SHA256(key, the callback URL's path + time_stamp), our reading of the
+    # SDK's unverified description (docs/PROVIDERS.md Appendix E.4).
+    stamp = format(int(now), "x")
+    secret = hmac.new(
+        str(options["key"]).encode(), (urlsplit(url).path + stamp).encode(), hashlib.sha256
+    ).hexdigest()
+    joiner = "&" if urlsplit(url).query else "?"
+    return f"{url}{joiner}{urlencode({'time_stamp': stamp, 'secret': secret})}", {}
+
+
+def _ice_auth(url: str, options: Mapping[str, Any], now: float) -> tuple[str, dict[str, str]]:
+    if not options.get("auth_key"):
+        return url, {}  # AuthSwitch off
+    stamp = str(int(now))
+    text = f"{url}|{stamp}|{options['auth_key']}"
+    signature = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+    return url, {"X-ICE-TIMESTAMP": stamp, "X-ICE-SIGNATURE": signature}
+
+
+_Renderer = Callable[[ProviderSimulator, SimJob, Snapshot, "Tenant | None", str], Body]
+_RENDERERS: dict[str, _Renderer] = {
+    "tencent_ivh": _ivh,
+    "tencent_vod": _vod,
+    "tencent_ci": _ci,
+    "huawei_metastudio": _metastudio,
+    "aliyun_ice": _ice,
+}
+_SIGNERS: dict[str, Callable[[str, Mapping[str, Any], float], tuple[str, dict[str, str]]]] = {
+    "huawei_metastudio": _mss_a,
+    "aliyun_ice": _ice_auth,
+}
