@@ -3,7 +3,8 @@
 Each request is routed to the provider simulator whose `matches()` claims it (by path or
 by its action header), which verifies the signature with the tenant's credentials exactly
 as the real API would and answers in the provider's own shapes. Injected faults are
-applied here, around the provider's answer; `/_sim/...` serves media and fault control.
+applied here, around the provider's answer; `/_sim/...` serves media, fault control and
+notification control (notify.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jobs.simulator.media import cover_svg, demo_wav, ranged, srt_for
+from jobs.simulator.tencent_vod import TencentVodSimulator
 from jobs.simulator.wire import Reject, SimRequest, SimResponse
 from jobs.simulator.world import World
 
@@ -110,7 +112,60 @@ class Simulator(World):
         if parts[1:2] == ["faults"] and request.method == "DELETE":
             self.clear_faults()
             return SimResponse.json({"ok": True})
+        if parts[1:] == ["notify"]:
+            return self._notify_control(request)
+        if parts[1:] == ["changes"] and request.method == "GET":
+            wanted = request.params.get("provider")
+            provider = wanted[0] if wanted else None
+            return SimResponse.json({"changes": self.notifier.changes_for(provider)})
         return SimResponse(404, b"not found")
+
+    def _notify_control(self, request: SimRequest) -> SimResponse:
+        if request.method == "GET":
+            vod = self.providers["tencent_vod"]
+            assert isinstance(vod, TencentVodSimulator)
+            pull = {"every_tenant": vod.events.every_tenant, "tenants": sorted(vod.events.queues)}
+            targets = [t.counts() for t in list(self.notifier.targets)]
+            return SimResponse.json({"targets": targets, "vod_pull": pull})
+        if request.method == "DELETE":
+            self.clear_notifications()
+            return SimResponse.json({"ok": True})
+        try:
+            spec = request.json()
+        except ValueError:
+            spec = None
+        if not isinstance(spec, dict) or spec.get("provider") not in self.providers:
+            return SimResponse.json({"error": "a JSON object with a known provider"}, 400)
+        provider, tenant = spec.pop("provider"), spec.pop("tenant", None)
+        watch = spec.pop("watch", None)
+        try:
+            if tenant is not None and not isinstance(tenant, str):
+                raise ValueError("tenant must be the tenant's key credential, a string")
+            if spec.pop("mode", "push") == "pull":
+                if provider != "tencent_vod":
+                    raise ValueError("only tencent_vod has a pull mode")
+                hold, enabled = spec.get("hold"), spec.get("enabled", True)
+                if not isinstance(enabled, bool):
+                    raise ValueError("enabled must be true or false")
+                if hold is not None and not 0 <= float(hold) <= 60:
+                    raise ValueError("hold must lie between 0 and 60 seconds")
+                self.vod_events(
+                    tenant,
+                    enabled,
+                    hold=None if hold is None else float(hold),
+                    duplicate=float(spec.get("duplicate", 0.0)),
+                )
+            elif "url" in spec:
+                self.notify_to(provider, spec.pop("url"), tenant=tenant, **spec)
+            elif watch is None:
+                raise ValueError("give a url, a mode or a watch list")
+            if watch is not None:
+                if not isinstance(watch, list):
+                    raise ValueError("watch must be a list of external ids")
+                self.notifier.watch(provider, [str(i) for i in watch])
+        except (TypeError, ValueError) as exc:
+            return SimResponse.json({"error": str(exc)}, 400)
+        return SimResponse.json({"ok": True})
 
     # --- serving --------------------------------------------------------------
 
@@ -119,15 +174,21 @@ class Simulator(World):
         self._server = server
         self.url = f"http://{host}:{server.server_address[1]}"
         threading.Thread(target=server.serve_forever, name="simulator", daemon=True).start()
+        self.notifier.start()
         return self.url
 
     def serve_forever(self, host: str = "127.0.0.1", port: int = 8001) -> None:
         server = _Server((host, port), _handler_for(self))
         self._server = server
         self.url = f"http://{host}:{server.server_address[1]}"
-        server.serve_forever()
+        self.notifier.start()
+        try:
+            server.serve_forever()
+        finally:
+            self.notifier.stop()
 
     def stop(self) -> None:
+        self.notifier.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

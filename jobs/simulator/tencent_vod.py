@@ -1,4 +1,5 @@
-"""Fake Tencent VOD API 3.0: DescribeTaskDetail and DescribeTasks behind TC3 signatures.
+"""Fake Tencent VOD API 3.0: DescribeTaskDetail, DescribeTasks and the event queue
+(PullEvents, ConfirmEvents, DescribeEventsState) behind TC3 signatures.
 
 Requests are claimed by their `X-TC-Action` header, verified by recomputing the TC3
 signature with the adapter's own signer, and answered in VOD's shapes: HTTP 200 always,
@@ -25,8 +26,9 @@ from jobs.providers.tencent_vod import (
     tc3_date,
     tc3_sign,
 )
-from jobs.simulator.base import Refusal
+from jobs.simulator.base import Refusal, SimulatorWorld
 from jobs.simulator.tenants import Tenant
+from jobs.simulator.tencent_vod_events import NO_EVENT, PULL_LIMIT, VodEvents
 from jobs.simulator.tencent_vod_tasks import TOP_LEVEL_STATUS, VodTasks, iso
 from jobs.simulator.wire import SimRequest, SimResponse
 
@@ -92,6 +94,11 @@ class TencentVodSimulator(VodTasks):
         ("ContentModerationFailed", "The content did not pass moderation."),
     )
 
+    def __init__(self, sim: SimulatorWorld) -> None:
+        super().__init__(sim)
+        # The reliable (PULL) event queues of the tenants that opted in.
+        self.events = VodEvents(sim.now)
+
     # --- routing and authentication -------------------------------------------------
 
     def matches(self, request: SimRequest) -> bool:
@@ -155,6 +162,8 @@ class TencentVodSimulator(VodTasks):
             return self._describe_task_detail(body, tenant)
         if action == "DescribeTasks":
             return self._describe_tasks(body, tenant)
+        if action in ("PullEvents", "ConfirmEvents", "DescribeEventsState"):
+            return self._event_action(action, body, tenant)
         return _error("InvalidAction", f"The action {action} does not exist.")
 
     def _describe_task_detail(self, body: dict[str, Any], tenant: Tenant) -> SimResponse:
@@ -217,6 +226,32 @@ class TencentVodSimulator(VodTasks):
                 }
             }
         )
+
+    def _event_action(self, action: str, body: dict[str, Any], tenant: Tenant) -> SimResponse:
+        queue = self.events.queue(tenant.credentials[self.key_field])
+        request_id = str(uuid.uuid4())
+        if action == "PullEvents":
+            events = queue.pull() if queue is not None else []
+            if not events:
+                return _error(*NO_EVENT)
+            return SimResponse.json({"Response": {"EventSet": events, "RequestId": request_id}})
+        if action == "DescribeEventsState":
+            count = queue.count() if queue is not None else 0
+            return SimResponse.json(
+                {"Response": {"CountOfEventsToPull": count, "RequestId": request_id}}
+            )
+        handles = body.get("EventHandles")
+        if (
+            not isinstance(handles, list)
+            or not 1 <= len(handles) <= PULL_LIMIT
+            or not all(isinstance(h, str) for h in handles)
+        ):
+            return _error(
+                "InvalidParameterValue.EventHandles", "EventHandles must list 1 to 16 handles."
+            )
+        if queue is not None:
+            queue.confirm(handles)
+        return SimResponse.json({"Response": {"RequestId": request_id}})
 
     # --- provider-shaped failures ------------------------------------------------------
 

@@ -17,7 +17,9 @@ from typing import Any
 from jobs.providers import PROVIDERS
 from jobs.simulator.base import ProviderSimulator
 from jobs.simulator.clock import Phase, SimJob, Snapshot, synthesise
+from jobs.simulator.notify import Notifier, Target, target_from
 from jobs.simulator.tenants import Tenant
+from jobs.simulator.tencent_vod import TencentVodSimulator
 
 FAULT_KINDS = (
     "timeout",  # answer only after `fault_delay` seconds (longer than the client waits)
@@ -74,6 +76,7 @@ class World:
                     raise
                 continue  # a provider without a simulator is simply not simulated
             self.providers[code] = module.Simulator(self)
+        self.notifier = Notifier(self)
 
     # --- world ----------------------------------------------------------------
 
@@ -111,9 +114,12 @@ class World:
         return job
 
     def find_job(self, provider: str, external_id: str, tenant: Tenant | None) -> SimJob | None:
-        job = self.jobs.get((provider, external_id)) or synthesise(provider, external_id)
+        job = self.jobs.get((provider, external_id))
         if job is None:
-            return None
+            job = synthesise(provider, external_id)
+            if job is None:
+                return None
+            self.notifier.saw(job)
         key = self.providers[provider].key_field
         if tenant is not None and job.owner and job.owner != tenant.credentials.get(key):
             return None
@@ -158,7 +164,40 @@ class World:
         with self.lock:
             self.faults.clear()
 
+    # --- notifications ----------------------------------------------------------
+
+    def notify_to(
+        self, provider: str, url: str, *, tenant: str | None = None, **options: Any
+    ) -> Target:
+        """Push `provider`'s notifications to `url` (for `tenant`, its key credential, or
+        every tenant); options as notify.OPTIONS. Raises ValueError for a bad option."""
+        if provider not in self.providers:
+            raise ValueError(f"unknown provider {provider!r}")
+        return self.notifier.add(target_from(provider, url, tenant, options))
+
+    def vod_events(
+        self,
+        tenant: str | None = None,
+        enabled: bool = True,
+        *,
+        hold: float | None = None,
+        duplicate: float = 0.0,
+    ) -> None:
+        """Keep a VOD event queue (PullEvents) for `tenant`'s SecretId, or every tenant."""
+        vod = self.providers["tencent_vod"]
+        assert isinstance(vod, TencentVodSimulator)
+        vod.events.enable(tenant, enabled, hold=hold, duplicate=duplicate)
+        if enabled:
+            self.notifier.watching("tencent_vod")
+
+    def clear_notifications(self) -> None:
+        self.notifier.clear()
+        vod = self.providers.get("tencent_vod")
+        if isinstance(vod, TencentVodSimulator):
+            vod.events.clear()
+
     def reset(self) -> None:
+        self.clear_notifications()
         with self.lock:
             self.jobs.clear()
             self.faults.clear()
