@@ -117,7 +117,8 @@ class RefreshLoop:
                 self.runs.pop(lost)
         horizon = self.started if self.once else now
         due = Job.objects.filter(account=OuterRef("pk")).filter(_due_jobs(horizon))
-        with_work = Account.objects.filter(enabled=True).filter(Exists(due))
+        pulls = Q(options__events="pull")  # held with nothing due: VOD's event puller
+        with_work = Account.objects.filter(enabled=True).filter(Q(Exists(due)) | pulls)
         if self.account_names:
             with_work = with_work.filter(name__in=self.account_names)
         leased = leased_by_others(self.owner, now)

@@ -145,6 +145,15 @@ def test_run_serves_the_demo_world_on_its_own_simulator_port_and_stops_on_sigter
         # The accounts' endpoint is this instance's simulator, and it answers.
         health = requests.get(f"http://127.0.0.1:{simulator_port}/_sim/health", timeout=2)
         assert health.json()["ok"] is True
+        # Notifications on: the simulator pushes to a receiver per demo account and keeps
+        # VOD's reliable events, which its account pulls.
+        control = requests.get(f"http://127.0.0.1:{simulator_port}/_sim/notify", timeout=2).json()
+        pushed = {target["provider"] for target in control["targets"]}
+        assert pushed == {"tencent_ivh", "tencent_ci", "huawei_metastudio", "aliyun_ice"}
+        assert all(f"127.0.0.1:{port}/hooks/" in t["url"] for t in control["targets"])
+        assert control["vod_pull"]["every_tenant"]
+        assert Account.objects.get(provider="tencent_vod").options.get("events") == "pull"
+        assert not Account.objects.filter(hook_secret_hash="").exclude(provider="tencent_vod")
         children = _children(process.pid)
         assert len(children) == 2  # the cluster and the web server
 

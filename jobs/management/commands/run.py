@@ -35,6 +35,25 @@ def _keep_demo_alive(stop: threading.Event, simulator_url: str) -> None:
             connection.close()
 
 
+def _notifications_on(simulator: Simulator, port: int) -> None:
+    """The demo world learns by notification as well as by polling: each demo account
+    gets a receiver (a new URL at each start, since only a hash of the old one is kept)
+    and the simulator pushes to it; VOD's account pulls its reliable events instead."""
+    from jobs.models import Account
+    from jobs.services.audit import Via
+    from jobs.services.notifications import hook_secret_create, hook_url
+
+    for account in Account.objects.filter(endpoint=simulator.url):
+        if account.provider == "tencent_vod":
+            options = {**account.options, "events": "pull"}
+            Account.objects.filter(pk=account.pk).update(options=options)
+            simulator.vod_events()
+            continue
+        secret = hook_secret_create(account=account, user=None, via=Via.CLI)
+        url = hook_url(account, secret, base=f"http://127.0.0.1:{port}")
+        simulator.notify_to(account.provider, url)
+
+
 def _interrupt(*_: Any) -> None:
     # SIGTERM (e.g. from a supervisor) stops us the same way Ctrl-C does.
     raise KeyboardInterrupt
@@ -58,6 +77,7 @@ class Command(BaseCommand):
             ) from None
         # The demo world polls the simulator this instance serves, whatever port that is.
         call_command("demo", simulator_url=simulator.url, stdout=io.StringIO())
+        _notifications_on(simulator, opts["port"])
         connection.close()
         # New demo jobs now and then, so the demo world keeps moving.
         stop = threading.Event()

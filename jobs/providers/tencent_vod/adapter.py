@@ -233,8 +233,8 @@ class TencentVod(Provider):
         try:
             events = self.call("PullEvents", {})["Response"].get("EventSet") or []
         except ProviderError as error:
-            if error.code == notify.NO_EVENT:
-                return []
+            if notify.NO_EVENT in (error.code, error.message.partition(":")[0]):
+                return []  # classified as NotFound, the provider's code first in the message
             raise
         return notify.pulled(events if isinstance(events, list) else [])
 

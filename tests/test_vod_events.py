@@ -1,0 +1,132 @@
+"""VOD's reliable events pulled by the loop that holds the account: the named jobs asked
+and stored before ConfirmEvents; an event pulled but never confirmed (a crash between the
+pull and the store) comes again after 30 s and is handled then; one puller per account."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from jobs.models import Account, Job, JobEvent, Notification
+from jobs.refresh import RefreshLoop
+from jobs.simulator.core import Phase
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _pulling(account: Account) -> Account:
+    account.options = {**account.options, "events": "pull"}
+    account.save()
+    return account
+
+
+def _waiting_job(account: Account, external_id: str) -> Job:
+    # Not due for an hour: only an event can make the loop ask about it now.
+    return Job.objects.create(
+        account=account,
+        external_id=external_id,
+        state="running",
+        next_poll_at=timezone.now() + timedelta(hours=1),
+    )
+
+
+def _loop(seconds: float) -> threading.Thread:
+    def run() -> None:
+        try:
+            RefreshLoop(seconds=seconds).run()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _finish(simulator, external_id: str) -> None:
+    sim = simulator.add_job("tencent_vod", external_id, kind="Procedure", pinned="running")
+    deadline = time.monotonic() + 5
+    while not any(c["external_id"] == external_id for c in simulator.notifier.changes_for(None)):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    sim.pinned = Phase.SUCCEEDED
+
+
+def _queue(simulator, account: Account):
+    return simulator.providers["tencent_vod"].events.queue(account.credentials["secret_id"])
+
+
+def test_an_event_is_asked_about_stored_then_confirmed(simulator, accounts):
+    account = _pulling(accounts["tencent_vod"])
+    job = _waiting_job(account, "vod-e1")
+    simulator.vod_events(hold=1.0)
+    _finish(simulator, "vod-e1")
+    loop = _loop(8)
+    try:
+        deadline = time.monotonic() + 7
+        while Job.objects.get(pk=job.pk).state != "succeeded":
+            assert time.monotonic() < deadline, "the event did not reach the job"
+            time.sleep(0.05)
+    finally:
+        loop.join()
+    assert JobEvent.objects.filter(job=job, kind=JobEvent.Kind.NOTIFIED).exists()
+    assert Notification.objects.filter(account=account, task_id="vod-e1").exists()
+    simulator.clock_offset += 31
+    assert _queue(simulator, account).count() == 0  # confirmed: never delivered again
+
+
+def test_an_event_pulled_but_never_handled_comes_again(simulator, accounts):
+    account = _pulling(accounts["tencent_vod"])
+    job = _waiting_job(account, "vod-e2")
+    simulator.vod_events(hold=0.2)
+    _finish(simulator, "vod-e2")
+    deadline = time.monotonic() + 5
+    while _queue(simulator, account).count() < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    # The crash: a puller took the events and died before storing anything.
+    assert len(account.adapter().pull_events()) == 2
+    assert Job.objects.get(pk=job.pk).state == "running"
+    simulator.clock_offset += 31  # VOD gives them out again
+    loop = _loop(8)
+    try:
+        deadline = time.monotonic() + 7
+        while Job.objects.get(pk=job.pk).state != "succeeded":
+            assert time.monotonic() < deadline, "the redelivered event was not handled"
+            time.sleep(0.05)
+    finally:
+        loop.join()
+    simulator.clock_offset += 31
+    assert _queue(simulator, account).count() == 0
+
+
+def test_two_loops_never_both_pull_one_account(simulator, accounts, monkeypatch):
+    account = _pulling(accounts["tencent_vod"])
+    _waiting_job(account, "vod-e3")
+    simulator.vod_events(hold=0.5)
+    from jobs.providers.tencent_vod import TencentVod
+
+    active, overlaps, calls = [0], [0], [0]
+    lock = threading.Lock()
+    original = TencentVod.pull_events
+
+    def counted(self):
+        with lock:
+            active[0] += 1
+            calls[0] += 1
+            overlaps[0] = max(overlaps[0], active[0])
+        try:
+            return original(self)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(TencentVod, "pull_events", counted)
+    loops = [_loop(8), _loop(8)]  # as two clusters would
+    for loop in loops:
+        loop.join()
+    assert calls[0] >= 2 and overlaps[0] == 1
