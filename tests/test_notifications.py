@@ -322,3 +322,18 @@ def test_a_submitted_jobs_callback_url_is_derived_and_ends_with_the_receivers(
         requests.post(callback, data=body("other"), headers=headers, timeout=10).status_code == 403
     )
     assert submit_callback_url(account) != callback
+
+
+def test_the_development_servers_request_lines_hide_the_secret():
+    import logging
+
+    from dashboard.logs import RedactHookSecrets
+
+    secret = "urjVwXO_1Cd6MhxkY5SzWXdW0oRvFy-OOGbwKppega0"
+    line = f'"POST /hooks/9b707187-5592-4e16-bb2f-e9731cce9b55/{secret}/ HTTP/1.1" 200 3'
+    record = logging.LogRecord("django.server", logging.INFO, "", 0, "%s", (line,), None)
+    assert RedactHookSecrets().filter(record)
+    assert secret not in record.getMessage()
+    assert "/hooks/9b707187-5592-4e16-bb2f-e9731cce9b55/[secret]/ HTTP/1.1" in record.getMessage()
+    handlers = logging.getLogger("django.server").handlers
+    assert any(isinstance(f, RedactHookSecrets) for h in handlers for f in h.filters)
