@@ -57,6 +57,18 @@ class Job(models.Model):
     # Why polling stopped before the job finished (retention, not found, an operator).
     stopped_reason = models.CharField(max_length=255, blank=True)
     version = models.PositiveIntegerField(default=0)
+    # What the submit form sent, for a resubmit (null: not submitted through Clapboard).
+    # Nullable, without a default, so SQLite adds the column in place: a default would
+    # make Django rebuild jobs_job, and the rebuild drops the table's triggers.
+    submit_params = models.JSONField(null=True, blank=True, editable=False)
+    resubmission_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="resubmissions",
+        editable=False,
+    )
 
     objects = JobQuerySet.as_manager()
 
