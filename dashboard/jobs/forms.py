@@ -316,7 +316,9 @@ class VoiceSeparationForm(forms.Form):
     background_object = forms.CharField(required=False)
     voice_object = forms.CharField(required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, source: Job | None = None, **kwargs: Any) -> None:
+        """With `source` the form resubmits that job: its account, fixed, and the
+        parameters it was submitted with as the starting values."""
         super().__init__(*args, **kwargs)
         from jobs.providers import PROVIDERS, provider_class
 
@@ -327,7 +329,12 @@ class VoiceSeparationForm(forms.Form):
             label = (field.label or pretty_name(name)).lower()
             verb = "Choose" if isinstance(field, forms.ChoiceField) else "Give"
             field.error_messages["required"] = f"{verb} the {label}."
-        if not self.is_bound:
+        if source is not None:
+            stored = source.submit_params or {}
+            self.initial.update({k: v for k, v in stored.items() if k in self.fields})
+            self.initial["account"] = source.account
+            self.fields["account"].disabled = True  # what is posted for it is ignored
+        elif not self.is_bound:
             only = list(accounts[:2])
             if len(only) == 1:  # nothing to choose: preselect it
                 self.initial.setdefault("account", only[0])
