@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from django import forms
@@ -166,7 +166,9 @@ class JobFilterForm(JobScopeForm):
             return None
         if not FIRST_DAY <= moment.date() <= LAST_DAY:
             raise forms.ValidationError(f"Enter a time from {FIRST_DAY} to {LAST_DAY}.")
-        return moment.replace(microsecond=0)  # to the second, as the input shows it
+        # To the second, as the input shows it; in UTC, since PostgreSQL refuses an offset
+        # beyond ±15:59, which ISO 8601 (and so the API) allows ("-20:29"): a 500.
+        return moment.astimezone(UTC).replace(microsecond=0)
 
     def clean_finished_from(self) -> datetime | None:
         return self._clean_moment("finished_from")
