@@ -700,3 +700,31 @@ def test_failure_code_and_finish_time_filter_like_the_failures_page_links(viewer
     assert set(ids(get(JOBS, viewer_token, finished_to=day_ago))) == {"vod-f2"}
     response = get(JOBS, viewer_token, finished_from="yesterday")
     assert response.status_code == 400 and error_code(response) == "invalid"
+
+
+def test_a_finish_time_with_an_offset_postgresql_refuses_is_the_same_instant(
+    viewer_token, accounts
+):
+    # ISO 8601 allows "-20:29"; PostgreSQL takes offsets up to ±15:59 (it was a 500 there).
+    vod = accounts["tencent_vod"]
+    at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    make(vod, "vod-odd", "failed", finished_at=at)
+    # Midnight at -20:29 is 20:29 UTC, after it finished; 08:00 at +20:00 is when it did.
+    assert ids(get(JOBS, viewer_token, finished_to="2026-03-01T00:00:00-20:29")) == ["vod-odd"]
+    assert ids(get(JOBS, viewer_token, finished_to="2026-03-01T08:00:00+20:00")) == []
+    assert ids(get(JOBS, viewer_token, finished_from="2026-03-01T23:00:00+11:00")) == ["vod-odd"]
+
+
+@pytest.mark.parametrize(
+    ("since", "listed"),
+    [
+        ("2000-01-01T00:00:00-20:29", True),
+        ("0001-01-01T00:00:00+10:00", True),  # before year 1 in UTC: before every entry
+        ("9999-12-31T23:59:59-20:00", False),  # after the calendar's end in UTC
+    ],
+)
+def test_the_audit_since_takes_any_offset(since, listed, operator_token, operator):
+    AuditEntry.objects.create(actor="olivia", via="web", action="track", outcome="done")
+    response = get("/api/v1/audit", operator_token, since=since)
+    assert response.status_code == 200, response.content
+    assert len(response.json()["entries"]) == (AuditEntry.objects.count() if listed else 0)

@@ -179,7 +179,12 @@ def test_the_reverse_migration_restores_row_level_triggers(two_accounts):
             ("jobs_job_count_insert_delete", "DELETE", "ROW"),
             ("jobs_job_count_update", "UPDATE", "ROW"),
         }
-        Job.objects.bulk_create(mixed_jobs(two_accounts, 200))
+        # The model as it was then: later migrations add columns to jobs_job.
+        old_job = executor.loader.project_state([before.key]).apps.get_model("jobs", "Job")
+        old_job.objects.bulk_create(
+            old_job(account_id=j.account_id, external_id=j.external_id, state=j.state)
+            for j in mixed_jobs(two_accounts, 200)
+        )
         Job.objects.filter(state="running").update(state="failed", account=two_accounts[0])
         # Plain SQL: the ORM's delete would cascade to tables a later migration adds
         # (jobs_auditjob), which do not exist at `before`.
@@ -189,5 +194,40 @@ def test_the_reverse_migration_restores_row_level_triggers(two_accounts):
     finally:
         MigrationExecutor(connection).migrate(latest)
     assert len(job_triggers()) == 3
+    Job.objects.filter(state="failed").update(state="queued")
+    assert kept_counts() == fresh_counts()
+
+
+def _trigger_names() -> set[str]:
+    sql = {
+        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'jobs_job'",
+        "postgresql": "SELECT trigger_name FROM information_schema.triggers"
+        " WHERE event_object_table = 'jobs_job'",
+    }[connection.vendor]
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return {name for (name,) in cursor.fetchall()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_going_back_past_the_resubmit_migration_keeps_every_trigger(two_accounts):
+    # SQLite rebuilds jobs_job to drop 0019's foreign key; the rebuilt table must keep
+    # the counters' and the search index's triggers.
+    executor = MigrationExecutor(connection)
+    before, latest = ("jobs", "0018_account_alerts"), executor.loader.graph.leaf_nodes("jobs")
+    triggers = _trigger_names()
+    assert triggers
+    try:
+        executor.migrate([before])
+        assert _trigger_names() == triggers
+        old_job = executor.loader.project_state([before]).apps.get_model("jobs", "Job")
+        old_job.objects.bulk_create(
+            old_job(account_id=j.account_id, external_id=j.external_id, state=j.state)
+            for j in mixed_jobs(two_accounts, 40)
+        )
+        assert kept_counts() == fresh_counts()
+    finally:
+        MigrationExecutor(connection).migrate(latest)
+    assert _trigger_names() == triggers
     Job.objects.filter(state="failed").update(state="queued")
     assert kept_counts() == fresh_counts()

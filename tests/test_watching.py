@@ -1,4 +1,4 @@
-"""Submitting a job (jobs/services/watching.py) when the provider's answer cannot be kept."""
+"""Submitting a job (jobs/services/submitting.py) when the provider's answer cannot be kept."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from ninja.types import DictStrAny
 
 from dashboard.api import auth, views
 from dashboard.api import bulk as _bulk  # noqa: F401 - registers its endpoints on views.router
+from dashboard.api import resubmit as _resubmit  # noqa: F401 - registers its endpoint
 from dashboard.api.errors import ApiError, install_error_handlers
 from jobs.services import api_tokens
 

@@ -19,7 +19,9 @@ ERROR_STATUS = {
     "forbidden": 403,
     "not_found": 404,
     "method_not_allowed": 405,
+    "conflict": 409,
     "rate_limited": 429,
+    "provider_error": 502,
 }
 _STATUS_ERROR = {status: code for code, status in ERROR_STATUS.items()}
 

@@ -94,15 +94,32 @@ class Job(Schema):
     tracked_at: UtcTime = Field(description="When Clapboard first saw the job.")
     last_polled_at: UtcTime | None
     version: Count = Field(description="Bumped on every visible change.")
+    resubmission_of: uuid.UUID | None = Field(
+        description="The code of the job this one resubmitted (POST .../resubmit); null if none."
+    )
+    resubmitted_as: uuid.UUID | None = Field(
+        description="The code of the newest job that resubmitted this one; null if none."
+    )
+
+    # Annotations of the API's job queries (dashboard/api/views.py with_links), not columns.
+    @staticmethod
+    def resolve_resubmission_of(job: models.Job) -> uuid.UUID | None:
+        return job.resubmission_of_code  # type: ignore[attr-defined,no-any-return]
+
+    @staticmethod
+    def resolve_resubmitted_as(job: models.Job) -> uuid.UUID | None:
+        return job.resubmitted_as_code  # type: ignore[attr-defined,no-any-return]
 
 
 def orm_paths(schema: type[Schema], prefix: str = "") -> tuple[str, ...]:
     """The model fields `schema` reads, as `.only(...)` wants them ("account__name").
 
     A nested schema or a dotted alias is a relation: the relation itself is listed too,
-    as select_related needs it."""
+    as select_related needs it. A field with a resolver reads no column of its own."""
     paths: list[str] = []
     for name, field in schema.model_fields.items():
+        if hasattr(schema, f"resolve_{name}"):
+            continue
         source = prefix + str(field.validation_alias or name).replace(".", "__")
         nested = field.annotation
         if isinstance(nested, type) and issubclass(nested, Schema):

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import forms
-from django.db.models import Q
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.cache import patch_vary_headers
 from ninja import Query, Router, Schema
@@ -41,6 +41,9 @@ _ERROR_DOCS = {
     "forbidden": "The token's user lacks the permission (code forbidden).",
     "not_found": "No such job (code not_found).",
     "rate_limited": "The token's budget for this window is spent (code rate_limited).",
+    "conflict": "The job is not in a state that allows this; the message says why (code conflict).",
+    "provider_error": "The provider refused the request or could not be reached; the "
+    "message gives its answer (code provider_error).",
 }
 _ERROR_HEADERS = {
     "unauthorized": {"WWW-Authenticate": {"schema": {"type": "string"}}},
@@ -150,9 +153,18 @@ def _form_errors(form: forms.Form) -> str:
     )
 
 
+def with_links(jobs: QuerySet[Job]) -> QuerySet[Job]:
+    """`jobs` with what the Job shape reads beyond its columns: the codes of the job each
+    one resubmitted and of its newest resubmission (an indexed lookup per row)."""
+    later = Job.objects.filter(resubmission_of=OuterRef("pk")).order_by("-id").values("code")
+    return jobs.annotate(
+        resubmission_of_code=F("resubmission_of__code"), resubmitted_as_code=Subquery(later[:1])
+    )
+
+
 def _job(code: uuid.UUID) -> Job:
     found = Job.objects.select_related("account").defer("raw", "account__credentials")
-    job: Job | None = found.filter(code=code).first()
+    job: Job | None = with_links(found).filter(code=code).first()
     if job is None:
         raise ApiError("not_found", "No job with this code.")
     return job
@@ -220,6 +232,7 @@ def job_list(
     cursor = decode_cursor(filters.cursor) if filters.cursor else None
     form = _filter_form(filters)
     rows = form.filter(Job.objects.select_related("account").only(*schemas.JOB_LIST_FIELDS))
+    rows = with_links(rows)
     rows = rows.order_by("-tracked_at", "-id")
     if cursor:
         tracked_at, pk = cursor

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from django import forms
@@ -166,7 +166,9 @@ class JobFilterForm(JobScopeForm):
             return None
         if not FIRST_DAY <= moment.date() <= LAST_DAY:
             raise forms.ValidationError(f"Enter a time from {FIRST_DAY} to {LAST_DAY}.")
-        return moment.replace(microsecond=0)  # to the second, as the input shows it
+        # To the second, as the input shows it; in UTC, since PostgreSQL refuses an offset
+        # beyond ±15:59, which ISO 8601 (and so the API) allows ("-20:29"): a 500.
+        return moment.astimezone(UTC).replace(microsecond=0)
 
     def clean_finished_from(self) -> datetime | None:
         return self._clean_moment("finished_from")
@@ -316,7 +318,9 @@ class VoiceSeparationForm(forms.Form):
     background_object = forms.CharField(required=False)
     voice_object = forms.CharField(required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, source: Job | None = None, **kwargs: Any) -> None:
+        """With `source` the form resubmits that job: its account, fixed, and the
+        parameters it was submitted with as the starting values."""
         super().__init__(*args, **kwargs)
         from jobs.providers import PROVIDERS, provider_class
 
@@ -327,7 +331,12 @@ class VoiceSeparationForm(forms.Form):
             label = (field.label or pretty_name(name)).lower()
             verb = "Choose" if isinstance(field, forms.ChoiceField) else "Give"
             field.error_messages["required"] = f"{verb} the {label}."
-        if not self.is_bound:
+        if source is not None:
+            stored = source.submit_params or {}
+            self.initial.update({k: v for k, v in stored.items() if k in self.fields})
+            self.initial["account"] = source.account
+            self.fields["account"].disabled = True  # what is posted for it is ignored
+        elif not self.is_bound:
             only = list(accounts[:2])
             if len(only) == 1:  # nothing to choose: preselect it
                 self.initial.setdefault("account", only[0])

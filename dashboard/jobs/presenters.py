@@ -343,6 +343,13 @@ class JobDetail:
     def explanation(self) -> Explanation | None:
         return explain(self.job)
 
+    @cached_property
+    def resubmissions(self) -> list[Job]:
+        """The jobs that resubmitted this one (one, unless two operators raced)."""
+        if not self.job.submit_params:  # not submitted here, so never resubmitted
+            return []
+        return list(self.job.resubmissions.only("code", "external_id", "state").order_by("id"))
+
     @property
     def queue_history(self) -> list[JobEvent]:
         """The newest queue positions, oldest first (`queue_positions` says how many in all)."""

@@ -14,6 +14,7 @@ urlpatterns = [
     path("jobs/<uuid:code>/refresh/", views.job_refresh, name="job-refresh"),
     path("jobs/<uuid:code>/watch/", views.job_watch, name="job-watch"),
     path("jobs/<uuid:code>/cancel/", views.job_cancel, name="job-cancel"),
+    path("jobs/<uuid:code>/resubmit/", views.job_resubmit, name="job-resubmit"),
     *subtitle_routes("jobs/<uuid:code>/", "job", views.job_srt, views.job_vtt),
     path("jobs/<uuid:code>/media-check/", views.job_media_check, name="job-media-check"),
     path("views/", saved.saved_view_save, name="saved-view-save"),

@@ -134,6 +134,7 @@ def job_detail(request: AuthenticatedHtmxRequest, code: str) -> HttpResponse:
         "view": presenters.JobDetail(job, history.History(job)),
         "can_operate": can_operate,
         "cancel_refusal": services.cancel_refusal(job) if can_operate else "",
+        "resubmit_refusal": services.resubmit_refusal(job) if can_operate else "",
         "live_url": "?" + urlencode({"v": token, "m": media}),
         "raw": None if polled else raw_preview(job.raw),
         # A poll answer also carries the timeline and the failure card (out-of-band swaps).
@@ -248,6 +249,42 @@ def job_cancel(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
     return render(request, "jobs/cancel.html", {"job": job, "refusal": refusal}, status=status)
 
 
+def _edit_url(job: Job) -> str:
+    """The submit form, prefilled to resubmit `job` with edited parameters."""
+    return f"{reverse('submit-voice-separation')}?{urlencode({'from': str(job.code)})}"
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("jobs.operate_job", raise_exception=True)
+def job_resubmit(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
+    """Confirm (GET), then submit the job again with its parameters (POST) and open the
+    new job. A refusal is the confirm page saying why (409 after a POST)."""
+    job = job_for_user(request, code)
+    if request.method == "POST":
+        try:
+            later = services.job_resubmit(job=job, user=request.user, via=Via.WEB)
+        except services.ResubmitRefused:
+            pass  # said below, as on the GET
+        except services.InvalidInput as exc:
+            messages.error(request, f"Not resubmitted: {exc}. Edit the parameters and try again.")
+            return redirect(_edit_url(job))
+        except ProviderError as exc:
+            label = job.account.provider_label
+            messages.error(request, f"Not resubmitted: {label} refused the job: {exc}")
+            return redirect("job-detail", code=job.code)
+        else:
+            messages.success(request, f"Resubmitted {job.external_id} as this job; it is tracked.")
+            return redirect("job-detail", code=later.code)
+    context = {
+        "job": job,
+        "refusal": services.resubmit_refusal(job),
+        "form": VoiceSeparationForm(source=job),
+        "edit_url": _edit_url(job),
+    }
+    status = 409 if request.method == "POST" else 200
+    return render(request, "jobs/resubmit.html", context, status=status)
+
+
 @require_POST
 @permission_required("jobs.operate_job", raise_exception=True)
 def job_watch(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
@@ -342,15 +379,36 @@ def track(request: AuthenticatedHtmxRequest) -> HttpResponse:
     return render(request, "jobs/track.html" + ("#results" if polled else ""), context)
 
 
+def _resubmit_source(request: HttpRequest) -> Job | None:
+    """The job `?from=` names, which the submit form then resubmits (404: no such job)."""
+    raw = request.GET.get("from", "")
+    if not raw:
+        return None
+    try:
+        code = uuid.UUID(raw)
+    except ValueError:
+        raise Http404("from must be a job's code") from None
+    return job_for_user(request, str(code))
+
+
 @permission_required("jobs.operate_job", raise_exception=True)
 def submit_voice_separation(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = VoiceSeparationForm(request.POST or None)
+    """Submit a job; with `?from=<job code>`, resubmit that job with the form's (edited)
+    parameters, prefilled with those it was submitted with, on its account."""
+    source = _resubmit_source(request)
+    form = VoiceSeparationForm(request.POST or None, source=source)
+    refused = False
     if request.method == "POST" and form.is_valid():
-        account = form.cleaned_data["account"]
+        account, params = form.cleaned_data["account"], form.submit_params()
         try:
-            job = services.job_submit(
-                account=account, params=form.submit_params(), user=request.user
-            )
+            if source is not None:
+                job = services.job_resubmit(
+                    job=source, user=request.user, via=Via.WEB, params=params
+                )
+            else:
+                job = services.job_submit(account=account, params=params, user=request.user)
+        except services.ResubmitRefused:
+            refused = True  # the page says why, as on the GET
         except services.InvalidInput as exc:
             # The form checks what the adapter checks; this is the backstop, still placed
             # next to the field the adapter names.
@@ -358,6 +416,12 @@ def submit_voice_separation(request: AuthenticatedHttpRequest) -> HttpResponse:
         except ProviderError as exc:
             form.add_error(None, f"{account.provider_label} refused the job: {exc}")
         else:
-            messages.success(request, "Job submitted and tracked.")
+            done = f"Resubmitted {source.external_id} as this job" if source else "Job submitted"
+            messages.success(request, f"{done}; it is tracked.")
             return redirect("job-detail", code=job.code)
-    return render(request, "jobs/submit.html", {"form": form})
+    context = {
+        "form": form,
+        "source": source,
+        "refusal": services.resubmit_refusal(source) if source else "",
+    }
+    return render(request, "jobs/submit.html", context, status=409 if refused else 200)

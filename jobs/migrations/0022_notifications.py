@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0018_account_alerts'),
+        ('jobs', '0019_resubmit'),
     ]
 
     operations = [

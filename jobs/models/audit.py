@@ -21,6 +21,7 @@ class AuditEntry(models.Model):
     class Action(models.TextChoices):
         TRACK = "track", "Track"
         SUBMIT = "submit", "Submit"
+        RESUBMIT = "resubmit", "Resubmit"
         REFRESH = "refresh", "Refresh now"
         STOP_WATCHING = "stop_watching", "Stop watching"
         WATCH_AGAIN = "watch_again", "Watch again"

@@ -60,6 +60,18 @@ class Job(models.Model):
     # When a provider notification last named this job, until a refresh loop takes the
     # hint and asks the provider (jobs/refresh/hints.py): never a state, only "ask now".
     notified_at = models.DateTimeField(null=True, blank=True)
+    # What the submit form sent, for a resubmit (null: not submitted through Clapboard).
+    # Nullable, without a default, so SQLite adds the column in place: a default would
+    # make Django rebuild jobs_job, and the rebuild drops the table's triggers.
+    submit_params = models.JSONField(null=True, blank=True, editable=False)
+    resubmission_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="resubmissions",
+        editable=False,
+    )
 
     objects = JobQuerySet.as_manager()
 

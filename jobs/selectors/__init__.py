@@ -257,7 +257,7 @@ def _last_change() -> Subquery:
 
 
 # Job columns a list row never shows: the big JSON and text ones, each decoded per row.
-LIST_UNSHOWN = ("words", "raw", "subtitles")
+LIST_UNSHOWN = ("words", "raw", "subtitles", "submit_params")
 
 
 def job_list_rows(jobs: QuerySet[Job]) -> QuerySet[Job]:

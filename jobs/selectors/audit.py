@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypedDict
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
@@ -38,7 +38,12 @@ def audit_entries(filters: AuditFilters) -> QuerySet[AuditEntry]:
     if filters.get("action"):
         entries = entries.filter(action=filters["action"])
     if since := filters.get("since"):
-        entries = entries.filter(at__gte=since)
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows. A time
+        # whose UTC falls off the calendar is before or after every entry.
+        try:
+            entries = entries.filter(at__gte=since.astimezone(UTC))
+        except OverflowError:
+            entries = entries.none() if since.year == datetime.max.year else entries
     return entries.order_by("-at", "-id")
 
 

@@ -22,6 +22,12 @@ from jobs.services.status import (
     jobs_confirm_unchanged,
     jobs_record_error,
 )
+from jobs.services.submitting import (
+    ResubmitRefused,
+    job_resubmit,
+    job_submit,
+    resubmit_refusal,
+)
 from jobs.services.subtitles import job_fetch_subtitles
 from jobs.services.tracking import (
     TRACK_MAX_IDS,
@@ -39,7 +45,6 @@ from jobs.services.watching import (
     job_request_refresh,
     job_resume_watching,
     job_stop_watching,
-    job_submit,
 )
 
 __all__ = [
@@ -47,6 +52,7 @@ __all__ = [
     "Applied",
     "CancelResult",
     "InvalidInput",
+    "ResubmitRefused",
     "TrackProgress",
     "TrackResult",
     "account_check",
@@ -60,6 +66,7 @@ __all__ = [
     "jobs_cancel",
     "job_fetch_subtitles",
     "job_record_refresh",
+    "job_resubmit",
     "job_request_refresh",
     "job_resume_watching",
     "job_stop_watching",
@@ -68,6 +75,7 @@ __all__ = [
     "jobs_confirm_unchanged",
     "jobs_record_error",
     "parse_external_ids",
+    "resubmit_refusal",
     "track_account_refused",
     "track_batch_create",
     "track_batch_progress",

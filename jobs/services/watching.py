@@ -1,8 +1,9 @@
-"""An operator's actions on one job: submit it, stop or resume watching, note a refresh."""
+"""An operator's actions on one job: stop or resume watching it, note a refresh.
+
+Submitting (and resubmitting) jobs is jobs/services/submitting.py."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,60 +12,8 @@ from django.db.models import F
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from jobs.models import Account, Job, JobEvent
-from jobs.providers.base import ProviderError
+from jobs.models import Job, JobEvent
 from jobs.services.audit import Action, Outcome, Via, audit_record
-from jobs.services.errors import InvalidInput
-from jobs.services.tracking import job_track
-
-
-def job_submit(
-    *, account: Account, params: Mapping[str, Any], user: Any = None, via: str = Via.WEB
-) -> Job:
-    """Create a provider job and start tracking it, with its first status fetched.
-
-    Raises InvalidInput for parameters the adapter refuses before sending anything, and
-    ProviderError when the provider refuses the request.
-    """
-    adapter = account.adapter()
-    if not adapter.can_submit:
-        raise InvalidInput(f"{account.provider_label} jobs cannot be submitted from Clapboard")
-    try:
-        external_id = adapter.submit(**params)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
-    except ProviderError as exc:
-        audit_record(
-            user=user,
-            via=via,
-            action=Action.SUBMIT,
-            outcome=Outcome.REFUSED,
-            summary=f"{account.provider_label} refused the job: {exc}",
-            account=account,
-            detail={"params": _plain(params), "error": exc.code},
-        )
-        raise
-    (result,) = job_track(account=account, external_ids=[external_id], verify=True)
-    if result.job is None:  # the provider accepted it but cannot show it yet: poll it
-        result = job_track(account=account, external_ids=[external_id])[0]
-    if result.job is None:  # an ID Clapboard cannot store (over 255 characters)
-        raise ProviderError(f"the provider's task ID cannot be tracked: {result.message}")
-    audit_record(
-        user=user,
-        via=via,
-        action=Action.SUBMIT,
-        outcome=Outcome.DONE,
-        summary=f"Submitted {external_id}",
-        account=account,
-        jobs=[result.job],
-        detail={"params": _plain(params), "external_id": external_id},
-    )
-    return result.job
-
-
-def _plain(params: Mapping[str, Any]) -> dict[str, str]:
-    """A submit's parameters as the audit log keeps them: text, each value capped."""
-    return {str(k): str(v)[:300] for k, v in params.items()}
 
 
 def job_stop_watching(*, job: Job, user: Any, via: str = Via.WEB) -> None:

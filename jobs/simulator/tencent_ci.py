@@ -316,6 +316,7 @@ class CiSimulator(ProviderSimulator):
                 "template_id": template_id,
                 "voice_separate": voice_separate if not template_id else None,
                 "queue_id": text("QueueId"),
+                "callback": text("CallBack"),  # kept for tests; pushes go to the targets
             },
         )
         root = ET.Element("Response")

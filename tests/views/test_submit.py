@@ -149,3 +149,25 @@ def test_only_submit_capable_accounts_are_offered(operator_client, accounts):
 
 def test_viewers_cannot_submit(viewer_client):
     assert viewer_client.get(URL).status_code == 403
+
+
+def test_a_submitted_job_names_its_callback_when_the_account_has_a_receiver(
+    operator_client, simulator, accounts, settings
+):
+    from jobs.services.audit import Via
+    from jobs.services.notifications import hook_secret_create, submit_callback_url
+
+    account = accounts["tencent_ci"]
+    settings.CLAPBOARD_BASE_URL = "https://clapboard.example.com"
+    assert _post(operator_client, _form(account, voice_object="a.mp3")).status_code == 302
+    first = Job.objects.get(account=account)
+    assert simulator.jobs[("tencent_ci", first.external_id)].extra["callback"] == ""
+    hook_secret_create(account=account, user=None, via=Via.CLI)
+    account.refresh_from_db()
+    assert _post(operator_client, _form(account, voice_object="b.mp3")).status_code == 302
+    second = Job.objects.exclude(pk=first.pk).get(account=account)
+    callback = simulator.jobs[("tencent_ci", second.external_id)].extra["callback"]
+    assert callback == submit_callback_url(account) and callback.startswith(
+        f"https://clapboard.example.com/hooks/{account.code}/"
+    )
+    assert "callback" not in str(second.submit_params)  # the secret URL is not kept
