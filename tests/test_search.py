@@ -235,7 +235,13 @@ def test_the_migration_indexes_the_jobs_that_exist(accounts):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = %s", [FTS_TABLE])
         assert cursor.fetchone() == (0,)  # the reverse migration dropped it
-    job(accounts["tencent_vod"], "older-5285", "Made before the index")
+    # The model as it was then: later migrations add columns.
+    old_job = executor.loader.project_state([p.key for p in before]).apps.get_model("jobs", "Job")
+    old_job.objects.create(
+        account_id=accounts["tencent_vod"].pk,
+        external_id="older-5285",
+        name="Made before the index",
+    )
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
     assert found("before the") == found("der-52") == {"older-5285"}

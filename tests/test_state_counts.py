@@ -179,7 +179,12 @@ def test_the_reverse_migration_restores_row_level_triggers(two_accounts):
             ("jobs_job_count_insert_delete", "DELETE", "ROW"),
             ("jobs_job_count_update", "UPDATE", "ROW"),
         }
-        Job.objects.bulk_create(mixed_jobs(two_accounts, 200))
+        # The model as it was then: later migrations add columns.
+        old_job = executor.loader.project_state([before]).apps.get_model("jobs", "Job")
+        old_job.objects.bulk_create(
+            old_job(account_id=j.account_id, external_id=j.external_id, state=j.state)
+            for j in mixed_jobs(two_accounts, 200)
+        )
         Job.objects.filter(state="running").update(state="failed", account=two_accounts[0])
         # Plain SQL: the ORM's delete would cascade to tables a later migration adds
         # (jobs_auditjob), which do not exist at `before`.
