@@ -180,7 +180,7 @@ def test_the_reverse_migration_restores_row_level_triggers(two_accounts):
             ("jobs_job_count_update", "UPDATE", "ROW"),
         }
         # The model as it was then: later migrations add columns.
-        old_job = executor.loader.project_state([before]).apps.get_model("jobs", "Job")
+        old_job = executor.loader.project_state([before.key]).apps.get_model("jobs", "Job")
         old_job.objects.bulk_create(
             old_job(account_id=j.account_id, external_id=j.external_id, state=j.state)
             for j in mixed_jobs(two_accounts, 200)
