@@ -4,17 +4,21 @@ API and in the CSV export, with ties and missing values in the data."""
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from jobs import selectors
 from jobs.listing import SORT_CHOICES
 from jobs.models import Job, JobEvent
+from jobs.providers.base import JobStatus, State
+from jobs.services import jobs_apply_statuses
 from jobs.services.api_tokens import api_token_create
 
 pytestmark = pytest.mark.django_db
@@ -106,6 +110,24 @@ def test_changed_at_is_the_newest_events_time_whatever_writes_it(world):
     JobEvent.objects.filter(job=by_id["j01"]).update(at=_at(-5))  # an edited time recomputes
     assert Job.objects.get(external_id="j00").changed_at == _at(30)
     assert Job.objects.get(external_id="j01").changed_at == _at(-5)
+
+
+def test_the_status_writer_and_the_migrations_backfill_agree_with_the_events(world):
+    job = Job.objects.get(external_id="j03")
+    now = _at(60)
+    status = JobStatus(
+        external_id=job.external_id, state=State.SUCCEEDED, provider_state="DONE", progress=100
+    )
+    jobs_apply_statuses(statuses={job.pk: status}, asked_at=now, now=now)
+    newest = JobEvent.objects.filter(job=job).latest("at", "id")
+    assert newest.at == now and Job.objects.get(pk=job.pk).changed_at == now
+    Job.objects.update(changed_at=None)
+    migration = importlib.import_module("jobs.migrations.0020_list_sorting")
+    with connection.cursor() as cursor:
+        cursor.execute(migration.BACKFILL)
+    for job in Job.objects.all():
+        times = list(JobEvent.objects.filter(job=job).values_list("at", flat=True))
+        assert job.changed_at == (max(times) if times else None)
 
 
 @pytest.mark.parametrize("sort", SORTS)
