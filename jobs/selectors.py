@@ -19,7 +19,7 @@ from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery, S
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from jobs.listing import Key, Sort, created_within, rows_after, sort_of, sorted_rows
+from jobs.listing import QS, Key, Sort, created_within, rows_after, sort_of, sorted_rows
 from jobs.models import (
     Account,
     AuditEntry,
@@ -102,6 +102,20 @@ def known_kinds() -> list[str]:
         return [kind for (kind,) in cursor.fetchall()]
 
 
+def _scope(rows: QS, filters: JobFilters) -> QS:
+    """Jobs, or their counters, narrowed by the account, provider and exclusion filters:
+    both have an account and a state."""
+    if filters.get("state_not"):
+        rows = rows.exclude(state=filters["state_not"])
+    if filters.get("provider"):
+        rows = rows.filter(account__provider=filters["provider"])
+    if filters.get("provider_not"):
+        rows = rows.exclude(account__provider=filters["provider_not"])
+    if account := filters.get("account"):
+        rows = rows.filter(account=account)
+    return rows
+
+
 def _day_start(day: date, *, next_day: bool = False) -> datetime:
     start = datetime.combine(day, time.min, tzinfo=UTC)
     return start + timedelta(days=1) if next_day else start
@@ -116,14 +130,7 @@ def job_filter(
     The exclusions apply either way: the tab of an excluded state counts none."""
     if with_state and filters.get("state"):
         jobs = jobs.filter(state=filters["state"])
-    if filters.get("state_not"):
-        jobs = jobs.exclude(state=filters["state_not"])
-    if filters.get("provider"):
-        jobs = jobs.filter(account__provider=filters["provider"])
-    if filters.get("provider_not"):
-        jobs = jobs.exclude(account__provider=filters["provider_not"])
-    if account := filters.get("account"):
-        jobs = jobs.filter(account=account)
+    jobs = _scope(jobs, filters)
     if filters.get("kind"):
         jobs = jobs.filter(kind=filters["kind"])
     start, end = filters.get("created_from"), filters.get("created_to")
@@ -193,15 +200,7 @@ def job_state_counts(filters: JobFilters) -> StateCounts:
         states = list(jobs.values_list("state", flat=True)[: COUNT_CAP + 1])
         cap = COUNT_CAP if len(states) > COUNT_CAP else None
         return StateCounts(dict(Counter(states[:COUNT_CAP])), cap)
-    counts = JobStateCount.objects.filter(count__gt=0)
-    if filters.get("provider"):
-        counts = counts.filter(account__provider=filters["provider"])
-    if filters.get("provider_not"):
-        counts = counts.exclude(account__provider=filters["provider_not"])
-    if filters.get("state_not"):
-        counts = counts.exclude(state=filters["state_not"])
-    if account := filters.get("account"):
-        counts = counts.filter(account=account)
+    counts = _scope(JobStateCount.objects.filter(count__gt=0), filters)
     return StateCounts(dict(counts.order_by().values_list("state").annotate(n=Sum("count"))))
 
 
