@@ -83,6 +83,7 @@ PG_NAME = os.environ.get("CLAPBOARD_PAGES_PG_NAME", "clapboard_pages")  # droppe
 FILES = (
     "dashboard/jobs/views.py",
     "dashboard/jobs/forms.py",
+    "dashboard/jobs/submit_form.py",
     "dashboard/jobs/presenters.py",
     "dashboard/jobs/history.py",
     "dashboard/jobs/timings.py",

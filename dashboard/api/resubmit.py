@@ -20,7 +20,7 @@ from dashboard.api import auth, schemas
 from dashboard.api.auth import ApiRequest
 from dashboard.api.errors import ApiError
 from dashboard.api.views import _endpoint, _form_errors, _job
-from dashboard.jobs.forms import VoiceSeparationForm
+from dashboard.jobs.submit_form import VoiceSeparationForm
 from jobs.models import Job
 from jobs.providers.base import ProviderError
 from jobs.services import InvalidInput, ResubmitRefused, job_resubmit, resubmit_refusal

@@ -27,6 +27,7 @@ from dashboard.api.errors import ERROR_STATUS
 from dashboard.jobs import timings
 from dashboard.jobs.forms import JobFilterForm
 from jobs import models
+from jobs.listing import SORT_CHOICES, WINDOWS
 from jobs.providers import PROVIDERS
 from jobs.services import TRACK_MAX_IDS
 from jobs.services import TrackResult as TrackOutcome
@@ -38,11 +39,15 @@ MAX_TRACK_IDS = TRACK_MAX_IDS  # the Track page's cap too
 if TYPE_CHECKING:
     StateName = str
     ProviderCode = str
+    SortName = str
+    WindowName = str
     EventKind = str
     ErrorCode = str
 else:  # built from the registries, so a new state, provider or error code needs no edit here
     StateName = Literal[tuple(state for state, _ in models.STATE_CHOICES)]
     ProviderCode = Literal[tuple(PROVIDERS)]
+    SortName = Literal[tuple(value for value, _ in SORT_CHOICES)]
+    WindowName = Literal[tuple(WINDOWS)]
     EventKind = Literal[tuple(kind for kind, _ in models.JobEvent.Kind.choices)]
     ErrorCode = Literal[tuple(ERROR_STATUS)]
 
@@ -205,6 +210,7 @@ def _query_text(pattern: str, message: str) -> BeforeValidator:
 
 
 WholeNumber = Annotated[int, _query_text(r"[0-9]{1,4}", "a whole number")]
+Hour = Annotated[int, _query_text(r"[0-9]{1,2}", "an hour from 0 to 23"), Field(ge=0, le=23)]
 IsoDate = Annotated[date, _query_text(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", "a day as YYYY-MM-DD")]
 
 
@@ -262,6 +268,29 @@ class JobFilterQuery(Schema):
     )
     finished_to: datetime | None = Field(
         None, description="Finished before this time (ISO 8601, not included)."
+    )
+    state_not: StateName | None = Field(None, description="Leave out the jobs in this state.")
+    provider_not: ProviderCode | None = Field(
+        None, description="Leave out the jobs of this provider."
+    )
+    window: WindowName | None = Field(
+        None, description="Created within the last hour, 24 hours or 7 days, counted from now."
+    )
+    hour_from: Hour | None = Field(
+        None,
+        description="Created at or after this hour of the day (UTC, 0-23); with hour_to, "
+        "a window of whole hours, both included, that wraps midnight when hour_from is the "
+        "later (22 and 1: 22:00 to 01:59).",
+    )
+    hour_to: Hour | None = Field(
+        None, description="Created in or before this hour of the day (UTC, 0-23, included)."
+    )
+    sort: SortName | None = Field(
+        None,
+        description="Order: tracked (default -tracked, newest first), created, changed (the "
+        "newest event), duration (media length), progress; a leading - puts the newest or "
+        "largest first. Jobs without a media length or progress come last with -, first "
+        "without. A cursor belongs to the order it was given under.",
     )
 
     def form_data(self) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from dashboard.api.errors import ERROR_STATUS, ApiError
 from dashboard.jobs import export
 from dashboard.jobs.forms import JobFilterForm
 from jobs import selectors
+from jobs.listing import Sort, rows_after, sorted_rows
 from jobs.models import Account, Job
 from jobs.services import InvalidInput, job_request_refresh, job_track, jobs_cancel, saved_views
 from jobs.services.audit import Via
@@ -129,6 +130,37 @@ def _cursor(at: datetime, pk: int) -> str:
     return base64.urlsafe_b64encode(f"{micros}:{pk}".encode()).decode().rstrip("=")
 
 
+def encode_sort_cursor(sort: Sort, job: Job) -> str:
+    """A list page's cursor: as encode_cursor under the default order, else the order's
+    column, its key (µs for a time) and the id, so a cursor cannot continue another order."""
+    if sort.is_default:
+        return encode_cursor(job)
+    key = job.sort_key  # type: ignore[attr-defined]  # annotated by jobs.listing
+    value = (key - EPOCH) // timedelta(microseconds=1) if isinstance(key, datetime) else key
+    text = f"{sort.param}:{value}:{job.pk}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_sort_cursor(raw: str, sort: Sort) -> tuple[datetime | int, int]:
+    """The (key, id) of a cursor encode_sort_cursor gave out under `sort`."""
+    if sort.is_default:
+        return decode_cursor(raw)
+    invalid = ApiError("invalid", "cursor: not a cursor this API gave out for this sort.")
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
+    except (ValueError, binascii.Error):
+        raise invalid from None
+    param, _, rest = text.partition(":")
+    match = re.fullmatch(r"(-?[0-9]{1,20}):([0-9]{1,19})", rest)
+    if len(raw) > 96 or param != sort.param or not match:
+        raise invalid
+    try:
+        key = int(match[1])
+        return (EPOCH + timedelta(microseconds=key) if sort.timed else key), int(match[2])
+    except OverflowError:
+        raise invalid from None
+
+
 def decode_cursor(raw: str) -> tuple[datetime, int]:
     invalid = ApiError("invalid", "cursor: not a cursor this API gave out.")
     if len(raw) > 64:
@@ -201,8 +233,9 @@ def _filter_form(filters: schemas.JobFilterQuery) -> JobFilterForm:
 
 
 def _csv(request: ApiRequest, filters: schemas.JobFilterQuery) -> StreamingHttpResponse:
+    form = _filter_form(filters)
     response = export.csv_response(
-        request, _filter_form(filters).filter(Job.objects.all()), bom=False
+        request, form.filter(Job.objects.all()), sort=form.order, bom=False
     )
     patch_vary_headers(response, ["Accept"])
     return response
@@ -229,17 +262,16 @@ def job_list(
                 f"{', '.join(paging)}: page the JSON list; the CSV holds every matching job.",
             )
         return _csv(request, filters)
-    cursor = decode_cursor(filters.cursor) if filters.cursor else None
     form = _filter_form(filters)
+    sort = form.order
+    cursor = decode_sort_cursor(filters.cursor, sort) if filters.cursor else None
     rows = form.filter(Job.objects.select_related("account").only(*schemas.JOB_LIST_FIELDS))
-    rows = with_links(rows)
-    rows = rows.order_by("-tracked_at", "-id")
+    rows = sorted_rows(with_links(rows), sort)
     if cursor:
-        tracked_at, pk = cursor
-        rows = rows.filter(Q(tracked_at__lt=tracked_at) | Q(tracked_at=tracked_at, id__lt=pk))
+        rows = rows_after(rows, sort, *cursor)
     limit = filters.limit
     page = list(rows[: limit + 1])
-    next_cursor = encode_cursor(page[limit - 1]) if len(page) > limit else None
+    next_cursor = encode_sort_cursor(sort, page[limit - 1]) if len(page) > limit else None
     return {"jobs": page[:limit], "next_cursor": next_cursor}
 
 

@@ -23,6 +23,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 
 from jobs import freshness, selectors
+from jobs.listing import Sort
 from jobs.models import Account, Job
 from jobs.providers.base import TERMINAL_STATES
 
@@ -69,7 +70,7 @@ FIELDS = (
     "finished_at",
     "tracked_at",
     "last_polled_at",
-    "last_change",
+    "changed_at",
     "duration_ms",
     "next_poll_at",
     "poll_errors",
@@ -184,8 +185,11 @@ def csv_lines(
     yield buffer.getvalue().encode()
 
 
-def csv_response(request: HttpRequest, jobs: QuerySet[Job], *, bom: bool) -> StreamingHttpResponse:
-    """`jobs` as a CSV download named for the time of the export, streamed: the rows are
+def csv_response(
+    request: HttpRequest, jobs: QuerySet[Job], *, sort: Sort, bom: bool
+) -> StreamingHttpResponse:
+    """`jobs` in `sort`'s order as a CSV download named for the time of the export,
+    streamed: the rows are
     read while they are sent (jobs.selectors.job_export_rows), so memory stays flat
     whatever their number. `bom`: start with a UTF-8 byte order mark, without which
     Excel reads the file as the local code page and garbles non-Latin names. HEAD reads
@@ -194,7 +198,8 @@ def csv_response(request: HttpRequest, jobs: QuerySet[Job], *, bom: bool) -> Str
     head, _, tail = page.partition(str(_ZERO))
     body: Iterable[bytes] = ()
     if request.method != "HEAD":
-        body = csv_lines(selectors.job_export_rows(jobs, FIELDS), job_url=(head, tail), bom=bom)
+        rows = selectors.job_export_rows(jobs, FIELDS, sort=sort)
+        body = csv_lines(rows, job_url=(head, tail), bom=bom)
     response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
     stamp = timezone.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = content_disposition_header(

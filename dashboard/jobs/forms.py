@@ -1,22 +1,20 @@
-"""The job pages' forms: the list's filters, a paste of task IDs, a voice-separation job."""
+"""The job pages' forms: the list's filters and a paste of task IDs (the voice-separation
+job's is dashboard.jobs.submit_form)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
-from django.forms.utils import pretty_name
 from django.utils import timezone
 
+from jobs.listing import SORT_CHOICES, WINDOWS, Sort, sort_of
 from jobs.models import STATE_CHOICES, Account, Job
 from jobs.providers import provider_choices
-from jobs.providers.tencent_ci import BUCKET as _BUCKET
-from jobs.providers.tencent_ci import CONTROL_CHARS as _CONTROL
-from jobs.providers.tencent_ci import MAX_OBJECT_KEY_BYTES, TencentCi
-from jobs.providers.tencent_ci import TEMPLATE_ID as _TEMPLATE_ID
-from jobs.selectors import NO_FAILURE_CODE, JobFilters, job_filter, known_kinds
+from jobs.selectors import NO_FAILURE_CODE, JobFilters, is_set, job_filter, known_kinds
 from jobs.services import TRACK_MAX_IDS, parse_external_ids
 
 ANY = [("", "Any")]
@@ -26,6 +24,35 @@ FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9999, 12, 30)
 SECONDS = "%Y-%m-%dT%H:%M:%S"
 SECOND_INPUT = {"type": "datetime-local", "step": "1"}
 FINISHED_FIELDS = ("finished_from", "finished_to")
+# A filter and its "is not" twin. The page's form sends the filter with `<name>_op=not`
+# beside it (a select, so it works without script); the list redirects that to the
+# twin's own parameter, the one links, saved views and the API use.
+NEGATED = {"state": "state_not", "provider": "provider_not"}
+PER_PAGE = (50, 100, 200)
+NO_STATE = "“%(value)s” is not a state: choose one from the list, or a tab."
+WINDOW_CHOICES = [
+    ("", "Any time"),
+    ("1h", "Last hour"),
+    ("24h", "Last 24 h"),
+    ("7d", "Last 7 days"),
+]
+HOUR_CHOICES = [("", "—")] + [(str(hour), f"{hour:02d}:00") for hour in range(24)]
+# Not filters: they order and size the page (a view saves them all the same).
+LAYOUT_FIELDS = ("sort", "per_page")
+
+
+def negated_params(data: Mapping[str, Any]) -> dict[str, str] | None:
+    """`data` with each `<filter>_op=not` pair turned into the filter's twin (provider=x
+    and provider_op=not: provider_not=x), `_op` parameters dropped; None when there is
+    none. The last value of each parameter, as the form reads them."""
+    ops = {f"{name}_op" for name in NEGATED} & set(data)
+    if not ops:
+        return None
+    params = {key: str(data.get(key, "")) for key in data if key not in ops}
+    for name, twin in NEGATED.items():
+        if str(data.get(f"{name}_op", "")) == "not" and params.get(name):
+            params[twin] = params.pop(name)
+    return params
 
 
 class JobScopeForm(forms.Form):
@@ -74,6 +101,12 @@ class JobFilterForm(JobScopeForm):
         "created_to",
         "failure_code",
         *FINISHED_FIELDS,
+        "state_not",
+        "provider_not",
+        "window",
+        "hour_from",
+        "hour_to",
+        *LAYOUT_FIELDS,
     ]
 
     q = forms.CharField(
@@ -84,7 +117,16 @@ class JobFilterForm(JobScopeForm):
             attrs={"type": "search", "placeholder": "Task ID (or part) or name"}
         ),
     )
-    state = forms.ChoiceField(required=False, choices=ANY + STATE_CHOICES)
+    state = forms.ChoiceField(
+        required=False, choices=ANY + STATE_CHOICES, error_messages={"invalid_choice": NO_STATE}
+    )
+    state_not = forms.ChoiceField(
+        required=False,
+        choices=ANY + STATE_CHOICES,
+        label="State is not",
+        error_messages={"invalid_choice": NO_STATE},
+    )
+    provider_not = forms.ChoiceField(required=False, label="Provider is not")
     kind = forms.CharField(required=False, max_length=100, widget=forms.Select)
     created_from = forms.DateField(
         required=False, label="Created from", widget=forms.DateInput(attrs={"type": "date"})
@@ -110,10 +152,29 @@ class JobFilterForm(JobScopeForm):
         required=False, widget=forms.DateTimeInput(format=SECONDS, attrs=SECOND_INPUT)
     )
 
+    # Created within the last hour, day or week, relative to now (jobs.listing.WINDOWS).
+    window = forms.ChoiceField(required=False, choices=WINDOW_CHOICES, label="Created")
+    # Hours of the day (UTC, both included); from after to wraps midnight.
+    hour_from = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, choices=HOUR_CHOICES, label="Hours (UTC)"
+    )
+    hour_to = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, choices=HOUR_CHOICES, label="to"
+    )
+    # Empty is the default order; jobs without a media length or progress come last
+    # when the largest come first (and first the other way).
+    sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, label="Order")
+    # Anything but a size offered is the default size, not an error (PER_PAGE).
+    per_page = forms.CharField(required=False, max_length=10)
+
     def __init__(self, *args: Any, known_kinds_only: bool = True, **kwargs: Any) -> None:
         """With `known_kinds_only` (the page) Kind is a choice among the kinds that exist;
         the API accepts any kind, so a script may wait for one that has no job yet."""
+        if args and args[0] is not None and (negated := negated_params(args[0])) is not None:
+            args = (negated, *args[1:])
         super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["provider_not"]).choices = ANY + provider_choices()
+        assert len(WINDOWS) == len(WINDOW_CHOICES) - 1
         self.kinds = known_kinds() if known_kinds_only else None
         if self.kinds is not None:
             choices = [(kind, kind) for kind in self.kinds]
@@ -141,6 +202,10 @@ class JobFilterForm(JobScopeForm):
         if shown:
             # A QueryDict's last values, as get() reads them ({**querydict} has the lists).
             self.data = {name: self.data.get(name) for name in self.data} | shown
+
+    def clean_per_page(self) -> int | None:
+        size = str(self.cleaned_data.get("per_page") or "")
+        return int(size) if size in {str(n) for n in PER_PAGE} else None
 
     def clean_kind(self) -> str:
         kind: str = self.cleaned_data["kind"]
@@ -185,6 +250,12 @@ class JobFilterForm(JobScopeForm):
         since, until = data.get("finished_from"), data.get("finished_to")
         if since and until and since >= until:
             self.add_error("finished_to", "This time is not after the “from” time.")
+        # Both ways is a mistake in a URL; a state tab may meet its exclusion (and shows
+        # none, as its count says).
+        if data.get("provider") and data.get("provider") == data.get("provider_not"):
+            self.add_error(
+                "provider_not", "The same provider cannot be both included and excluded."
+            )
         return data
 
     @property
@@ -197,9 +268,17 @@ class JobFilterForm(JobScopeForm):
 
     @property
     def active(self) -> bool:
+        """Whether any filter but the state tab narrows the list (a sort or size does not)."""
         return self.is_valid() and any(
-            value for name, value in self.cleaned_data.items() if name != "state"
+            is_set(value)
+            for name, value in self.cleaned_data.items()
+            if name != "state" and name not in LAYOUT_FIELDS
         )
+
+    @property
+    def order(self) -> Sort:
+        """The list's order (the default while the form is invalid)."""
+        return sort_of(self.filters.get("sort"))
 
     @property
     def shows_finished(self) -> bool:
@@ -245,166 +324,3 @@ class TrackForm(forms.Form):
                 f"Task IDs are at most 255 characters; {too_long[0][:40]}… has {len(too_long[0])}."
             )
         return ids
-
-
-class VoiceSeparationForm(forms.Form):
-    """Tencent CI VoiceSeparate: a template, or an audio mode with optional audio config.
-
-    Every field is checked here, all at once, with the adapter's own rules (bucket name,
-    region list, object keys), so the person sees each mistake next to its field; the
-    adapter checks them again before anything is sent.
-    """
-
-    AUDIO_MODES = [
-        ("", "—"),
-        ("IsAudio", "Voice only (IsAudio)"),
-        ("IsBackground", "Background only (IsBackground)"),
-        ("AudioAndBackground", "Voice and background (AudioAndBackground)"),
-        ("MusicMode", "Music mode (MusicMode)"),
-    ]
-    CODECS = [
-        ("", "Template / default"),
-        ("mp3", "mp3"),
-        ("aac", "aac"),
-        ("flac", "flac"),
-        ("wav", "wav"),
-        ("m4a", "m4a"),
-        ("amr", "amr"),
-    ]
-    OBJECT_FIELDS = ("input_object", "background_object", "voice_object")
-
-    account = forms.ModelChoiceField(
-        queryset=Account.objects.none(), to_field_name="code", empty_label="Choose an account"
-    )
-    # Lengths are checked by the clean_ methods, in the label's words (and in bytes).
-    input_object = forms.CharField(
-        help_text="Object key in the account's bucket, e.g. input/demo.mp4"
-    )
-    template_id = forms.CharField(required=False, label="Template ID")
-    audio_mode = forms.ChoiceField(required=False, choices=AUDIO_MODES)
-    codec = forms.ChoiceField(required=False, choices=CODECS)
-    samplerate = forms.TypedChoiceField(
-        required=False,
-        coerce=int,
-        empty_value=None,
-        label="Sample rate",
-        choices=[("", "—")]
-        + [(str(r), f"{r} Hz") for r in (8000, 11025, 16000, 22050, 32000, 44100, 48000)],
-    )
-    bitrate = forms.IntegerField(
-        required=False,
-        min_value=8,
-        max_value=1000,
-        label="Bitrate (kbps)",
-        error_messages={
-            "invalid": "Bitrate (kbps) must be a whole number.",
-            "min_value": "Bitrate (kbps) must be at least %(limit_value)s.",
-            "max_value": "Bitrate (kbps) must be at most %(limit_value)s.",
-        },
-    )
-    channels = forms.TypedChoiceField(
-        required=False, coerce=int, empty_value=None, choices=[("", "—"), ("1", "1"), ("2", "2")]
-    )
-    output_bucket = forms.CharField(help_text="name-APPID, e.g. examplebucket-1250000000")
-    output_region = forms.ChoiceField(
-        choices=[("", "Choose a region")]
-        + [(code, f"{code} · {place}") for code, place in TencentCi.regions],
-        help_text="The output bucket's region",
-        error_messages={
-            "invalid_choice": "“%(value)s” is not a Tencent Cloud COS region: choose the "
-            "output bucket's region from the list."
-        },
-    )
-    background_object = forms.CharField(required=False)
-    voice_object = forms.CharField(required=False)
-
-    def __init__(self, *args: Any, source: Job | None = None, **kwargs: Any) -> None:
-        """With `source` the form resubmits that job: its account, fixed, and the
-        parameters it was submitted with as the starting values."""
-        super().__init__(*args, **kwargs)
-        from jobs.providers import PROVIDERS, provider_class
-
-        codes = [code for code in PROVIDERS if provider_class(code).can_submit]
-        accounts = Account.objects.filter(provider__in=codes, enabled=True).order_by("name")
-        cast("forms.ModelChoiceField[Account]", self.fields["account"]).queryset = accounts
-        for name, field in self.fields.items():
-            label = (field.label or pretty_name(name)).lower()
-            verb = "Choose" if isinstance(field, forms.ChoiceField) else "Give"
-            field.error_messages["required"] = f"{verb} the {label}."
-        if source is not None:
-            stored = source.submit_params or {}
-            self.initial.update({k: v for k, v in stored.items() if k in self.fields})
-            self.initial["account"] = source.account
-            self.fields["account"].disabled = True  # what is posted for it is ignored
-        elif not self.is_bound:
-            only = list(accounts[:2])
-            if len(only) == 1:  # nothing to choose: preselect it
-                self.initial.setdefault("account", only[0])
-                if dict(TencentCi.regions).get(only[0].region):
-                    self.initial.setdefault("output_region", only[0].region)
-
-    def _clean_object_key(self, name: str) -> str:
-        value: str = self.cleaned_data.get(name, "")
-        label = pretty_name(name).lower()
-        if _CONTROL.search(value):
-            raise forms.ValidationError(f"The {label} contains control characters.")
-        size = len(value.encode("utf-8"))
-        if size > MAX_OBJECT_KEY_BYTES:
-            raise forms.ValidationError(
-                f"The {label} is at most {MAX_OBJECT_KEY_BYTES} bytes of UTF-8 (it has {size})."
-            )
-        return value
-
-    def clean_input_object(self) -> str:
-        return self._clean_object_key("input_object")
-
-    def clean_background_object(self) -> str:
-        return self._clean_object_key("background_object")
-
-    def clean_voice_object(self) -> str:
-        return self._clean_object_key("voice_object")
-
-    def clean_template_id(self) -> str:
-        value: str = self.cleaned_data.get("template_id", "")
-        if value and not _TEMPLATE_ID.fullmatch(value):
-            raise forms.ValidationError(
-                "The template ID has only letters, digits, - and _ (e.g. t1460606b9752148c4ab1)."
-            )
-        return value
-
-    def clean_output_bucket(self) -> str:
-        value: str = self.cleaned_data.get("output_bucket", "")
-        if not _BUCKET.fullmatch(value):
-            raise forms.ValidationError(
-                f"“{value[:64]}” is not a bucket name: give the output bucket as name-APPID, "
-                "lower-case letters, digits and hyphens, then the APPID "
-                "(e.g. examplebucket-1250000000)."
-            )
-        return value
-
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        data = self.cleaned_data
-        inline = any(
-            data.get(name) for name in ("audio_mode", "codec", "samplerate", "bitrate", "channels")
-        )
-        if data.get("template_id") and inline:
-            self.add_error("template_id", "Give a template ID or the audio settings, not both.")
-        elif not data.get("template_id") and not data.get("audio_mode"):
-            if "template_id" not in self.errors:
-                self.add_error("audio_mode", "Choose an audio mode, or give a template ID.")
-        if not data.get("background_object") and not data.get("voice_object"):
-            if not {"background_object", "voice_object"} & set(self.errors):
-                self.add_error(
-                    "voice_object", "Name at least one output: voice, background or both."
-                )
-        return data
-
-    def field_for_error(self, message: str) -> str | None:
-        """The field an adapter's refusal names (its messages start with the field's name)."""
-        return next((name for name in self.fields if message.startswith(name)), None)
-
-    def submit_params(self) -> dict[str, Any]:
-        data = dict(self.cleaned_data)
-        data.pop("account")
-        return {key: ("" if value is None else value) for key, value in data.items()}

@@ -83,9 +83,9 @@ class JobRow:
 
     @property
     def last_change(self) -> datetime:
-        """When something visible last changed: the newest event (annotated by the list
-        query as `last_change`), else when Clapboard started tracking the job."""
-        return getattr(self.job, "last_change", None) or self.job.tracked_at
+        """When something visible last changed: the newest event, else when Clapboard
+        started tracking the job."""
+        return self.job.changed_at or self.job.tracked_at
 
     @cached_property
     def freshness(self) -> freshness_of.Freshness:

@@ -25,11 +25,12 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from dashboard import downloads
-from dashboard.jobs import export, history, presenters, timings
-from dashboard.jobs.forms import JobFilterForm, TrackForm, VoiceSeparationForm
+from dashboard.jobs import columns, export, history, presenters, timings
+from dashboard.jobs.forms import JobFilterForm, TrackForm, negated_params
 from dashboard.jobs.live import detail_token, media_signature, poll_answer
 from dashboard.jobs.payload import payload_json, raw_preview
-from dashboard.paging import after_param, parse_after
+from dashboard.jobs.submit_form import VoiceSeparationForm
+from dashboard.paging import keyset_param, parse_keyset
 from dashboard.requests import AuthenticatedHtmxRequest, AuthenticatedHttpRequest
 from jobs import selectors, services
 from jobs.media import media_probe
@@ -65,18 +66,25 @@ def job_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
     token = selectors.list_token()
     if request.htmx and request.GET.get("v") == token:
         return HttpResponse(status=204)
+    if (negated := negated_params(request.GET)) is not None:
+        # "Provider is not X" from the form: the list's own parameter for it, in the URL.
+        kept = {k: v for k, v in negated.items() if v and k not in ("v", "after")}
+        return redirect(reverse("job-list") + ("?" + urlencode(kept) if kept else ""))
     form = JobFilterForm(request.GET)
     if not form.is_valid():
         return _invalid_filters(request, form)
     counts = selectors.job_state_counts(form.filters)
-    cursor = parse_after(request.GET.get("after", ""))
-    jobs = selectors.job_list_rows(form.filter(Job.objects.all()))
-    page, has_next = selectors.job_page(jobs, after=cursor, size=PAGE_SIZE)
+    sort = form.order
+    cursor = parse_keyset(request.GET.get("after", ""), timed=sort.timed)
+    jobs = selectors.job_list_rows(form.filter(Job.objects.all()), sort)
+    size = form.filters.get("per_page") or PAGE_SIZE
+    page, has_next = selectors.job_page(jobs, sort=sort, after=cursor, size=size)
     params = _params(request, without=("v", "after"))
     next_url = None
     if has_next:
         last = page[-1]
-        next_url = "?" + urlencode({**params, "after": after_param(last.tracked_at, last.pk)})
+        key = last.sort_key  # type: ignore[attr-defined]  # annotated by jobs.listing
+        next_url = "?" + urlencode({**params, "after": keyset_param(key, last.pk)})
     live_params = _params(request, without=("v",))
     kept = {k: v for k, v in params.items() if k in form.fields}  # what a saved view keeps
     failed = counts.counts.get(State.FAILED, 0)
@@ -97,6 +105,9 @@ def job_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
         "query": urlencode(kept),
         "filter_params": params,
         "matching": presenters.matching_label(counts, form.current_state),
+        "columns": columns.sort_headers(sort, params),
+        "default_order_url": None if sort.is_default else columns.default_order_url(params),
+        "page_sizes": columns.page_sizes(size, params),
     }
     template = "jobs/list.html"
     if request.htmx and not request.htmx.boosted:
@@ -115,7 +126,8 @@ def job_list_csv(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingH
     if not form.is_valid():
         return _invalid_filters(request, form)
     # Spreadsheets are who opens this file: the BOM makes Excel read it as UTF-8.
-    return export.csv_response(request, form.filter(Job.objects.all()), bom=True)
+    jobs = form.filter(Job.objects.all())
+    return export.csv_response(request, jobs, sort=form.order, bom=True)
 
 
 # --- job detail -----------------------------------------------------------------------

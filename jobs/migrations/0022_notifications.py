@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0019_resubmit'),
+        ('jobs', '0020_list_sorting'),
     ]
 
     operations = [

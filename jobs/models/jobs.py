@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import BigIntegerField, F, Q
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -16,6 +17,15 @@ STATE_CHOICES = [(state.value, state.value.capitalize()) for state in State]
 # When a job finished, as the Failures page and the list's finished filter read it: the
 # provider's time, else when Clapboard first saw the job. Indexed (job_state_finished).
 FINISHED_AT = Coalesce("finished_at", "tracked_at")
+# The job list's sort keys (jobs.listing), each with an index of its own. Created as the
+# list shows it: the provider's time, else when Clapboard first saw the job; last change
+# likewise. A job without a media length or progress sorts as -1, below every real value,
+# so the keyset never meets a NULL; -1 is SQL text, not a parameter, because SQLite only
+# matches an index on an expression written the same way, and a bound value is not.
+CREATED_AT = Coalesce("created_at", "tracked_at")
+CHANGED_AT = Coalesce("changed_at", "tracked_at")
+DURATION_KEY = Coalesce("duration_ms", RawSQL("-1", ()), output_field=BigIntegerField())
+PROGRESS_KEY = Coalesce("progress", RawSQL("-1", ()), output_field=BigIntegerField())
 
 
 class JobQuerySet(models.QuerySet["Job"]):
@@ -45,6 +55,9 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     tracked_at = models.DateTimeField(default=timezone.now)
+    # When the newest event happened (the list's "Last change"); null before the first.
+    # A trigger on jobs_jobevent keeps it whatever writes events (migration 0020).
+    changed_at = models.DateTimeField(null=True, blank=True)
     words = models.JSONField(blank=True, default=list)
     subtitles = models.TextField(blank=True)
     subtitles_error = models.CharField(max_length=255, blank=True)
@@ -106,6 +119,11 @@ class Job(models.Model):
                 name="job_notified",
                 condition=Q(notified_at__isnull=False),
             ),
+            # The list's other orders, walked either way (migration 0020).
+            models.Index(CREATED_AT.desc(), F("id").desc(), name="job_sort_created"),
+            models.Index(CHANGED_AT.desc(), F("id").desc(), name="job_sort_changed"),
+            models.Index(DURATION_KEY.desc(), F("id").desc(), name="job_sort_duration"),
+            models.Index(PROGRESS_KEY.desc(), F("id").desc(), name="job_sort_progress"),
         ]
         permissions = [("operate_job", "Can track, refresh and share jobs")]
 

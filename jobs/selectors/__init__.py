@@ -15,10 +15,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypedDict
 
 from django.db import connection
-from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from jobs.listing import QS, Key, Sort, created_within, rows_after, sort_of, sorted_rows
 from jobs.models import (
     Account,
     Job,
@@ -26,7 +27,7 @@ from jobs.models import (
     JobStateCount,
     SavedView,
 )
-from jobs.models.jobs import FINISHED_AT
+from jobs.models.jobs import CREATED_AT, FINISHED_AT
 from jobs.providers.base import State
 from jobs.search import term_filter
 
@@ -69,7 +70,9 @@ class JobFilters(TypedDict, total=False):
 
     q: str
     state: str
+    state_not: str
     provider: str
+    provider_not: str
     account: Account | None
     kind: str
     created_from: date | None
@@ -77,6 +80,17 @@ class JobFilters(TypedDict, total=False):
     failure_code: str
     finished_from: datetime | None
     finished_to: datetime | None
+    window: str
+    # UTC hours of the created time, both included; from > to wraps midnight.
+    hour_from: int | None
+    hour_to: int | None
+    sort: str
+    per_page: int | None
+
+
+def is_set(value: object) -> bool:
+    """Whether a cleaned filter value filters (hour 0 does; "", None and [] do not)."""
+    return value is not None and value != "" and value != []
 
 
 def known_kinds() -> list[str]:
@@ -84,6 +98,20 @@ def known_kinds() -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(KINDS_SQL, [MAX_KINDS])
         return [kind for (kind,) in cursor.fetchall()]
+
+
+def _scope(rows: QS, filters: JobFilters) -> QS:
+    """Jobs, or their counters, narrowed by the account, provider and exclusion filters:
+    both have an account and a state."""
+    if filters.get("state_not"):
+        rows = rows.exclude(state=filters["state_not"])
+    if filters.get("provider"):
+        rows = rows.filter(account__provider=filters["provider"])
+    if filters.get("provider_not"):
+        rows = rows.exclude(account__provider=filters["provider_not"])
+    if account := filters.get("account"):
+        rows = rows.filter(account=account)
+    return rows
 
 
 def _day_start(day: date, *, next_day: bool = False) -> datetime:
@@ -96,22 +124,23 @@ def job_filter(
 ) -> QuerySet[Job]:
     """`jobs` narrowed by every filter set in `filters` (the state one only when `with_state`).
 
-    `any_order`: the caller reads the matches in no order, up to a cap (jobs.search)."""
+    `any_order`: the caller reads the matches in no order, up to a cap (jobs.search).
+    The exclusions apply either way: the tab of an excluded state counts none."""
     if with_state and filters.get("state"):
         jobs = jobs.filter(state=filters["state"])
-    if filters.get("provider"):
-        jobs = jobs.filter(account__provider=filters["provider"])
-    if account := filters.get("account"):
-        jobs = jobs.filter(account=account)
+    jobs = _scope(jobs, filters)
     if filters.get("kind"):
         jobs = jobs.filter(kind=filters["kind"])
     start, end = filters.get("created_from"), filters.get("created_to")
     if start or end:
-        jobs = jobs.annotate(created=Coalesce("created_at", "tracked_at"))
+        jobs = jobs.alias(created=CREATED_AT)
         if start:
             jobs = jobs.filter(created__gte=_day_start(start))
         if end:
             jobs = jobs.filter(created__lt=_day_start(end, next_day=True))
+    jobs = created_within(
+        jobs, filters.get("window"), hours=(filters.get("hour_from"), filters.get("hour_to"))
+    )
     if code := filters.get("failure_code"):
         jobs = jobs.filter(failure_code="" if code == NO_FAILURE_CODE else code)
     start, end = filters.get("finished_from"), filters.get("finished_to")
@@ -129,6 +158,7 @@ def job_filter(
 
 
 # Filters the trigger-kept counters cannot answer: the matching jobs are counted instead.
+# (The exclusions they can: an excluded state's or provider's counters are left out.)
 COUNTED_FILTERS = (
     "q",
     "kind",
@@ -137,6 +167,9 @@ COUNTED_FILTERS = (
     "failure_code",
     "finished_from",
     "finished_to",
+    "window",
+    "hour_from",
+    "hour_to",
 )
 
 
@@ -159,17 +192,13 @@ def job_state_counts(filters: JobFilters) -> StateCounts:
     the table on every poll. (Counting each state up to the cap instead cost 7x on SQLite
     at 1M jobs for a term just above the cap.)
     """
-    if any(filters.get(name) for name in COUNTED_FILTERS):
+    if any(is_set(filters.get(name)) for name in COUNTED_FILTERS):
         jobs = job_filter(Job.objects.all(), filters, with_state=False, any_order=True)
         jobs = jobs.order_by()
         states = list(jobs.values_list("state", flat=True)[: COUNT_CAP + 1])
         cap = COUNT_CAP if len(states) > COUNT_CAP else None
         return StateCounts(dict(Counter(states[:COUNT_CAP])), cap)
-    counts = JobStateCount.objects.filter(count__gt=0)
-    if filters.get("provider"):
-        counts = counts.filter(account__provider=filters["provider"])
-    if account := filters.get("account"):
-        counts = counts.filter(account=account)
+    counts = _scope(JobStateCount.objects.filter(count__gt=0), filters)
     return StateCounts(dict(counts.order_by().values_list("state").annotate(n=Sum("count"))))
 
 
@@ -237,6 +266,8 @@ def account_filter(accounts: QuerySet[Account], filters: JobFilters) -> QuerySet
     """The accounts whose jobs the provider and account filters let through."""
     if filters.get("provider"):
         accounts = accounts.filter(provider=filters["provider"])
+    if filters.get("provider_not"):
+        accounts = accounts.exclude(provider=filters["provider_not"])
     if account := filters.get("account"):
         accounts = accounts.filter(pk=account.pk)
     return accounts
@@ -250,74 +281,60 @@ def failing_accounts(accounts: QuerySet[Account]) -> list[Account]:
     return list(failing.order_by("name"))
 
 
-def _last_change() -> Subquery:
-    """When a job's newest event happened (what the list calls "Last change")."""
-    newest = JobEvent.objects.filter(job=OuterRef("pk")).order_by("-at", "-id")
-    return Subquery(newest.values("at")[:1])
-
-
 # Job columns a list row never shows: the big JSON and text ones, each decoded per row.
 LIST_UNSHOWN = ("words", "raw", "subtitles", "submit_params")
 
 
-def job_list_rows(jobs: QuerySet[Job]) -> QuerySet[Job]:
-    """`jobs` newest tracked first, each annotated with `last_change` (its newest event).
+def job_list_rows(jobs: QuerySet[Job], sort: Sort | None = None) -> QuerySet[Job]:
+    """`jobs` in `sort`'s order (newest tracked first by default), each with its
+    `sort_key` (jobs.listing); "Last change" is the job's own `changed_at`.
 
     The account comes along without its credentials: a row never needs them, and loading
     them would decrypt one blob per row. Nor are LIST_UNSHOWN loaded."""
-    return (
-        jobs.select_related("account")
-        .defer("account__credentials", *LIST_UNSHOWN)
-        .annotate(last_change=_last_change())
-        .order_by("-tracked_at", "-id")
-    )
+    rows = jobs.select_related("account").defer("account__credentials", *LIST_UNSHOWN)
+    return sorted_rows(rows, sort or sort_of(None))
 
 
 def job_export_rows(
-    jobs: QuerySet[Job], fields: Sequence[str], *, chunk_size: int | None = None
+    jobs: QuerySet[Job],
+    fields: Sequence[str],
+    *,
+    sort: Sort | None = None,
+    chunk_size: int | None = None,
 ) -> Iterator[tuple[Any, ...]]:
-    """The values of `fields` (Job columns, or "last_change" as job_list_rows has it) of
-    every one of `jobs`, in the list's order, newest tracked first.
+    """The values of `fields` (Job columns) of every one of `jobs`, in the list's order
+    for `sort` (newest tracked first by default).
 
-    Read in keyset chunks of `chunk_size` (EXPORT_CHUNK) down the newest-first indexes (job_recent,
-    job_state_recent), each a query of its own read to its end, rather than one long
-    cursor: no statement stays open while the rows travel to a slow client, so SQLite
-    holds no read snapshot that keeps its WAL from being checkpointed, and PostgreSQL
-    no snapshot that holds back vacuum (there `.iterator()` would even be a WITH HOLD
-    cursor, the whole result materialised first). A job's tracked_at never changes, so
-    a job that exists throughout the walk is read exactly once; one that changes
-    meanwhile is read as its chunk finds it."""
-    rows = jobs.order_by("-tracked_at", "-id")
-    if "last_change" in fields:
-        rows = rows.annotate(last_change=_last_change())
-    keys = [name for name in ("tracked_at", "id") if name not in fields]
-    columns = [*fields, *keys]
-    at, pk = columns.index("tracked_at"), columns.index("id")
+    Read in keyset chunks of `chunk_size` (EXPORT_CHUNK) down the sort's index, each a
+    query of its own read to its end, rather than one long cursor: no statement stays
+    open while the rows travel to a slow client, so SQLite holds no read snapshot that
+    keeps its WAL from being checkpointed, and PostgreSQL no snapshot that holds back
+    vacuum (there `.iterator()` would even be a WITH HOLD cursor, the whole result
+    materialised first). A job's tracked_at never changes, so under the default sort a
+    job that exists throughout the walk is read exactly once; under a key that moves
+    (last change, progress) a job that moves past the walk's position meanwhile can be
+    read twice or not at all, as on a list paged meanwhile."""
+    sort = sort or sort_of(None)
+    values = sorted_rows(jobs, sort).values_list(*fields, "sort_key", "id")
     width = len(fields)
-    values = rows.values_list(*columns)
     size = chunk_size or EXPORT_CHUNK
     chunk = values
     while True:
         page = list(chunk[:size])
         for row in page:
-            yield row[:width] if keys else row
+            yield row[:width]
         if len(page) < size:
             return
-        last_at, last_pk = page[-1][at], page[-1][pk]
-        # The plain `<=` is the index range; the OR only drops the ties already read.
-        chunk = values.filter(
-            Q(tracked_at__lt=last_at) | Q(id__lt=last_pk), tracked_at__lte=last_at
-        )
+        chunk = rows_after(values, sort, page[-1][-2], page[-1][-1])
 
 
 def job_page(
-    jobs: QuerySet[Job], *, after: tuple[datetime, int] | None, size: int
+    jobs: QuerySet[Job], *, sort: Sort | None = None, after: tuple[Key, int] | None, size: int
 ) -> tuple[list[Job], bool]:
-    """Up to `size` of `jobs` (ordered newest tracked first) after the keyset `after`
-    ((tracked_at, id) of the last one seen), and whether more follow."""
+    """Up to `size` of `jobs` (job_list_rows, in `sort`'s order) after the keyset `after`
+    ((sort key, id) of the last one seen), and whether more follow."""
     if after:
-        tracked_at, pk = after
-        jobs = jobs.filter(Q(tracked_at__lt=tracked_at) | Q(tracked_at=tracked_at, id__lt=pk))
+        jobs = rows_after(jobs, sort or sort_of(None), *after)
     page = list(jobs[: size + 1])
     return page[:size], len(page) > size
 

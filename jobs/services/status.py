@@ -183,6 +183,9 @@ def _plan(
         update.update(changed)
         update["raw"] = storable(dict(status.raw))
         update["version"] = job.version + 1
+        # The event's own time, in the UPDATE sent anyway: the trigger on jobs_jobevent
+        # then finds the row current and writes nothing (migration 0020).
+        update["changed_at"] = now
         event = JobEvent(
             job_id=job.pk,
             at=now,
