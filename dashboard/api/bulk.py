@@ -65,12 +65,17 @@ class BulkStatus(Schema):
     started_at: UtcTime | None
     moved_at: UtcTime | None = Field(description="When a count last changed.")
     finished_at: UtcTime | None
+    resumes: int = Field(
+        description="How many times the run was handed to a new worker after its worker "
+        "stopped (it goes on from where it got to; after 3, the rest fail)."
+    )
+    resumed_at: UtcTime | None = Field(description="When it was last resumed.")
 
 
 def _status(bulk: BulkAction) -> dict[str, Any]:
     bulk = service.bulk_progress(bulk=bulk)
-    fields = ("code", "action", "state", "total", "done", "failed", "skipped")
-    times = ("created_at", "started_at", "moved_at", "finished_at")
+    fields = ("code", "action", "state", "total", "done", "failed", "skipped", "resumes")
+    times = ("created_at", "started_at", "moved_at", "finished_at", "resumed_at")
     return {
         **{name: getattr(bulk, name) for name in (*fields, *times)},
         "skipped_reasons": bulk.detail.get("skipped", {}),
