@@ -189,9 +189,9 @@ def _filter_form(filters: schemas.JobFilterQuery) -> JobFilterForm:
 
 
 def _csv(request: ApiRequest, filters: schemas.JobFilterQuery) -> StreamingHttpResponse:
-    response = export.csv_response(
-        request, _filter_form(filters).filter(Job.objects.all()), bom=False
-    )
+    jobs = _filter_form(filters).filter(Job.objects.all())
+    given = {name: str(value) for name, value in filters.form_data().items() if value != ""}
+    response = export.csv_response(request, jobs, bom=False, via=Via.API, filters=given)
     patch_vary_headers(response, ["Accept"])
     return response
 

@@ -115,7 +115,9 @@ def job_list_csv(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingH
     if not form.is_valid():
         return _invalid_filters(request, form)
     # Spreadsheets are who opens this file: the BOM makes Excel read it as UTF-8.
-    return export.csv_response(request, form.filter(Job.objects.all()), bom=True)
+    filters = {name: value for name, value in request.GET.items() if value}
+    jobs = form.filter(Job.objects.all())
+    return export.csv_response(request, jobs, bom=True, via=Via.WEB, filters=filters)
 
 
 # --- job detail -----------------------------------------------------------------------
