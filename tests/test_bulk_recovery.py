@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from jobs.providers.base import State
 from jobs.refresh import refresh_once
 from jobs.schedules import PERIODIC
 from jobs.services import bulk, jobs_cancel
+from jobs.services.api_tokens import api_token_create
 from jobs.services.audit import Via
 from jobs.services.bulk_recovery import GAVE_UP, MAX_RESUMES, STALL, bulk_sweep
 from tests.test_bulk import LATER, make
@@ -172,3 +174,21 @@ def test_a_refresh_past_the_cap_counts_the_unmarked_jobs_as_failed(simulator, ac
     failures = dict((job.pk, message) for job, message in bulk.bulk_failures(bulk=page))
     assert set(failures) == {j.pk for j in jobs[2:]}
     assert all(m.startswith("Not done: the run's worker stopped") for m in failures.values())
+
+
+def test_the_page_and_the_api_say_when_a_worker_has_gone_quiet_and_was_resumed(
+    accounts, operator, operator_client
+):
+    ci = accounts["tencent_ci"]
+    run = dead_run(operator, "stop_watching", [make(ci, "ci-1"), make(ci, "ci-2")], position=0)
+    BulkAction.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - STALL / 2)
+    html = operator_client.get(reverse("bulk-detail", args=[run.code])).content.decode()
+    assert "No sign of its worker for" in html and "Resumed" not in html
+
+    BulkAction.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - STALL * 2)
+    assert bulk_sweep() == 1
+    token = api_token_create(user=operator, name="t")[1]
+    status = Client().get(f"/api/v1/bulk/{run.code}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    answer = status.json()
+    assert (answer["state"], answer["done"], answer["resumes"]) == ("done", 2, 1)
+    assert answer["resumed_at"] is not None
