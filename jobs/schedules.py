@@ -12,6 +12,7 @@ PERIODIC = {
     "discover-jobs": "jobs.tasks.discover_jobs",
     "alerts-scan": "jobs.tasks.alerts_scan",
     "alerts-deliver": "jobs.tasks.alerts_deliver",
+    "bulk-sweep": "jobs.tasks.bulk_sweep",  # bulk runs whose worker went silent
 }
 
 

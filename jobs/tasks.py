@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jobs import alerts, refresh
 from jobs.refresh import discovery
-from jobs.services import bulk
+from jobs.services import bulk, bulk_recovery
 
 
 def refresh_loop() -> dict[str, int]:
@@ -29,3 +29,7 @@ def alerts_deliver() -> int:
 
 def bulk_action_run(bulk_id: int) -> None:
     bulk.bulk_action_run(bulk_id=bulk_id)
+
+
+def bulk_sweep() -> int:
+    return bulk_recovery.bulk_sweep()

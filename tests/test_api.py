@@ -21,6 +21,7 @@ from jobs.models import ApiToken, AuditEntry, Job, JobEvent, RateCounter
 from jobs.providers import PROVIDERS
 from jobs.services import api_tokens, watching
 from jobs.services.api_tokens import api_token_create, api_token_resolve, api_token_revoke
+from tests.csrf import csrf_post
 
 pytestmark = pytest.mark.django_db
 
@@ -509,13 +510,8 @@ def test_the_token_budget_is_shared_by_every_process(viewer, viewer_token, accou
 # --- the token page -----------------------------------------------------------------------
 
 
-def _csrf_post(client, url, data=None):
-    client.get(reverse("api-tokens"))  # sets the CSRF cookie
-    return client.post(url, data or {}, HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
-
-
 def test_token_page_creates_shows_once_lists_prefix_and_revokes(viewer_client, viewer, accounts):
-    response = _csrf_post(viewer_client, reverse("api-tokens"), {"name": "nightly report"})
+    response = csrf_post(viewer_client, reverse("api-tokens"), {"name": "nightly report"})
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     token = response.context["new_token"]
     html = response.content.decode()
@@ -529,7 +525,7 @@ def test_token_page_creates_shows_once_lists_prefix_and_revokes(viewer_client, v
     assert "nightly report" in listing and "active" in listing
 
     revoke = reverse("api-token-revoke", args=[api_token.code])
-    assert _csrf_post(viewer_client, revoke).status_code == 302
+    assert csrf_post(viewer_client, revoke).status_code == 302
     api_token.refresh_from_db()
     assert api_token.revoked_at is not None
     assert get(JOBS, token).status_code == 401
@@ -537,7 +533,7 @@ def test_token_page_creates_shows_once_lists_prefix_and_revokes(viewer_client, v
 
 
 def test_token_page_needs_a_name_and_csrf(viewer_client, viewer):
-    response = _csrf_post(viewer_client, reverse("api-tokens"), {"name": "  "})
+    response = csrf_post(viewer_client, reverse("api-tokens"), {"name": "  "})
     assert response.status_code == 200 and not response.context["new_token"]
     assert not ApiToken.objects.exists()
     response = viewer_client.post(reverse("api-tokens"), {"name": "no csrf"})
@@ -548,7 +544,7 @@ def test_others_cannot_revoke_or_see_your_tokens(operator_client, viewer, viewer
     api_token = ApiToken.objects.get(user=viewer)
     html = operator_client.get(reverse("api-tokens")).content.decode()
     assert api_token.prefix not in html and "viewer script" not in html
-    response = _csrf_post(operator_client, reverse("api-token-revoke", args=[api_token.code]))
+    response = csrf_post(operator_client, reverse("api-token-revoke", args=[api_token.code]))
     assert response.status_code == 404
     api_token.refresh_from_db()
     assert api_token.revoked_at is None

@@ -8,7 +8,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -17,16 +16,11 @@ from django.utils import timezone
 from jobs.models import Account, AlertRule, ApiToken, AuditEntry, Job, JobEvent, ShareLink
 from jobs.services.api_tokens import api_token_create
 from jobs.services.audit import Action, Outcome, Via, audit_record
+from tests.csrf import csrf_post
 
 pytestmark = pytest.mark.django_db
 
-CSRF = "Csrf0Secret1For2Tests3Only4abcde"
 SECRET = "planted-secret-9b1e5f27c3"
-
-
-def _post(client: Client, url: str, data: dict | None = None):
-    client.cookies[settings.CSRF_COOKIE_NAME] = CSRF
-    return client.post(url, data or {}, HTTP_X_CSRFTOKEN=CSRF)
 
 
 def _only_entry(**match) -> AuditEntry:
@@ -47,8 +41,8 @@ def job(accounts, simulator) -> Job:
 
 def test_stop_and_watch_again_are_logged_and_on_the_jobs_timeline(operator_client, job):
     url = reverse("job-watch", args=[job.code])
-    _post(operator_client, url, {"watch": "stop"})
-    _post(operator_client, url, {"watch": "resume"})
+    csrf_post(operator_client, url, {"watch": "stop"})
+    csrf_post(operator_client, url, {"watch": "resume"})
 
     stop = _only_entry(action=Action.STOP_WATCHING)
     again = _only_entry(action=Action.WATCH_AGAIN)
@@ -67,7 +61,7 @@ def test_stop_and_watch_again_are_logged_and_on_the_jobs_timeline(operator_clien
 
 
 def test_refresh_now_is_requested_then_settled_with_its_outcome(operator_client, job):
-    _post(operator_client, reverse("job-refresh", args=[job.code]))
+    csrf_post(operator_client, reverse("job-refresh", args=[job.code]))
     entry = _only_entry(action=Action.REFRESH)
     # The task ran (synchronously in tests) and polled the simulator; its outcome settles
     # the entry the request created.
@@ -78,21 +72,21 @@ def test_refresh_now_is_requested_then_settled_with_its_outcome(operator_client,
 
 def test_refresh_of_a_finished_job_is_refused_in_the_log(operator_client, job):
     Job.objects.filter(pk=job.pk).update(state="succeeded")
-    _post(operator_client, reverse("job-refresh", args=[job.code]))
+    csrf_post(operator_client, reverse("job-refresh", args=[job.code]))
     entry = _only_entry(action=Action.REFRESH)
     assert entry.outcome == Outcome.REFUSED and "already finished" in entry.summary
 
 
 def test_share_links_created_and_revoked(operator_client, job):
-    _post(operator_client, reverse("share-links", args=[job.code]), {"days": "7"})
+    csrf_post(operator_client, reverse("share-links", args=[job.code]), {"days": "7"})
     link = ShareLink.objects.get()
-    _post(operator_client, reverse("share-revoke", args=[job.code, link.code]))
+    csrf_post(operator_client, reverse("share-revoke", args=[job.code, link.code]))
     created = _only_entry(action=Action.SHARE_CREATE)
     revoked = _only_entry(action=Action.SHARE_REVOKE)
     assert created.detail["link"] == revoked.detail["link"] == str(link.code)
     assert revoked.job_links.get().job_id == job.pk
     # Revoking twice changes nothing, and logs nothing more.
-    _post(operator_client, reverse("share-revoke", args=[job.code, link.code]))
+    csrf_post(operator_client, reverse("share-revoke", args=[job.code, link.code]))
     assert AuditEntry.objects.filter(action=Action.SHARE_REVOKE).count() == 1
     # The link's token is nowhere in the log.
     assert not any(
@@ -102,10 +96,10 @@ def test_share_links_created_and_revoked(operator_client, job):
 
 def test_api_tokens_created_and_revoked_without_the_token(viewer_client):
     viewer_client.get(reverse("api-tokens"))
-    response = _post(viewer_client, reverse("api-tokens"), {"name": "nightly"})
+    response = csrf_post(viewer_client, reverse("api-tokens"), {"name": "nightly"})
     token = re.search(r"cb_[A-Za-z0-9_-]{40,}", response.content.decode())
     api_token = ApiToken.objects.get()
-    _post(viewer_client, reverse("api-token-revoke", args=[api_token.code]))
+    csrf_post(viewer_client, reverse("api-token-revoke", args=[api_token.code]))
     created = _only_entry(action=Action.TOKEN_CREATE)
     _only_entry(action=Action.TOKEN_REVOKE)
     assert created.actor == "victor" and api_token.prefix in created.summary
@@ -124,10 +118,12 @@ def test_alert_rule_changes_list_fields_not_targets(operator_client, receiver):
         "target": receiver.url + "/hook?key=" + SECRET,
         "secret": SECRET,
     }
-    _post(operator_client, reverse("alert-rule-create"), form)
+    csrf_post(operator_client, reverse("alert-rule-create"), form)
     rule = AlertRule.objects.get()
-    _post(operator_client, reverse("alert-rule-edit", args=[rule.code]), {**form, "name": "Fails"})
-    _post(operator_client, reverse("alert-rule-delete", args=[rule.code]))
+    csrf_post(
+        operator_client, reverse("alert-rule-edit", args=[rule.code]), {**form, "name": "Fails"}
+    )
+    csrf_post(operator_client, reverse("alert-rule-delete", args=[rule.code]))
     assert not AlertRule.objects.exists()
     created = _only_entry(action=Action.RULE_CREATE)
     changed = _only_entry(action=Action.RULE_CHANGE)
@@ -150,13 +146,13 @@ def test_account_changes_in_the_admin_name_fields_never_values(staff_client):
         "credential__secret_key": SECRET,
         "option__sub_app_id": "",
     }
-    assert _post(staff_client, "/admin/jobs/account/add/", form).status_code == 302
+    assert csrf_post(staff_client, "/admin/jobs/account/add/", form).status_code == 302
     account = Account.objects.get(name="prod-vod")
     changed = {**form, "credential__secret_key": SECRET + "-new", "rate_limit": "3"}
     url = f"/admin/jobs/account/{account.pk}/change/"
-    assert _post(staff_client, url, changed).status_code == 302
+    assert csrf_post(staff_client, url, changed).status_code == 302
     url = f"/admin/jobs/account/{account.pk}/delete/"
-    assert _post(staff_client, url, {"post": "yes"}).status_code == 302
+    assert csrf_post(staff_client, url, {"post": "yes"}).status_code == 302
 
     added = _only_entry(action=Action.ACCOUNT_CREATE)
     change = _only_entry(action=Action.ACCOUNT_CHANGE)
@@ -173,7 +169,7 @@ def test_account_changes_in_the_admin_name_fields_never_values(staff_client):
 def test_tracking_by_paste_api_and_command_line(operator, operator_client, accounts, simulator):
     simulator.add_job("tencent_ivh", "ivh-a", pinned="running")
     simulator.add_job("tencent_ivh", "ivh-b", pinned="running")
-    _post(
+    csrf_post(
         operator_client,
         reverse("track"),
         {"account": accounts["tencent_ivh"].code, "task_ids": "p1 p2"},
@@ -286,5 +282,5 @@ def test_nothing_edits_an_entry_in_the_admin(staff_client, operator, job):
     assert staff_client.get("/admin/jobs/auditentry/add/").status_code == 403
     change = staff_client.get(f"/admin/jobs/auditentry/{entry.pk}/change/")
     assert change.status_code == 200 and 'name="_save"' not in change.content.decode()
-    delete = _post(staff_client, f"/admin/jobs/auditentry/{entry.pk}/delete/", {"post": "yes"})
+    delete = csrf_post(staff_client, f"/admin/jobs/auditentry/{entry.pk}/delete/", {"post": "yes"})
     assert delete.status_code == 403 and AuditEntry.objects.filter(pk=entry.pk).exists()

@@ -5,7 +5,6 @@ running, a provider error, and the providers without a cancel API."""
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -15,16 +14,11 @@ from jobs.providers.base import State
 from jobs.services import cancel_refusal, jobs_cancel
 from jobs.services.api_tokens import api_token_create
 from jobs.services.audit import Action, Outcome, Via
+from tests.csrf import csrf_post
 
 pytestmark = pytest.mark.django_db
 
-CSRF = "Csrf0Secret1For2Tests3Only4abcde"
 CANCELLABLE = ("tencent_ci", "huawei_metastudio", "aliyun_ice")
-
-
-def _post(client: Client, url: str, data: dict | None = None):
-    client.cookies[settings.CSRF_COOKIE_NAME] = CSRF
-    return client.post(url, data or {}, HTTP_X_CSRFTOKEN=CSRF)
 
 
 def _tracked(simulator, account, external_id: str, phase: str) -> Job:
@@ -46,7 +40,7 @@ def test_a_waiting_job_is_cancelled_from_its_page_and_refreshed(
     assert confirm.status_code == 200 and "Cancel the job" in confirm.content.decode()
     assert Job.objects.get(pk=job.pk).state == State.QUEUED  # a GET changes nothing
 
-    response = _post(operator_client, url)
+    response = csrf_post(operator_client, url)
     assert response.status_code == 302
     job.refresh_from_db()
     # Refreshed at once: the stored state is the provider's answer after the cancel.
@@ -108,7 +102,7 @@ def test_providers_without_a_cancel_api_show_why_and_refuse(
     detail = operator_client.get(reverse("job-detail", args=[job.code])).content.decode()
     assert reverse("job-cancel", args=[job.code]) not in detail
     assert "Cannot cancel" in detail
-    response = _post(operator_client, reverse("job-cancel", args=[job.code]))
+    response = csrf_post(operator_client, reverse("job-cancel", args=[job.code]))
     assert response.status_code == 409
     assert not AuditEntry.objects.filter(action=Action.CANCEL).exists()
 
@@ -116,7 +110,7 @@ def test_providers_without_a_cancel_api_show_why_and_refuse(
 def test_viewers_cannot_cancel(viewer_client, simulator, accounts):
     job = _tracked(simulator, accounts["tencent_ci"], "ci-wait-viewer", "queued")
     assert viewer_client.get(reverse("job-cancel", args=[job.code])).status_code == 403
-    assert _post(viewer_client, reverse("job-cancel", args=[job.code])).status_code == 403
+    assert csrf_post(viewer_client, reverse("job-cancel", args=[job.code])).status_code == 403
     assert Job.objects.get(pk=job.pk).state == State.QUEUED
 
 

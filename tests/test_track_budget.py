@@ -12,6 +12,7 @@ from django.urls import reverse
 from jobs.models import Account, Job
 from jobs.providers.base import State
 from jobs.refresh import refresh_once
+from tests.csrf import csrf_post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,11 +45,8 @@ def _busiest_second(arrivals: list[float]) -> int:
 
 
 def _paste(client, account: Account, ids: list[str]):
-    client.get(reverse("track"))
-    return client.post(
-        reverse("track"),
-        {"account": str(account.code), "task_ids": "\n".join(ids)},
-        HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value,
+    return csrf_post(
+        client, reverse("track"), {"account": str(account.code), "task_ids": "\n".join(ids)}
     )
 
 

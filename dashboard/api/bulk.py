@@ -1,4 +1,5 @@
-"""The API's bulk actions: POST /api/v1/bulk starts one, GET /api/v1/bulk/{code} follows it.
+"""The API's bulk actions: POST /api/v1/bulk starts one, GET /api/v1/bulk/{code} follows it;
+POST /api/v1/jobs.csv exports selected jobs (the bar's "Export CSV").
 
 Same service as the job list's bar (jobs.services.bulk): the selection is resolved here,
 the work runs in the background. A POST is the client's confirmation: there is no
@@ -10,6 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
+from django.http import StreamingHttpResponse
 from ninja import Field, Schema
 from ninja.responses import Status
 from pydantic import ConfigDict
@@ -19,6 +21,7 @@ from dashboard.api.auth import ApiRequest
 from dashboard.api.errors import ApiError
 from dashboard.api.schemas import UtcTime
 from dashboard.api.views import _endpoint, _form_errors
+from dashboard.jobs import export
 from dashboard.jobs.forms import JobFilterForm
 from jobs.models import BulkAction, Job
 from jobs.services import InvalidInput
@@ -47,6 +50,16 @@ class BulkRequest(Schema):
     )
 
 
+class ExportRequest(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: list[uuid.UUID] = Field(
+        min_length=1,
+        max_length=service.BULK_MAX,
+        description=f"Job codes, 1 to {service.BULK_MAX:,}; each must be a job.",
+    )
+
+
 class BulkStatus(Schema):
     code: uuid.UUID
     action: Literal["refresh", "stop_watching", "watch_again", "cancel"]
@@ -65,12 +78,17 @@ class BulkStatus(Schema):
     started_at: UtcTime | None
     moved_at: UtcTime | None = Field(description="When a count last changed.")
     finished_at: UtcTime | None
+    resumes: int = Field(
+        description="How many times the run was handed to a new worker after its worker "
+        "stopped (it goes on from where it got to; after 3, the rest fail)."
+    )
+    resumed_at: UtcTime | None = Field(description="When it was last resumed.")
 
 
 def _status(bulk: BulkAction) -> dict[str, Any]:
     bulk = service.bulk_progress(bulk=bulk)
-    fields = ("code", "action", "state", "total", "done", "failed", "skipped")
-    times = ("created_at", "started_at", "moved_at", "finished_at")
+    fields = ("code", "action", "state", "total", "done", "failed", "skipped", "resumes")
+    times = ("created_at", "started_at", "moved_at", "finished_at", "resumed_at")
     return {
         **{name: getattr(bulk, name) for name in (*fields, *times)},
         "skipped_reasons": bulk.detail.get("skipped", {}),
@@ -79,17 +97,25 @@ def _status(bulk: BulkAction) -> dict[str, Any]:
     }
 
 
+def _ids_of_codes(jobs: list[uuid.UUID]) -> list[int]:
+    """The ids of these job codes, newest first; ApiError when one is no job."""
+    codes = list(dict.fromkeys(str(code) for code in jobs))
+    try:
+        ids = service.bulk_ids_of_codes(codes)
+    except InvalidInput as exc:
+        raise ApiError("invalid", f"jobs: {exc}") from None
+    if len(ids) < len(codes):
+        found = set(Job.objects.filter(pk__in=ids).values_list("code", flat=True))
+        missing = next(code for code in codes if uuid.UUID(code) not in found)
+        raise ApiError("invalid", f"jobs: {len(codes) - len(ids)} are no job ({missing}…).")
+    return ids
+
+
 def _selection(payload: BulkRequest) -> list[int]:
     if (payload.jobs is None) == (payload.filter is None):
         raise ApiError("invalid", "Give either jobs (codes) or filter, not both or neither.")
     if payload.jobs is not None:
-        codes = list(dict.fromkeys(str(code) for code in payload.jobs))
-        ids = service.bulk_ids_of_codes(codes)
-        if len(ids) < len(codes):
-            found = set(Job.objects.filter(pk__in=ids).values_list("code", flat=True))
-            missing = next(code for code in codes if uuid.UUID(code) not in found)
-            raise ApiError("invalid", f"jobs: {len(codes) - len(ids)} are no job ({missing}…).")
-        return ids
+        return _ids_of_codes(payload.jobs)
     filters = payload.filter or {}
     if unknown := sorted(set(filters) - set(FILTER_NAMES)):
         raise ApiError("invalid", f"filter: unknown filter {unknown[0][:40]!r}.")
@@ -137,3 +163,23 @@ def bulk_detail(request: ApiRequest, code: uuid.UUID) -> dict[str, Any]:
     if bulk is None:
         raise ApiError("not_found", "No bulk action with this code.")
     return _status(bulk)
+
+
+@_endpoint(
+    "POST",
+    "jobs.csv",
+    auth.VIEW,
+    None,
+    "invalid",
+    ids=("exportSelectedJobs", "api-jobs-csv-selected"),
+    csv=True,
+)
+def job_export_selected(request: ApiRequest, payload: ExportRequest) -> StreamingHttpResponse:
+    """Export selected jobs as CSV, newest tracked first
+
+    Needs the jobs.view_job permission. The jobs given by code (up to 10,000; a code
+    that is no job is refused), streamed with the same columns as GET /api/v1/jobs.csv,
+    which exports every job a filter matches instead. Recorded in the audit log."""
+    ids = _ids_of_codes(payload.jobs)
+    jobs = Job.objects.filter(pk__in=ids)
+    return export.csv_response(request, jobs, bom=False, via=Via.API, chosen=ids)

@@ -234,8 +234,14 @@ def _filter_form(filters: schemas.JobFilterQuery) -> JobFilterForm:
 
 def _csv(request: ApiRequest, filters: schemas.JobFilterQuery) -> StreamingHttpResponse:
     form = _filter_form(filters)
+    given = {name: str(value) for name, value in filters.form_data().items() if value != ""}
     response = export.csv_response(
-        request, form.filter(Job.objects.all()), sort=form.order, bom=False
+        request,
+        form.filter(Job.objects.all()),
+        sort=form.order,
+        bom=False,
+        via=Via.API,
+        filters=given,
     )
     patch_vary_headers(response, ["Accept"])
     return response

@@ -1,17 +1,20 @@
 """The job list as a CSV file: every job a filter lets through, in the list's order, streamed.
 
 The page (/jobs.csv) and the API (/api/v1/jobs.csv, or /api/v1/jobs asked for text/csv)
-both answer with `csv_response`. The file holds what the list shows plus the IDs and
-times behind it; never a credential, a raw payload or a media URL (provider URLs are
-often presigned: the signature in them is a credential for a while).
+both answer with `csv_response`, and so does the bulk bar's export of selected jobs
+(/bulk/export.csv, POST /api/v1/jobs.csv). The file holds what the list shows plus the
+IDs and times behind it; never a credential, a raw payload or a media URL (provider URLs
+are often presigned: the signature in them is a credential for a while). Every export
+is an audit entry: what it held and, once written, how many rows.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +29,7 @@ from jobs import freshness, selectors
 from jobs.listing import Sort
 from jobs.models import Account, Job
 from jobs.providers.base import TERMINAL_STATES
+from jobs.services.audit import Action, Outcome, audit_record, audit_settle
 
 HEADER = (
     "code",
@@ -164,42 +168,97 @@ class _Rows:
 
 
 def csv_lines(
-    rows: Iterable[tuple[Any, ...]], *, job_url: tuple[str, str], bom: bool
+    rows: Iterable[tuple[Any, ...]],
+    *,
+    job_url: tuple[str, str],
+    bom: bool,
+    begin: Callable[[], Callable[[int, bool], None]] | None = None,
 ) -> Iterator[bytes]:
     """The CSV file of `rows` (FIELDS of each job) in UTF-8, a header first, in pieces of
-    ROWS_PER_WRITE rows; `job_url` is the job page's URL before and after the code."""
+    ROWS_PER_WRITE rows; `job_url` is the job page's URL before and after the code.
+    `begin()` is called when the first piece is asked for; what it returns is called
+    with (rows written, whole file) once the file is written, or when the download stops
+    before (the client went away: the generator is closed)."""
+    on_end = begin() if begin is not None else None
     shape = _Rows(job_url)
     buffer = io.StringIO()
     writer = csv.writer(buffer)  # RFC 4180: CRLF, quotes where a cell needs them
-    if bom:
-        buffer.write("\ufeff")
-    writer.writerow(HEADER)
-    for n, row in enumerate(rows, 1):
-        if (cells := shape.cells(row)) is not None:
-            writer.writerow(cells)
-        if n % ROWS_PER_WRITE == 0:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-            shape.now = timezone.now()
-    yield buffer.getvalue().encode()
+    written, whole = 0, False
+    try:
+        if bom:
+            buffer.write("\ufeff")
+        writer.writerow(HEADER)
+        for n, row in enumerate(rows, 1):
+            if (cells := shape.cells(row)) is not None:
+                writer.writerow(cells)
+                written += 1
+            if n % ROWS_PER_WRITE == 0:
+                yield buffer.getvalue().encode()
+                buffer.seek(0)
+                buffer.truncate()
+                shape.now = timezone.now()
+        yield buffer.getvalue().encode()
+        whole = True
+    finally:
+        if on_end is not None:
+            on_end(written, whole)
+
+
+def export_audit(
+    request: HttpRequest, *, via: str, chosen: Sequence[int] = (), filters: Mapping[str, Any]
+) -> Callable[[int, bool], None]:
+    """Record the export as an audit entry (the selected jobs linked, or the filter in its
+    detail) and return what settles it with the rows written (csv_lines' `begin`)."""
+    what = f"{len(chosen):,} selected jobs" if chosen else "the job list"
+    detail: dict[str, Any] = {"selected": len(chosen)} if chosen else {"filter": dict(filters)}
+    entry = audit_record(
+        user=request.user,
+        via=via,
+        action=Action.EXPORT,
+        outcome=Outcome.REQUESTED,
+        summary=f"CSV export of {what} started",
+        jobs=chosen,
+        detail=detail,
+    )
+
+    def settle(rows: int, whole: bool) -> None:
+        if whole:
+            summary, outcome = f"Exported {rows:,} jobs as CSV ({what})", Outcome.DONE
+        else:
+            summary = f"CSV export of {what} stopped after {rows:,} rows: the download broke off"
+            outcome = Outcome.FAILED
+        audit_settle(entry_id=entry.pk, outcome=outcome, summary=summary)
+
+    return settle
 
 
 def csv_response(
-    request: HttpRequest, jobs: QuerySet[Job], *, sort: Sort, bom: bool
+    request: HttpRequest,
+    jobs: QuerySet[Job],
+    *,
+    sort: Sort | None = None,
+    bom: bool,
+    via: str,
+    chosen: Sequence[int] = (),
+    filters: Mapping[str, Any] | None = None,
 ) -> StreamingHttpResponse:
-    """`jobs` in `sort`'s order as a CSV download named for the time of the export,
-    streamed: the rows are
+    """`jobs` in `sort`'s order (newest tracked first by default) as a CSV download named
+    for the time of the export, streamed: the rows are
     read while they are sent (jobs.selectors.job_export_rows), so memory stays flat
     whatever their number. `bom`: start with a UTF-8 byte order mark, without which
-    Excel reads the file as the local code page and garbles non-Latin names. HEAD reads
-    no row."""
+    Excel reads the file as the local code page and garbles non-Latin names. The export
+    is audited (`chosen`: the ids of selected jobs; else `filters`, the list's). HEAD
+    reads no row and records nothing."""
     page = request.build_absolute_uri(reverse("job-detail", args=[_ZERO]))
     head, _, tail = page.partition(str(_ZERO))
     body: Iterable[bytes] = ()
     if request.method != "HEAD":
+        # Audited once the file is being written: a response never read sent nothing.
+        audit = functools.partial(
+            export_audit, request, via=via, chosen=chosen, filters=filters or {}
+        )
         rows = selectors.job_export_rows(jobs, FIELDS, sort=sort)
-        body = csv_lines(rows, job_url=(head, tail), bom=bom)
+        body = csv_lines(rows, job_url=(head, tail), bom=bom, begin=audit)
     response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
     stamp = timezone.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = content_disposition_header(

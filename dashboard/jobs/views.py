@@ -126,8 +126,11 @@ def job_list_csv(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingH
     if not form.is_valid():
         return _invalid_filters(request, form)
     # Spreadsheets are who opens this file: the BOM makes Excel read it as UTF-8.
+    filters = {name: value for name, value in request.GET.items() if value}
     jobs = form.filter(Job.objects.all())
-    return export.csv_response(request, jobs, sort=form.order, bom=True)
+    return export.csv_response(
+        request, jobs, sort=form.order, bom=True, via=Via.WEB, filters=filters
+    )
 
 
 # --- job detail -----------------------------------------------------------------------

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0020_list_sorting'),
+        ('jobs', '0021_bulk_heartbeat'),
     ]
 
     operations = [

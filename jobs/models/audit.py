@@ -38,6 +38,8 @@ class AuditEntry(models.Model):
         ACCOUNT_DELETE = "account_delete", "Account deleted"
         # One entry per bulk action, whatever it does (`detail["action"]`): see BulkAction.
         BULK = "bulk", "Bulk action"
+        # A CSV file of jobs: what it held (a selection, or a filter) and how many rows.
+        EXPORT = "export", "Export CSV"
 
     class Outcome(models.TextChoices):
         DONE = "done", "Done"

@@ -19,6 +19,13 @@ class BulkAction(models.Model):
     to `total` once the action is done; `moved_at` is when one of them last changed, so
     the progress page can say how long it has been still. `detail` holds grouped skip
     reasons and the failed jobs' messages (capped), never a secret.
+
+    A run is resumable: `position` is how many of `job_ids` it has worked through (each
+    chunk's job writes and its counts commit together), `heartbeat_at` is when its worker
+    last showed it was alive (also while it waits for a lease or a rate budget, when no
+    count moves), and `resumes` counts the times the sweep handed it to a new worker
+    after the old one went silent; a worker acts only while `resumes` is still the value
+    it started under (jobs.services.bulk_recovery).
     """
 
     class Kind(models.TextChoices):
@@ -54,6 +61,10 @@ class BulkAction(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     moved_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    resumes = models.PositiveSmallIntegerField(default=0)
+    resumed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -6,19 +6,26 @@ enqueues the task. The task acts in chunks, one UPDATE and one event INSERT per 
 `jobs_cancel` within each account's rate budget. A refresh only marks its jobs due: the
 refresh engine polls them under its own rules (one poller per account, its rate budget),
 and `bulk_progress` reads how far it got.
+
+A run can stop anywhere (its worker killed, the host gone) and go on from where it got
+to: it works through `job_ids` in order from `position`, and each chunk's writes to the
+jobs commit together with its counts and the new position, so a resumed run never acts
+twice on a settled job. jobs.services.bulk_recovery finds runs whose worker went silent.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import groupby
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import DateTimeField, F, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -28,24 +35,37 @@ from jobs.refresh.budget import RateBudget
 from jobs.refresh.leases import account_lease_take, account_leases_release, owner_id
 from jobs.refresh.shutdown import shutdown_wait
 from jobs.selectors import JobFilters, job_filter
-from jobs.services.audit import Action, Outcome, actor_label, audit_record, audit_settle
+from jobs.services.audit import Action, Outcome, actor_label, audit_record
+from jobs.services.bulk_state import (
+    bulk_failures,
+    bulk_finish,
+    bulk_progress,
+    bulk_summary,
+    bulk_waiting_reason,
+    chunks,
+)
 from jobs.services.cancel import cancel_refusal, jobs_cancel
 from jobs.services.errors import InvalidInput
 
+__all__ = [  # the reading half lives in bulk_state; callers use this module for both
+    "bulk_failures",
+    "bulk_progress",
+    "bulk_summary",
+    "bulk_waiting_reason",
+]
+
 BULK_MAX = 10_000
-CHUNK = 500
 CANCEL_CHUNK = 200  # jobs per jobs_cancel call: one audit entry and one progress step each
 LEASE_WAIT = 75.0  # seconds: a refresh loop holds an account for just under a minute
 KEPT_MESSAGES = 1000  # failed jobs' messages kept in `detail`
+BEAT_SECONDS = 10.0  # the heartbeat's write, at most this often while nothing else is written
+# A cancel's worst case at the providers' default rates (5/s and up): 10,000 requests
+# take 2,000 s, plus up to LEASE_WAIT per chunk of 200 for a loop to give the account
+# back (3,750 s). Other actions take seconds and keep the cluster's 90 s.
+CANCEL_TIMEOUT = 4 * 3600
 Kind = BulkAction.Kind
 DESTRUCTIVE = frozenset({Kind.STOP_WATCHING, Kind.CANCEL})
-T = TypeVar("T")
 _ROW = ("pk", "state", "provider_state", "next_poll_at", "stopped_reason", "account")
-
-
-def _chunks(ids: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:
-    for start in range(0, len(ids), size):
-        yield list(ids[start : start + size])
 
 
 # --- the selection ----------------------------------------------------------------------
@@ -62,7 +82,7 @@ def bulk_ids_of_codes(codes: Iterable[str]) -> list[int]:
             f"{len(codes):,} jobs selected; a bulk action takes at most {BULK_MAX:,}."
         )
     ids: list[int] = []
-    for chunk in _chunks(codes):
+    for chunk in chunks(codes):
         ids += Job.objects.filter(code__in=chunk).values_list("pk", flat=True)
     if not ids:
         raise InvalidInput("None of the selected jobs exists any more.")
@@ -110,7 +130,7 @@ def _rows(ids: Sequence[int]) -> list[Job]:
 def bulk_preview(*, action: str, job_ids: Sequence[int]) -> Counter[str]:
     """How many of `job_ids` `action` would skip, by reason (for the confirmation)."""
     reasons: Counter[str] = Counter()
-    for chunk in _chunks(job_ids, 2000):
+    for chunk in chunks(job_ids, 2000):
         reasons.update(r for job in _rows(chunk) if (r := refusal(action, job)))
     return reasons
 
@@ -146,49 +166,98 @@ def bulk_action_create(*, user: Any, via: str, action: str, job_ids: Sequence[in
         )
         entry.detail["bulk"] = str(bulk.code)
         entry.save(update_fields=["detail"])
-        transaction.on_commit(
-            lambda: async_task("jobs.tasks.bulk_action_run", bulk.pk, task_name=f"bulk {bulk.pk}")
-        )
+        transaction.on_commit(lambda: bulk_enqueue(bulk))
     return bulk
+
+
+def bulk_enqueue(bulk: BulkAction) -> None:
+    """Hand a queued run to a worker (a first run, or one the sweep resumes)."""
+    options: dict[str, Any] = {"task_name": f"bulk {bulk.pk}"}
+    if bulk.action == Kind.CANCEL:
+        options["timeout"] = CANCEL_TIMEOUT
+    async_task("jobs.tasks.bulk_action_run", bulk.pk, **options)
 
 
 # --- running ----------------------------------------------------------------------------
 
 
+class Superseded(Exception):
+    """The sweep handed this run to another worker (jobs.services.bulk_recovery): stop."""
+
+
+def _mine(bulk: BulkAction) -> QuerySet[BulkAction]:
+    """The run's row while this worker still owns it (the sweep bumps `resumes`)."""
+    return BulkAction.objects.filter(
+        pk=bulk.pk, state=BulkAction.State.RUNNING, resumes=bulk.resumes
+    )
+
+
+class Heartbeat:
+    """Shows the sweep that the run's worker is alive while no count moves (waiting for a
+    lease, pacing cancel requests): one UPDATE at most every BEAT_SECONDS."""
+
+    def __init__(self, bulk: BulkAction) -> None:
+        self.bulk = bulk
+        self.last = time.monotonic()
+
+    def __call__(self) -> bool:
+        """Beat if due; False when the run is no longer this worker's."""
+        if time.monotonic() - self.last < BEAT_SECONDS:
+            return True
+        self.last = time.monotonic()
+        return bool(_mine(self.bulk).update(heartbeat_at=timezone.now()))
+
+
 def bulk_action_run(*, bulk_id: int) -> None:
-    """Run a queued bulk action (a second delivery of the task finds it taken and returns)."""
+    """Run a queued bulk action from its `position` on: a first run, or one the sweep
+    resumed. A second delivery of the task finds it taken and returns."""
     now = timezone.now()
     if not BulkAction.objects.filter(pk=bulk_id, state=BulkAction.State.QUEUED).update(
-        state=BulkAction.State.RUNNING, started_at=now, moved_at=now
+        state=BulkAction.State.RUNNING,
+        started_at=Coalesce(F("started_at"), Value(now, output_field=DateTimeField())),
+        moved_at=Coalesce(F("moved_at"), Value(now, output_field=DateTimeField())),
+        heartbeat_at=now,
     ):
         return
     bulk = BulkAction.objects.select_related("user").get(pk=bulk_id)
-    actor = actor_label(bulk.user, bulk.via)
-    if bulk.action == Kind.REFRESH:
-        _mark_due(bulk, began=now)
-        return  # progress is read from the jobs as the engine polls them (bulk_progress)
-    if bulk.action == Kind.CANCEL:
-        _cancel(bulk)
-    else:
-        for chunk in _chunks(bulk.job_ids):
-            _watch_chunk(bulk, chunk, actor=actor)
-    _finish(bulk)
+    try:
+        if bulk.action == Kind.REFRESH:
+            _mark_due(bulk)
+            return  # progress is read from the jobs as the engine polls them (bulk_progress)
+        if bulk.action == Kind.CANCEL:
+            _cancel(bulk)
+        else:
+            actor = actor_label(bulk.user, bulk.via)
+            for chunk in chunks(bulk.job_ids, start=bulk.position):
+                _watch_chunk(bulk, chunk, actor=actor)
+    except Superseded:
+        return  # the worker the sweep chose goes on from the position last committed
+    bulk_finish(bulk)
 
 
-def _step(bulk: BulkAction, *, done: int = 0, failed: int = 0, skipped: int = 0) -> None:
-    """Add one chunk's outcome to the counts (also on the instance, for the summary)."""
+def _step(
+    bulk: BulkAction, *, worked: int, done: int = 0, failed: int = 0, skipped: int = 0
+) -> None:
+    """Add one chunk's outcome to the counts and move `position` past its `worked` jobs
+    (also on the instance, for the summary). Call it in the chunk's transaction: raises
+    Superseded, rolling the chunk back, when the run is no longer this worker's."""
     bulk.done, bulk.failed, bulk.skipped = (
         bulk.done + done,
         bulk.failed + failed,
         bulk.skipped + skipped,
     )
-    BulkAction.objects.filter(pk=bulk.pk).update(
+    bulk.position += worked
+    now = timezone.now()
+    if not _mine(bulk).update(
         done=F("done") + done,
         failed=F("failed") + failed,
         skipped=F("skipped") + skipped,
-        moved_at=timezone.now(),
+        position=F("position") + worked,
+        moved_at=now,
+        heartbeat_at=now,
         detail=bulk.detail,
-    )
+    ):
+        raise Superseded
 
 
 def _skip(bulk: BulkAction, reasons: Iterable[str]) -> None:
@@ -197,14 +266,19 @@ def _skip(bulk: BulkAction, reasons: Iterable[str]) -> None:
     bulk.detail["skipped"] = dict(grouped)
 
 
-def _fail(bulk: BulkAction, job_id: int, message: str) -> None:
+def bulk_fail_job(bulk: BulkAction, job_id: int, message: str) -> None:
+    """Keep `message` for a failed job in `detail` (the first KEPT_MESSAGES of them)."""
     failed = bulk.detail.setdefault("failed", {})
     if len(failed) < KEPT_MESSAGES:
         failed[str(job_id)] = message[:300]
 
 
+GONE = "The job no longer exists."
+
+
 def _watch_chunk(bulk: BulkAction, ids: list[int], *, actor: str) -> None:
-    """Stop or resume watching one chunk: one UPDATE, one INSERT of timeline lines."""
+    """Stop or resume watching one chunk: one UPDATE, one INSERT of timeline lines, and
+    its counts, all in one transaction."""
     jobs, reasons = [], []
     for job in _rows(ids):
         if reason := refusal(bulk.action, job):
@@ -218,6 +292,7 @@ def _watch_chunk(bulk: BulkAction, ids: list[int], *, actor: str) -> None:
     else:
         note = f"Watching again, at the request of {actor} (bulk action)"
         fields = dict(next_poll_at=now, stopped_reason="", poll_errors=0)
+    missing = len(ids) - len(jobs) - len(reasons)  # deleted since the action was asked
     with transaction.atomic():
         changed = Job.objects.filter(pk__in=[j.pk for j in jobs]).exclude(state__in=TERMINAL_STATES)
         changed.update(**fields, version=F("version") + 1)
@@ -232,203 +307,124 @@ def _watch_chunk(bulk: BulkAction, ids: list[int], *, actor: str) -> None:
             )
             for job in jobs
         )
-    missing = len(ids) - len(jobs) - len(reasons)  # deleted since the action was asked
-    _skip(bulk, reasons + ["The job no longer exists."] * missing)
-    _step(bulk, done=len(jobs), skipped=len(reasons) + missing)
+        _skip(bulk, reasons + [GONE] * missing)
+        _step(bulk, worked=len(ids), done=len(jobs), skipped=len(reasons) + missing)
+
+
+def _by_account(bulk: BulkAction) -> None:
+    """Order a cancel's `job_ids` by account (newest first within each), once, before its
+    first chunk: a chunk then never spans two accounts, and `position` stays one number."""
+    account_of: dict[int, int] = {}
+    for chunk in chunks(bulk.job_ids, 2000):
+        account_of.update(Job.objects.filter(pk__in=chunk).values_list("pk", "account_id"))
+    bulk.job_ids = sorted(bulk.job_ids, key=lambda pk: account_of.get(pk, 0))
+    bulk.detail["by_account"] = True
+    if not _mine(bulk).filter(position=0).update(job_ids=bulk.job_ids, detail=bulk.detail):
+        raise Superseded
+
+
+def _cancel_chunks(bulk: BulkAction) -> Iterator[list[int]]:
+    """The rest of a cancel's jobs, at most CANCEL_CHUNK at a time, one account each."""
+    rest = bulk.job_ids[bulk.position :]
+    account_of: dict[int, int] = {}
+    for chunk in chunks(rest, 2000):
+        account_of.update(Job.objects.filter(pk__in=chunk).values_list("pk", "account_id"))
+    for _, run in groupby(rest, key=lambda pk: account_of.get(pk, 0)):
+        yield from chunks(list(run), CANCEL_CHUNK)
 
 
 def _cancel(bulk: BulkAction) -> None:
     """Skip what cannot be cancelled; ask the rest per account, holding its lease (no poll
-    at the same time) and within its rate budget."""
-    by_account: dict[int, list[Job]] = {}
-    for chunk in _chunks(bulk.job_ids):
+    at the same time) and within its rate budget, chunk by chunk. A chunk whose worker
+    died between the provider's answers and its step is asked again on resume: its jobs
+    were answered but not counted (the window is one database write)."""
+    if bulk.position == 0 and not bulk.detail.get("by_account"):
+        _by_account(bulk)
+    owner = owner_id(f"bulk-cancel-{bulk.pk}")
+    beat = Heartbeat(bulk)
+    budgets: dict[int, RateBudget] = {}
+    for chunk in _cancel_chunks(bulk):
         rows = _rows(chunk)
         reasons = [r for job in rows if (r := refusal(Kind.CANCEL, job))]
-        for job in rows:
-            if not refusal(Kind.CANCEL, job):
-                by_account.setdefault(job.account_id, []).append(job)
+        asking = [job for job in rows if not refusal(Kind.CANCEL, job)]
         missing = len(chunk) - len(rows)
-        _skip(bulk, reasons + ["The job no longer exists."] * missing)
-        _step(bulk, skipped=len(reasons) + missing)
-    owner = owner_id(f"bulk-cancel-{bulk.pk}")
-    for account_id, jobs in by_account.items():
-        account = Account.objects.get(pk=account_id)
-        budget = RateBudget(account.effective_rate_limit)
-        for start in range(0, len(jobs), CANCEL_CHUNK):
-            chunk = jobs[start : start + CANCEL_CHUNK]
-            requests = math.ceil(len(chunk) / max(1, account.adapter_class.cancel_batch_size))
-            seconds = requests / account.effective_rate_limit + 30
-            if not _account_lease(account, owner=owner, seconds=seconds):
-                for job in chunk:
-                    _fail(bulk, job.pk, "Not sent: the account stayed busy polling; ask again.")
-                _step(bulk, failed=len(chunk))
-                continue
-            try:
-                results = jobs_cancel(
-                    account=account, jobs=chunk, user=bulk.user, via=bulk.via, pace=budget.take
-                )
-            finally:
-                account_leases_release(owner=owner, account_id=account.pk)
-            accepted = [r.job.pk for r in results if r.accepted]
+        _skip(bulk, reasons + [GONE] * missing)
+        if not asking:
+            _step(bulk, worked=len(chunk), skipped=len(reasons) + missing)
+            continue
+        account = Account.objects.get(pk=asking[0].account_id)
+        budget = budgets.setdefault(account.pk, RateBudget(account.effective_rate_limit))
+        requests = math.ceil(len(asking) / max(1, account.adapter_class.cancel_batch_size))
+        seconds = requests / account.effective_rate_limit + 30
+        if not _account_lease(account, owner=owner, seconds=seconds, beat=beat):
+            for job in asking:
+                bulk_fail_job(bulk, job.pk, "Not sent: the account stayed busy polling; ask again.")
+            _step(bulk, worked=len(chunk), failed=len(asking), skipped=len(reasons) + missing)
+            continue
+        try:
+            results = jobs_cancel(
+                account=account,
+                jobs=asking,
+                user=bulk.user,
+                via=bulk.via,
+                pace=functools.partial(_paced, beat, budget),
+            )
+        finally:
+            account_leases_release(owner=owner, account_id=account.pk)
+        accepted = [r.job.pk for r in results if r.accepted]
+        for result in results:
+            if result.outcome in ("refused", "error"):
+                bulk_fail_job(bulk, result.job.pk, result.message)
+        _skip(bulk, [s.message for s in results if s.outcome == "skipped"])
+        failed = sum(r.outcome in ("refused", "error") for r in results)
+        skipped = len(reasons) + missing + sum(r.outcome == "skipped" for r in results)
+        with transaction.atomic():
             # The provider's answer shows on the next poll: ask for it now.
             Job.objects.filter(pk__in=accepted, next_poll_at__isnull=False).update(
                 next_poll_at=timezone.now()
             )
-            for result in results:
-                if result.outcome in ("refused", "error"):
-                    _fail(bulk, result.job.pk, result.message)
-            _skip(bulk, [s.message for s in results if s.outcome == "skipped"])
-            failed = sum(r.outcome in ("refused", "error") for r in results)
-            skipped = sum(r.outcome == "skipped" for r in results)
-            _step(bulk, done=len(accepted), failed=failed, skipped=skipped)
+            _step(bulk, worked=len(chunk), done=len(accepted), failed=failed, skipped=skipped)
 
 
-def _account_lease(account: Account, *, owner: str, seconds: float) -> bool:
+def _paced(beat: Callable[[], bool], budget: RateBudget) -> bool:
+    """jobs_cancel's `pace`: beat, then wait for the next request's token."""
+    return beat() and budget.take()
+
+
+def _account_lease(
+    account: Account, *, owner: str, seconds: float, beat: Callable[[], bool]
+) -> bool:
     """Hold the account's lease as a poller does, waiting up to LEASE_WAIT for a refresh
     loop to give it back: cancel requests spend the same rate limit as its polls, so the
-    two never ask at once. False when it stayed taken or the worker is stopping."""
+    two never ask at once. False when it stayed taken or the worker is stopping; raises
+    Superseded when the run is no longer this worker's."""
     deadline = time.monotonic() + LEASE_WAIT
     while not account_lease_take(account_id=account.pk, owner=owner, seconds=seconds):
+        if not beat():
+            raise Superseded
         if time.monotonic() > deadline or shutdown_wait(1.0):
             return False
     return True
 
 
-def _mark_due(bulk: BulkAction, *, began: datetime) -> None:
-    """Mark a refresh's jobs due at `began`; each poll moves its job's next_poll_at on,
-    which is how `bulk_progress` counts it (a failed poll does not set last_polled_at)."""
-    skipped_ids: list[int] = []
-    for chunk in _chunks(bulk.job_ids):
+def _mark_due(bulk: BulkAction) -> None:
+    """Mark a refresh's jobs due at the time it began (`started_at`, the same on resume);
+    each poll moves its job's next_poll_at on, which is how `bulk_progress` counts it (a
+    failed poll does not set last_polled_at). Chunk by chunk, each with its step."""
+    began = bulk.started_at
+    for chunk in chunks(bulk.job_ids, start=bulk.position):
         rows = _rows(chunk)
         reasons = {job.pk: r for job in rows if (r := refusal(Kind.REFRESH, job))}
         due = [job.pk for job in rows if job.pk not in reasons]
-        Job.objects.filter(pk__in=due, next_poll_at__isnull=False).update(next_poll_at=began)
         found = {job.pk for job in rows}
         gone = [pk for pk in chunk if pk not in found]
-        skipped_ids += [*reasons, *gone]
-        _skip(bulk, [*reasons.values(), *["The job no longer exists."] * len(gone)])
-    bulk.detail["skipped_ids"] = skipped_ids
-    BulkAction.objects.filter(pk=bulk.pk).update(
-        state=BulkAction.State.WAITING, skipped=len(skipped_ids), detail=bulk.detail
-    )
-    bulk.skipped, bulk.state = len(skipped_ids), BulkAction.State.WAITING
-    if len(skipped_ids) == bulk.total:
-        _finish(bulk)
-
-
-def _finish(bulk: BulkAction) -> None:
-    now = timezone.now()
-    BulkAction.objects.filter(pk=bulk.pk).update(state=BulkAction.State.DONE, finished_at=now)
-    bulk.state, bulk.finished_at = BulkAction.State.DONE, now
-    if bulk.audit_id is not None:
-        if bulk.done == bulk.total:
-            outcome = Outcome.DONE
-        elif bulk.done:
-            outcome = Outcome.PARTIAL
-        else:
-            outcome = Outcome.REFUSED if bulk.skipped else Outcome.FAILED
-        audit_settle(entry_id=bulk.audit_id, outcome=outcome, summary=bulk_summary(bulk))
-
-
-# --- reading how far it got -------------------------------------------------------------
-
-_PAST = {
-    Kind.REFRESH: "refreshed",
-    Kind.STOP_WATCHING: "no longer watched",
-    Kind.WATCH_AGAIN: "watched again",
-    Kind.CANCEL: "cancel accepted",
-}
-
-
-def bulk_summary(bulk: BulkAction) -> str:
-    """ "1,204 refreshed, 3 failed, 12 skipped" (what is settled so far)."""
-    parts = [f"{bulk.done:,} {_PAST[Kind(bulk.action)]}"]
-    parts += [
-        f"{n:,} {word}" for n, word in ((bulk.failed, "failed"), (bulk.skipped, "skipped")) if n
-    ]
-    return ", ".join(parts)
-
-
-def _refresh_ids(bulk: BulkAction) -> list[int]:
-    skipped = set(bulk.detail.get("skipped_ids", []))
-    return [pk for pk in bulk.job_ids if pk not in skipped]
-
-
-def bulk_progress(*, bulk: BulkAction) -> BulkAction:
-    """`bulk` with its counts up to date: a waiting refresh counts its jobs the engine has
-    polled since it began (done) or whose poll failed since (failed), and is done when none
-    is still due from it. Other actions' counts are written by their task as it goes."""
-    if bulk.state != BulkAction.State.WAITING or bulk.started_at is None:
-        return bulk
-    began, done, failed = bulk.started_at, 0, 0
-    for chunk in _chunks(_refresh_ids(bulk), 2000):
-        settled = Job.objects.filter(pk__in=chunk).filter(
-            Q(next_poll_at__isnull=True) | ~Q(next_poll_at=began)
-        )
-        counts = settled.aggregate(
-            ok=Count("pk", filter=Q(poll_errors=0)), bad=Count("pk", filter=Q(poll_errors__gt=0))
-        )
-        done, failed = done + counts["ok"], failed + counts["bad"]
-    if (done, failed) != (bulk.done, bulk.failed):
-        bulk.done, bulk.failed, bulk.moved_at = done, failed, timezone.now()
-        BulkAction.objects.filter(pk=bulk.pk).update(
-            done=done, failed=failed, moved_at=bulk.moved_at
-        )
-    if bulk.settled >= bulk.total:
-        _finish(bulk)
-    return bulk
-
-
-def bulk_waiting_reason(bulk: BulkAction, *, stall_seconds: int = 30) -> str:
-    """Why an action is not moving, when we know ("" otherwise): its task has not
-    started, or a refresh's accounts are disabled, paused, or not being polled at all."""
-    now = timezone.now()
-    if bulk.state == BulkAction.State.QUEUED:
-        waited = (now - bulk.created_at).total_seconds()
-        if waited > stall_seconds:
-            return (
-                f"Not started in {int(waited)} s: the background worker may not be running "
-                "(manage.py qcluster)."
-            )
-        return ""
-    if bulk.state != BulkAction.State.WAITING or bulk.moved_at is None:
-        return ""
-    account_ids: set[int] = set()
-    for chunk in _chunks(_refresh_ids(bulk), 2000):
-        pending = Job.objects.filter(pk__in=chunk, next_poll_at=bulk.started_at)
-        account_ids.update(pending.values_list("account_id", flat=True).distinct())
-    held = Account.objects.filter(pk__in=account_ids).order_by("name").only("name", "enabled")
-    if names := [a.name for a in held.filter(enabled=False)]:
-        return f"Disabled, so never polled: {', '.join(names[:5])}; enable them in the admin."
-    if names := [a.name for a in held.filter(retry_at__gt=now)]:
-        return f"Paused after errors, so not polled yet: {', '.join(names[:5])}."
-    still = (now - bulk.moved_at).total_seconds()
-    if still > stall_seconds:
-        return (
-            f"No job polled in {int(still)} s: the refresh worker may not be running "
-            "(manage.py qcluster)."
-        )
-    return ""
-
-
-def bulk_failures(*, bulk: BulkAction, limit: int = 500) -> list[tuple[Job, str]]:
-    """The jobs the action failed on, with each one's error, newest first."""
-    if bulk.action == Kind.REFRESH:
-        failed_ids = _refresh_ids(bulk)
-        began = bulk.started_at
-    else:
-        messages = bulk.detail.get("failed", {})
-        failed_ids, began = [int(pk) for pk in messages], None
-    found: list[tuple[Job, str]] = []
-    for chunk in _chunks(failed_ids, 2000):
-        jobs = (
-            Job.objects.filter(pk__in=chunk).select_related("account").defer("account__credentials")
-        )
-        if began is not None:
-            jobs = jobs.filter(poll_errors__gt=0).exclude(next_poll_at=began)
-        for job in jobs.order_by("-tracked_at", "-id"):
-            message = job.last_poll_error if began else bulk.detail["failed"][str(job.pk)]
-            found.append((job, message))
-        if len(found) >= limit:
-            break
-    return found[:limit]
+        bulk.detail["skipped_ids"] = [*bulk.detail.get("skipped_ids", []), *reasons, *gone]
+        _skip(bulk, [*reasons.values(), *[GONE] * len(gone)])
+        with transaction.atomic():
+            Job.objects.filter(pk__in=due, next_poll_at__isnull=False).update(next_poll_at=began)
+            _step(bulk, worked=len(chunk), skipped=len(reasons) + len(gone))
+    if not _mine(bulk).update(state=BulkAction.State.WAITING):
+        raise Superseded
+    bulk.state = BulkAction.State.WAITING
+    if bulk.skipped == bulk.total:
+        bulk_finish(bulk)

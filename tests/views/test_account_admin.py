@@ -8,6 +8,7 @@ from django.test import Client
 
 from jobs.models import Account
 from jobs.roles import OPERATORS
+from tests.csrf import csrf_post
 
 SECRET = "planted-secret-9b1e5f27c3"
 SECRET_ID = "AKIDadmin00000042"
@@ -179,11 +180,6 @@ def test_adding_starts_with_a_neutral_provider_choice(admin_client_csrf):
 # --- "Test connection" on the account page (issue 11 item 3) -------------------------------
 
 
-def _csrf_post(client: Client, page: str, url: str):
-    client.get(page)  # the admin page sets the CSRF cookie
-    return client.post(url, {"csrfmiddlewaretoken": client.cookies["csrftoken"].value})
-
-
 @pytest.mark.django_db
 def test_the_change_page_has_a_test_connection_button_that_records_the_outcome(
     staff_client, simulator, accounts
@@ -196,14 +192,14 @@ def test_the_change_page_has_a_test_connection_button_that_records_the_outcome(
     assert staff_client.get(button).status_code == 405
     assert staff_client.post(button).status_code == 403  # no CSRF token
 
-    response = _csrf_post(staff_client, page, button)
+    response = csrf_post(staff_client, button)
     assert response.status_code == 302 and response["Location"] == page
     assert f"{account.name}: connection ok" in staff_client.get(page).content.decode().lower()
     account.refresh_from_db()
     assert account.last_ok_at is not None and account.consecutive_failures == 0
 
     simulator.inject("bad_signature", "tencent_vod")
-    _csrf_post(staff_client, page, button)
+    csrf_post(staff_client, button)
     html = staff_client.get(page).content.decode()
     assert f"{account.name}: authfailure.signaturefailure" in html.lower()
     account.refresh_from_db()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
@@ -16,22 +15,15 @@ from django.urls import reverse
 from jobs.alerts import alerts_deliver, alerts_scan
 from jobs.models import Account, AlertDelivery, AlertRule
 from jobs.roles import OPERATORS
+from tests.csrf import csrf_post
 from tests.test_alerts import fail_job, make_rule
 
-CSRF_SECRET = "Csrf0Secret1For2Tests3Only4abcde"
 SECRET = "whsec-never-shown-9d1c4b7a2e"
 NEW_SECRET = "whsec-replaced-5e8f1a3c0d"
 
 
 def _badge(state: str, icon: str, word: str) -> str:
     return f'<span class="badge state-{state}"><span aria-hidden="true">{icon}</span> {word}</span>'
-
-
-def _post(client: Client, url: str, data: dict | None = None, *, csrf: bool = True, **kwargs):
-    if csrf:
-        client.cookies[settings.CSRF_COOKIE_NAME] = CSRF_SECRET
-        data = {**(data or {}), "csrfmiddlewaretoken": CSRF_SECRET}
-    return client.post(url, data or {}, **kwargs)
 
 
 @pytest.fixture
@@ -78,8 +70,8 @@ def test_viewers_and_outsiders_get_403_everywhere(who, request, rule):
         reverse("alert-deliveries", args=[code]),
     ):
         assert client.get(url).status_code == 403, url
-    assert _post(client, reverse("alert-rule-test", args=[code])).status_code == 403
-    assert _post(client, reverse("alert-rule-delete", args=[code])).status_code == 403
+    assert csrf_post(client, reverse("alert-rule-test", args=[code])).status_code == 403
+    assert csrf_post(client, reverse("alert-rule-delete", args=[code])).status_code == 403
     assert AlertRule.objects.filter(pk=rule.pk).exists()
     assert not AlertDelivery.objects.exists()
 
@@ -104,7 +96,7 @@ def test_another_operators_rule_is_not_found_but_staff_see_all(
     assert rule.name not in client.get(reverse("alert-rules")).content.decode()
     assert client.get(reverse("alert-rule-edit", args=[rule.code])).status_code == 404
     assert client.get(reverse("alert-deliveries", args=[rule.code])).status_code == 404
-    assert _post(client, reverse("alert-rule-test", args=[rule.code])).status_code == 404
+    assert csrf_post(client, reverse("alert-rule-test", args=[rule.code])).status_code == 404
 
     page = staff_client.get(reverse("alert-rules")).content.decode()
     assert rule.name in page and "owner olivia" in page
@@ -120,7 +112,7 @@ def test_the_nav_shows_alerts_to_operators_only(operator_client, viewer_client):
 
 def test_operator_creates_a_rule(operator, operator_client, receiver, accounts):
     account = accounts["tencent_vod"]
-    response = _post(
+    response = csrf_post(
         operator_client,
         reverse("alert-rule-create"),
         _form(receiver, accounts=[str(account.code)]),
@@ -146,7 +138,7 @@ def test_a_rule_with_account_events_saves_them_and_shows_them_again(operator_cli
         unreachable_minutes="5",
         rate_limited_minutes="20",
     )
-    assert _post(operator_client, reverse("alert-rule-create"), data).status_code == 302
+    assert csrf_post(operator_client, reverse("alert-rule-create"), data).status_code == 302
     rule = AlertRule.objects.get()
     assert rule.events == ["credentials", "unreachable"]
     assert (rule.unreachable_minutes, rule.rate_limited_minutes) == (5, 20)
@@ -169,13 +161,13 @@ def test_a_rule_with_account_events_saves_them_and_shows_them_again(operator_cli
 
 def test_blank_thresholds_keep_the_rules_own(operator_client, operator, receiver):
     data = _form(receiver, account_events=["unreachable"], unreachable_minutes="25")
-    assert _post(operator_client, reverse("alert-rule-create"), data).status_code == 302
+    assert csrf_post(operator_client, reverse("alert-rule-create"), data).status_code == 302
     rule = AlertRule.objects.get()
     assert (rule.unreachable_minutes, rule.rate_limited_minutes) == (25, 10)
     del data["unreachable_minutes"]  # a form from before the fields existed
     data["rate_limited_minutes"] = ""
     url = reverse("alert-rule-edit", args=[rule.code])
-    assert _post(operator_client, url, data).status_code == 302
+    assert csrf_post(operator_client, url, data).status_code == 302
     rule.refresh_from_db()
     assert (rule.unreachable_minutes, rule.rate_limited_minutes) == (25, 10)
 
@@ -201,12 +193,12 @@ def test_a_blank_secret_keeps_the_stored_one_and_a_new_one_replaces_it(
     operator_client, rule, receiver
 ):
     url = reverse("alert-rule-edit", args=[rule.code])
-    response = _post(operator_client, url, _form(receiver, name="Renamed", secret=""))
+    response = csrf_post(operator_client, url, _form(receiver, name="Renamed", secret=""))
     assert response.status_code == 302
     rule.refresh_from_db()
     assert rule.name == "Renamed" and rule.secrets == {"secret": SECRET}
 
-    _post(operator_client, url, _form(receiver, secret=NEW_SECRET))
+    csrf_post(operator_client, url, _form(receiver, secret=NEW_SECRET))
     rule.refresh_from_db()
     assert rule.secrets == {"secret": NEW_SECRET}
 
@@ -217,7 +209,7 @@ def test_a_robot_secret_can_be_removed(operator_client, operator, receiver):
     rule.save()
     url = reverse("alert-rule-edit", args=[rule.code])
     data = _form(receiver, channel="dingtalk", target=rule.target, secret="", clear_secret="on")
-    assert _post(operator_client, url, data).status_code == 302
+    assert csrf_post(operator_client, url, data).status_code == 302
     rule.refresh_from_db()
     assert rule.secrets == {}
 
@@ -236,7 +228,9 @@ def test_a_robot_secret_can_be_removed(operator_client, operator, receiver):
     ],
 )
 def test_invalid_rules_are_refused_in_place(operator_client, receiver, overrides, field, message):
-    response = _post(operator_client, reverse("alert-rule-create"), _form(receiver, **overrides))
+    response = csrf_post(
+        operator_client, reverse("alert-rule-create"), _form(receiver, **overrides)
+    )
 
     assert response.status_code == 200
     assert message in " ".join(response.context["form"].errors[field])
@@ -247,7 +241,9 @@ def test_invalid_rules_are_refused_in_place(operator_client, receiver, overrides
 
 def test_a_duplicate_name_is_refused_with_a_form_error(operator_client, operator, receiver, rule):
     for name in ("Render farm", "render FARM ", "Render farm"):
-        response = _post(operator_client, reverse("alert-rule-create"), _form(receiver, name=name))
+        response = csrf_post(
+            operator_client, reverse("alert-rule-create"), _form(receiver, name=name)
+        )
         assert response.status_code == 200, name
         errors = " ".join(response.context["form"].errors["name"])
         assert "already an alert rule named" in errors
@@ -255,7 +251,7 @@ def test_a_duplicate_name_is_refused_with_a_form_error(operator_client, operator
     assert AlertRule.objects.filter(owner=operator).count() == 1
 
     other = make_rule(operator, "email", "ops@example.com", name="Nightly")
-    response = _post(
+    response = csrf_post(
         operator_client,
         reverse("alert-rule-edit", args=[other.code]),
         _form(receiver, name="Render farm"),
@@ -265,7 +261,7 @@ def test_a_duplicate_name_is_refused_with_a_form_error(operator_client, operator
     assert other.name == "Nightly"
     # Saving a rule under its own name, or a new one, is fine.
     assert (
-        _post(
+        csrf_post(
             operator_client,
             reverse("alert-rule-edit", args=[rule.code]),
             _form(receiver, name="Render farm"),
@@ -273,7 +269,7 @@ def test_a_duplicate_name_is_refused_with_a_form_error(operator_client, operator
         == 302
     )
     assert (
-        _post(
+        csrf_post(
             operator_client, reverse("alert-rule-create"), _form(receiver, name="Render farm 2")
         ).status_code
         == 302
@@ -283,9 +279,9 @@ def test_a_duplicate_name_is_refused_with_a_form_error(operator_client, operator
 def test_another_owner_may_reuse_a_name(rule, receiver, django_user_model):
     other = django_user_model.objects.create_user("otto", password="pw-otto")
     other.groups.add(Group.objects.get(name=OPERATORS))
-    client = Client()
+    client = Client(enforce_csrf_checks=True)
     client.force_login(other)
-    response = _post(client, reverse("alert-rule-create"), _form(receiver, name="Render farm"))
+    response = csrf_post(client, reverse("alert-rule-create"), _form(receiver, name="Render farm"))
     assert response.status_code == 302
     assert AlertRule.objects.filter(name="Render farm").count() == 2
 
@@ -318,13 +314,15 @@ def test_the_migration_renames_rules_that_already_share_a_name(operator):
 
 def test_post_without_csrf_token_is_refused(operator_client, receiver, rule):
     assert (
-        _post(
-            operator_client, reverse("alert-rule-create"), _form(receiver), csrf=False
+        csrf_post(
+            operator_client, reverse("alert-rule-create"), _form(receiver), token=False
         ).status_code
         == 403
     )
     assert (
-        _post(operator_client, reverse("alert-rule-test", args=[rule.code]), csrf=False).status_code
+        csrf_post(
+            operator_client, reverse("alert-rule-test", args=[rule.code]), token=False
+        ).status_code
         == 403
     )
     assert not AlertDelivery.objects.exists()
@@ -335,7 +333,7 @@ def test_delete_asks_then_deletes(operator_client, rule):
     assert "Delete alert rule" in operator_client.get(url).content.decode()
     assert AlertRule.objects.filter(pk=rule.pk).exists()
 
-    response = _post(operator_client, url, follow=True)
+    response = csrf_post(operator_client, url, follow=True)
     assert not AlertRule.objects.filter(pk=rule.pk).exists()
     assert "deleted" in response.content.decode()
 
@@ -344,7 +342,7 @@ def test_delete_asks_then_deletes(operator_client, rule):
 
 
 def test_send_test_shows_the_outcome(operator_client, rule, receiver):
-    response = _post(operator_client, reverse("alert-rule-test", args=[rule.code]), follow=True)
+    response = csrf_post(operator_client, reverse("alert-rule-test", args=[rule.code]), follow=True)
 
     page = response.content.decode()
     assert "Test message sent to Webhook (JSON, HMAC-signed)" in page and "(HTTP 200)" in page
@@ -359,7 +357,7 @@ def test_send_test_shows_the_outcome(operator_client, rule, receiver):
 def test_a_failed_test_says_why(operator_client, rule, receiver):
     receiver.answers = [(502, b"bad gateway")]
     url = reverse("alert-rule-test", args=[rule.code])
-    response = _post(operator_client, url, {"back": "deliveries"}, follow=True)
+    response = csrf_post(operator_client, url, {"back": "deliveries"}, follow=True)
 
     assert response.redirect_chain[-1][0] == reverse("alert-deliveries", args=[rule.code])
     page = response.content.decode()
@@ -424,13 +422,13 @@ def test_the_robot_target_is_shown_masked_and_a_blank_keeps_it(operator_client, 
     assert f"Now: {receiver.url}/…" in edit and "Leave blank to keep it" in edit
 
     data = _form(receiver, name="Ding renamed", channel="dingtalk", target="", secret="")
-    assert _post(operator_client, url, data).status_code == 302
+    assert csrf_post(operator_client, url, data).status_code == 302
     rule.refresh_from_db()
     assert (rule.name, rule.target) == ("Ding renamed", target)
 
     new_target = f"{receiver.url}/robot/send?access_token=dingReplacedToken0002"
     data = _form(receiver, channel="dingtalk", target=new_target, secret="")
-    assert _post(operator_client, url, data).status_code == 302
+    assert csrf_post(operator_client, url, data).status_code == 302
     rule.refresh_from_db()
     assert rule.target == new_target
 
@@ -438,7 +436,7 @@ def test_the_robot_target_is_shown_masked_and_a_blank_keeps_it(operator_client, 
 def test_a_kept_target_is_still_checked_against_a_new_channel(operator_client, operator, receiver):
     rule = make_rule(operator, "email", "ops@example.com", name="Mail")
     url = reverse("alert-rule-edit", args=[rule.code])
-    response = _post(operator_client, url, _form(receiver, channel="webhook", target=""))
+    response = csrf_post(operator_client, url, _form(receiver, channel="webhook", target=""))
     assert response.status_code == 200
     assert "full http(s) URL" in " ".join(response.context["form"].errors["target"])
     rule.refresh_from_db()
@@ -446,7 +444,7 @@ def test_a_kept_target_is_still_checked_against_a_new_channel(operator_client, o
 
 
 def test_a_new_rule_needs_a_target(operator_client, receiver):
-    response = _post(operator_client, reverse("alert-rule-create"), _form(receiver, target=""))
+    response = csrf_post(operator_client, reverse("alert-rule-create"), _form(receiver, target=""))
     assert response.status_code == 200
     assert "This field is required" in " ".join(response.context["form"].errors["target"])
     assert not AlertRule.objects.exists()

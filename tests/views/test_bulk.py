@@ -13,21 +13,17 @@ from django.utils.html import escape
 from jobs.models import AuditEntry, BulkAction, Job, JobEvent
 from jobs.services import cancel_refusal
 from jobs.services.bulk import BULK_MAX
+from tests.csrf import csrf_post
 
 pytestmark = pytest.mark.django_db
 
 LATER = timedelta(minutes=10)
+BULK = reverse("bulk-create")
 
 
 def make(account, external_id, state="running", **fields):
     fields.setdefault("next_poll_at", timezone.now() + LATER)
     return Job.objects.create(account=account, external_id=external_id, state=state, **fields)
-
-
-def post(client, data, **extra):
-    client.get(reverse("job-list"))
-    token = client.cookies["csrftoken"].value
-    return client.post(reverse("bulk-create"), data, HTTP_X_CSRFTOKEN=token, **extra)
 
 
 def test_the_list_offers_a_box_per_row_and_the_bar_to_operators_only(
@@ -60,8 +56,8 @@ def test_selected_rows_are_refreshed_in_the_background(
     picked = [make(ci, "ci-1"), make(ci, "ci-2")]
     other = make(ci, "ci-3")
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(
-            operator_client, {"action": "refresh", "job": [str(j.code) for j in picked]}
+        response = csrf_post(
+            operator_client, BULK, {"action": "refresh", "job": [str(j.code) for j in picked]}
         )
     bulk = BulkAction.objects.get()
     assert response.status_code == 302 and response.url == f"/bulk/{bulk.code}/"
@@ -85,8 +81,9 @@ def test_all_matching_is_resolved_server_side_from_the_lists_filter(
     stopped = [make(ci, f"ci-{n}", next_poll_at=None, stopped_reason="by hand") for n in range(3)]
     make(ivh, "ivh-1", next_poll_at=None, stopped_reason="by hand")
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(
+        response = csrf_post(
             operator_client,
+            BULK,
             # The ticked row is ignored: "all matching" means the filter's jobs.
             {"action": "watch_again", "all_matching": "1", "account": str(ci.code), "job": "x"},
         )
@@ -101,8 +98,8 @@ def test_all_matching_over_the_cap_is_refused_with_a_clear_message(operator_clie
     Job.objects.bulk_create(
         Job(account=accounts["tencent_ci"], external_id=f"ci-{n}") for n in range(BULK_MAX + 1)
     )
-    response = post(
-        operator_client, {"action": "refresh", "all_matching": "1", "kind": ""}, follow=True
+    response = csrf_post(
+        operator_client, BULK, {"action": "refresh", "all_matching": "1", "kind": ""}, follow=True
     )
     assert not BulkAction.objects.exists()
     assert "More than 10,000 jobs match this filter" in response.content.decode()
@@ -115,7 +112,7 @@ def test_stop_watching_asks_for_confirmation_first(
     ci = accounts["tencent_ci"]
     jobs = [make(ci, "ci-1"), make(ci, "ci-2"), make(ci, "ci-3", "succeeded", next_poll_at=None)]
     codes = [str(j.code) for j in jobs]
-    response = post(operator_client, {"action": "stop_watching", "job": codes})
+    response = csrf_post(operator_client, BULK, {"action": "stop_watching", "job": codes})
     html = response.content.decode()
     assert response.status_code == 200 and not BulkAction.objects.exists()
     assert "Stop watching: 3 jobs?" in html and "stops polling <strong>2</strong> jobs" in html
@@ -123,7 +120,9 @@ def test_stop_watching_asks_for_confirmation_first(
     assert html.count('name="job"') == 3 and 'name="confirmed" value="1"' in html
     assert Job.objects.filter(next_poll_at__isnull=False).count() == 2  # nothing done yet
     with django_capture_on_commit_callbacks(execute=True):
-        post(operator_client, {"action": "stop_watching", "job": codes, "confirmed": "1"})
+        csrf_post(
+            operator_client, BULK, {"action": "stop_watching", "job": codes, "confirmed": "1"}
+        )
     bulk = BulkAction.objects.get()
     assert (bulk.state, bulk.done, bulk.skipped) == ("done", 2, 1)
     assert not Job.objects.filter(next_poll_at__isnull=False).exists()
@@ -134,7 +133,9 @@ def test_stop_watching_asks_for_confirmation_first(
 def test_cancel_confirmation_says_how_many_are_skipped_and_why(operator_client, accounts):
     ivh, vod = accounts["tencent_ivh"], accounts["tencent_vod"]
     jobs = [make(ivh, "ivh-1", "queued"), make(ivh, "ivh-2"), make(vod, "vod-1", "succeeded")]
-    response = post(operator_client, {"action": "cancel", "job": [str(j.code) for j in jobs]})
+    response = csrf_post(
+        operator_client, BULK, {"action": "cancel", "job": [str(j.code) for j in jobs]}
+    )
     html = response.content.decode()
     assert "Cancel: 3 jobs?" in html and "cancel <strong>0</strong> jobs" in html
     assert "3 will be skipped" in html
@@ -168,7 +169,7 @@ def test_a_get_does_nothing(operator_client, accounts):
 )
 def test_bad_selections_are_explained_on_the_list(operator_client, accounts, data, message):
     make(accounts["tencent_ci"], "ci-1")
-    response = post(operator_client, data, follow=True)
+    response = csrf_post(operator_client, BULK, data, follow=True)
     # Back on the list (a 400 there when its filter is the invalid part), with the reason.
     assert response.redirect_chain and response.status_code in (200, 400)
     assert message in response.content.decode()
@@ -177,7 +178,7 @@ def test_bad_selections_are_explained_on_the_list(operator_client, accounts, dat
 
 def test_viewers_may_not_ask_nor_watch_bulk_actions(viewer_client, operator, accounts):
     job = make(accounts["tencent_ci"], "ci-1")
-    response = post(viewer_client, {"action": "refresh", "job": str(job.code)})
+    response = csrf_post(viewer_client, BULK, {"action": "refresh", "job": str(job.code)})
     assert response.status_code == 403 and not BulkAction.objects.exists()
     bulk = BulkAction.objects.create(user=operator, via="web", action="refresh", job_ids=[job.pk])
     assert viewer_client.get(reverse("bulk-detail", args=[bulk.code])).status_code == 403

@@ -7,24 +7,17 @@ import html
 import re
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
 from jobs.models import Account, Job, SavedView
+from tests.csrf import csrf_post
 
 pytestmark = pytest.mark.django_db
 
-CSRF = "Csrf0Secret1For2Tests3Only4abcde"
-
-
-def _post(client: Client, url: str, data: dict):
-    client.cookies[settings.CSRF_COOKIE_NAME] = CSRF
-    return client.post(url, data, HTTP_X_CSRFTOKEN=CSRF)
-
 
 def _save(client: Client, query: str, name: str, **extra):
-    return _post(client, reverse("saved-view-save"), {"query": query, "name": name, **extra})
+    return csrf_post(client, reverse("saved-view-save"), {"query": query, "name": name, **extra})
 
 
 @pytest.fixture
@@ -82,10 +75,10 @@ def test_only_the_owner_or_staff_delete_a_view(operator_client, viewer_client, s
     _save(operator_client, "state=running", "Shared", shared="on")
     view = SavedView.objects.get()
     url = reverse("saved-view-delete", args=[view.code])
-    assert _post(viewer_client, url, {}).status_code == 404
+    assert csrf_post(viewer_client, url, {}).status_code == 404
     assert viewer_client.get(url).status_code == 405  # nothing happens on a GET
     assert SavedView.objects.exists()
-    assert _post(staff_client, url, {}).status_code == 302
+    assert csrf_post(staff_client, url, {}).status_code == 302
     assert not SavedView.objects.exists()
 
 

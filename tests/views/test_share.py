@@ -18,13 +18,13 @@ from django.utils import timezone
 
 from jobs.models import Account, Job, ShareLink
 from jobs.services.sharing import SHARE_FAILURE_LIMIT, share_create, share_resolve, share_revoke
+from tests.csrf import csrf_post
 
 PUBLIC_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex",
     "Cache-Control": "private, no-store",
 }
-CSRF_SECRET = "Csrf0Secret1For2Tests3Only4abcde"  # 32 allowed characters
 URL_TOKEN = re.compile(r"http://testserver/s/([A-Za-z0-9_-]+)/")
 RAW_MARKER = "raw-payload-marker-7731"
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -62,16 +62,8 @@ def job(ivh) -> Job:
     )
 
 
-def _post(client: Client, url: str, data: dict | None = None, *, htmx: bool = False, csrf=True):
-    headers = {"HX-Request": "true"} if htmx else {}
-    if csrf:
-        client.cookies[settings.CSRF_COOKIE_NAME] = CSRF_SECRET
-        headers["X-CSRFToken"] = CSRF_SECRET
-    return client.post(url, data or {}, headers=headers)
-
-
 def _create(client: Client, job: Job, days: int = 7) -> str:
-    response = _post(client, reverse("share-links", args=[job.code]), {"days": days}, htmx=True)
+    response = csrf_post(client, reverse("share-links", args=[job.code]), {"days": days}, htmx=True)
     assert response.status_code == 200
     return URL_TOKEN.search(response.content.decode()).group(1)
 
@@ -114,7 +106,7 @@ def test_service_default_is_seven_days_and_tokens_carry_256_bits(job, operator):
 
 
 def test_an_expiry_outside_the_choices_is_refused(job, operator_client):
-    response = _post(
+    response = csrf_post(
         operator_client, reverse("share-links", args=[job.code]), {"days": 3}, htmx=True
     )
     assert response.status_code == 200
@@ -124,7 +116,7 @@ def test_an_expiry_outside_the_choices_is_refused(job, operator_client):
 
 def test_the_url_is_shown_once_and_never_stored(job, operator_client):
     url = reverse("share-links", args=[job.code])
-    response = _post(operator_client, url, {"days": 7}, htmx=True)
+    response = csrf_post(operator_client, url, {"days": 7}, htmx=True)
     page = response.content.decode()
     token = URL_TOKEN.search(page).group(1)
     assert f'data-copy="http://testserver/s/{token}/"' in page
@@ -142,7 +134,7 @@ def test_the_url_is_shown_once_and_never_stored(job, operator_client):
 
 
 def test_a_full_page_post_renders_the_panel_inside_the_dashboard(job, operator_client):
-    response = _post(operator_client, reverse("share-links", args=[job.code]), {"days": 1})
+    response = csrf_post(operator_client, reverse("share-links", args=[job.code]), {"days": 1})
     page = response.content.decode()
     assert response.status_code == 200
     assert "<html" in page and "Log out" in page
@@ -164,7 +156,7 @@ def test_operator_revokes_a_link(job, operator_client):
     link = ShareLink.objects.get()
     revoke = reverse("share-revoke", args=[job.code, link.code])
 
-    response = _post(operator_client, revoke, htmx=True)
+    response = csrf_post(operator_client, revoke, htmx=True)
     assert response.status_code == 200
     assert "revoked" in response.content.decode()
     link.refresh_from_db()
@@ -172,7 +164,7 @@ def test_operator_revokes_a_link(job, operator_client):
     assert _open(token).status_code == 404
 
     # Without HTMX the browser goes back to the job page; a second revoke is harmless.
-    response = _post(operator_client, revoke)
+    response = csrf_post(operator_client, revoke)
     assert response.status_code == 302
     assert response["Location"] == reverse("job-detail", args=[job.code]) + "#share-panel"
 
@@ -180,7 +172,7 @@ def test_operator_revokes_a_link(job, operator_client):
 def test_revoking_a_link_through_another_job_is_404(job, ivh, operator, operator_client):
     other = Job.objects.create(account=ivh, external_id="other-task")
     link, _ = share_create(job=other, user=operator)
-    response = _post(operator_client, reverse("share-revoke", args=[job.code, link.code]))
+    response = csrf_post(operator_client, reverse("share-revoke", args=[job.code, link.code]))
     assert response.status_code == 404
     link.refresh_from_db()
     assert link.revoked_at is None
@@ -204,9 +196,9 @@ def test_viewers_and_outsiders_can_neither_see_nor_use_the_panel(
     panel = reverse("share-links", args=[job.code])
     assert client.get(panel).status_code == 403
     assert client.get(panel, headers={"HX-Request": "true"}).status_code == 403
-    assert _post(client, panel, {"days": 7}).status_code == 403
-    assert _post(client, panel, {"days": 7}, htmx=True).status_code == 403
-    assert _post(client, reverse("share-revoke", args=[job.code, link.code])).status_code == 403
+    assert csrf_post(client, panel, {"days": 7}).status_code == 403
+    assert csrf_post(client, panel, {"days": 7}, htmx=True).status_code == 403
+    assert csrf_post(client, reverse("share-revoke", args=[job.code, link.code])).status_code == 403
     assert ShareLink.objects.count() == 1
     link.refresh_from_db()
     assert link.revoked_at is None
@@ -228,8 +220,8 @@ def test_posts_without_a_csrf_token_are_refused(job, operator, operator_client):
     link, _ = share_create(job=job, user=operator)
     panel = reverse("share-links", args=[job.code])
     revoke = reverse("share-revoke", args=[job.code, link.code])
-    assert _post(operator_client, panel, {"days": 7}, csrf=False).status_code == 403
-    assert _post(operator_client, revoke, csrf=False, htmx=True).status_code == 403
+    assert csrf_post(operator_client, panel, {"days": 7}, token=False).status_code == 403
+    assert csrf_post(operator_client, revoke, token=False, htmx=True).status_code == 403
     assert ShareLink.objects.count() == 1
     link.refresh_from_db()
     assert link.revoked_at is None

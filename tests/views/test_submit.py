@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from jobs.models import Job
+from tests.csrf import csrf_post
 
 pytestmark = pytest.mark.django_db
 
@@ -34,14 +35,9 @@ def _form(account, **extra):
 NO_AUDIO_SETTINGS = {"audio_mode": "", "codec": "", "samplerate": "", "bitrate": "", "channels": ""}
 
 
-def _post(client, data):
-    client.get(URL)
-    return client.post(URL, data, HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
-
-
 def test_submit_creates_tracks_and_opens_the_job(operator_client, simulator, accounts):
     account = accounts["tencent_ci"]
-    response = _post(operator_client, _form(account))
+    response = csrf_post(operator_client, URL, _form(account))
     assert response.status_code == 302
     job = Job.objects.get(account=account)
     assert response["Location"] == reverse("job-detail", args=[job.code])
@@ -55,7 +51,7 @@ def test_template_instead_of_inline_settings(operator_client, simulator, account
         template_id="t1460606b9752148c4ab182f55163ba7cd",
         **NO_AUDIO_SETTINGS,
     )
-    assert _post(operator_client, data).status_code == 302
+    assert csrf_post(operator_client, URL, data).status_code == 302
 
 
 @pytest.mark.parametrize(
@@ -70,7 +66,7 @@ def test_template_instead_of_inline_settings(operator_client, simulator, account
 def test_validation_errors_show_in_place_and_keep_the_input(
     operator_client, accounts, extra, field, message
 ):
-    response = _post(operator_client, _form(accounts["tencent_ci"], **extra))
+    response = csrf_post(operator_client, URL, _form(accounts["tencent_ci"], **extra))
     assert response.status_code == 200
     assert message in " ".join(response.context["form"].errors[field])
     html = response.content.decode()
@@ -98,7 +94,7 @@ def test_every_field_error_shows_at_once_next_to_its_field(operator_client, simu
         voice_object="",
         background_object="",
     )
-    response = _post(operator_client, data)
+    response = csrf_post(operator_client, URL, data)
     assert response.status_code == 200 and not Job.objects.exists()
     assert "tencent_ci" not in simulator.requests  # nothing was sent
     blocks = _field_blocks(response.content.decode())
@@ -118,13 +114,15 @@ def test_every_field_error_shows_at_once_next_to_its_field(operator_client, simu
 
 
 def test_a_region_outside_the_provider_list_is_refused(operator_client, simulator, accounts):
-    response = _post(operator_client, _form(accounts["tencent_ci"], output_region="mars-1"))
+    response = csrf_post(
+        operator_client, URL, _form(accounts["tencent_ci"], output_region="mars-1")
+    )
     assert response.status_code == 200 and not Job.objects.exists()
     assert "output_region" in response.context["form"].errors
     assert "tencent_ci" not in simulator.requests
-    assert _post(operator_client, _form(accounts["tencent_ci"], output_region="ap-nanjing"))[
-        "Location"
-    ].startswith("/jobs/")
+    assert csrf_post(
+        operator_client, URL, _form(accounts["tencent_ci"], output_region="ap-nanjing")
+    )["Location"].startswith("/jobs/")
 
 
 def test_the_only_account_is_preselected(operator_client, accounts):
@@ -137,13 +135,13 @@ def test_the_only_account_is_preselected(operator_client, accounts):
 
 def test_provider_refusal_is_a_clear_form_error(operator_client, simulator, accounts):
     simulator.inject("http_500", "tencent_ci")
-    response = _post(operator_client, _form(accounts["tencent_ci"]))
+    response = csrf_post(operator_client, URL, _form(accounts["tencent_ci"]))
     assert "refused the job" in response.content.decode()
     assert not Job.objects.exists()
 
 
 def test_only_submit_capable_accounts_are_offered(operator_client, accounts):
-    choices = _post(operator_client, {}).context["form"].fields["account"].queryset
+    choices = csrf_post(operator_client, URL, {}).context["form"].fields["account"].queryset
     assert list(choices) == [accounts["tencent_ci"]]
 
 
@@ -159,12 +157,12 @@ def test_a_submitted_job_names_its_callback_when_the_account_has_a_receiver(
 
     account = accounts["tencent_ci"]
     settings.CLAPBOARD_BASE_URL = "https://clapboard.example.com"
-    assert _post(operator_client, _form(account, voice_object="a.mp3")).status_code == 302
+    assert csrf_post(operator_client, URL, _form(account, voice_object="a.mp3")).status_code == 302
     first = Job.objects.get(account=account)
     assert simulator.jobs[("tencent_ci", first.external_id)].extra["callback"] == ""
     hook_secret_create(account=account, user=None, via=Via.CLI)
     account.refresh_from_db()
-    assert _post(operator_client, _form(account, voice_object="b.mp3")).status_code == 302
+    assert csrf_post(operator_client, URL, _form(account, voice_object="b.mp3")).status_code == 302
     second = Job.objects.exclude(pk=first.pk).get(account=account)
     callback = simulator.jobs[("tencent_ci", second.external_id)].extra["callback"]
     assert callback == submit_callback_url(account) and callback.startswith(

@@ -10,19 +10,15 @@ from django.utils import timezone
 from jobs.models import Account, Job
 from jobs.providers.base import State
 from jobs.refresh import refresh_once
+from tests.csrf import csrf_post
 
 pytestmark = pytest.mark.django_db
-
-
-def _post(client, url, data):
-    client.get(url)  # sets the CSRF cookie
-    return client.post(url, data, HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
 
 
 def _track(client, account, ids):
     """Paste `ids` for `account`; returns the batch page's URL it redirects to."""
     text = ids if isinstance(ids, str) else "\n".join(ids)
-    response = _post(client, reverse("track"), {"account": str(account.code), "task_ids": text})
+    response = csrf_post(client, reverse("track"), {"account": str(account.code), "task_ids": text})
     assert response.status_code == 302, response.content.decode()[:2000]
     assert response["Location"].startswith(reverse("track") + "?batch=")
     return response["Location"]
@@ -99,7 +95,7 @@ def test_an_unreachable_provider_offers_track_anyway(operator_client, simulator,
     assert dict(_rows(html))["ice-1"] == "could not be checked"
     assert not Job.objects.exists()  # not silently watched unverified
 
-    response = _post(operator_client, reverse("track"), {"anyway": url.split("=", 1)[1]})
+    response = csrf_post(operator_client, reverse("track"), {"anyway": url.split("=", 1)[1]})
     assert response.status_code == 302
     job = Job.objects.get(account=account, external_id="ice-1")
     assert job.next_poll_at is not None and job.state == State.UNKNOWN
@@ -137,7 +133,7 @@ def test_bad_paste_references_are_not_errors(operator_client, accounts):
             reverse("track"), {"batch": bad, "v": "1"}, HTTP_HX_REQUEST="true"
         )
         assert response.status_code == 200 and "Paste task IDs" in response.content.decode()
-    assert _post(operator_client, reverse("track"), {"anyway": "nope"}).status_code == 404
+    assert csrf_post(operator_client, reverse("track"), {"anyway": "nope"}).status_code == 404
 
 
 def test_old_pastes_are_forgotten(operator_client, accounts):
@@ -151,7 +147,7 @@ def test_old_pastes_are_forgotten(operator_client, accounts):
 
 
 def test_empty_submit_marks_each_field_in_place(operator_client, accounts):
-    response = _post(operator_client, reverse("track"), {"account": "", "task_ids": " ,\n"})
+    response = csrf_post(operator_client, reverse("track"), {"account": "", "task_ids": " ,\n"})
     html = response.content.decode()
     assert response.status_code == 200
     assert html.count('class="field invalid"') == 2
@@ -163,7 +159,7 @@ def test_empty_submit_marks_each_field_in_place(operator_client, accounts):
 
 def test_more_than_500_ids_are_refused_with_the_count(operator_client, simulator, accounts):
     ids = "\n".join(f"ivh-task-{n:08}" for n in range(20_000))  # issue 12's paste
-    response = _post(
+    response = csrf_post(
         operator_client,
         reverse("track"),
         {"account": str(accounts["tencent_ivh"].code), "task_ids": ids},
