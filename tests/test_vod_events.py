@@ -130,3 +130,21 @@ def test_two_loops_never_both_pull_one_account(simulator, accounts, monkeypatch)
     for loop in loops:
         loop.join()
     assert calls[0] >= 2 and overlaps[0] == 1
+
+
+def test_polling_goes_on_beside_the_event_puller(simulator, accounts):
+    # The long poll holds a thread most of the time; the account's due jobs are polled
+    # all the same (counted as a request in flight, it once kept them from ever going).
+    account = _pulling(accounts["tencent_vod"])
+    simulator.vod_events(hold=5.0)
+    simulator.add_job("tencent_vod", "vod-due-1", kind="Procedure", pinned="running")
+    job = Job.objects.create(account=account, external_id="vod-due-1")
+    loop = _loop(8)
+    try:
+        deadline = time.monotonic() + 6
+        while Job.objects.get(pk=job.pk).version == 0:
+            assert time.monotonic() < deadline, "the due job was never polled"
+            time.sleep(0.05)
+    finally:
+        loop.join()
+    assert Job.objects.get(pk=job.pk).state == "running"

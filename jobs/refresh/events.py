@@ -52,7 +52,6 @@ def pull(run: AccountRun, lock: threading.Lock, *, deadline: float) -> None:
         log.exception("%s: events round failed", run.name)
     finally:
         with lock:
-            run.requests_in_flight -= 1
             run.events = Phase.FAILED if failed else Phase.IDLE
             run.events_after = time.monotonic() + (PAUSE_SECONDS if failed else 0.0)
 

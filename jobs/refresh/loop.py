@@ -223,8 +223,8 @@ class RefreshLoop:
                     run.requests_in_flight += 1
                 workers.submit(functools.partial(self._discover, run))
             if run.events in (Phase.IDLE, Phase.FAILED) and time.monotonic() >= run.events_after:
-                with self.lock:  # VOD's reliable events, one round at a time
-                    run.events, run.requests_in_flight = Phase.RUNNING, run.requests_in_flight + 1
+                with self.lock:  # VOD's events, one round at a time, beside the polls:
+                    run.events = Phase.RUNNING  # counted in flight, its long poll starved them
                 workers.submit(functools.partial(pull, run, self.lock, deadline=self.cut_at or 0))
             if run.due and run.queue is Queue.TO_SORT and not self._sort_by_listing(run, workers):
                 busy = True
