@@ -139,9 +139,9 @@ def test_polling_goes_on_beside_the_event_puller(simulator, accounts):
     simulator.vod_events(hold=5.0)
     simulator.add_job("tencent_vod", "vod-due-1", kind="Procedure", pinned="running")
     job = Job.objects.create(account=account, external_id="vod-due-1")
-    loop = _loop(8)
+    loop = _loop(12)  # long enough for the puller's rounds to follow one another
     try:
-        deadline = time.monotonic() + 6
+        deadline = time.monotonic() + 3
         while Job.objects.get(pk=job.pk).version == 0:
             assert time.monotonic() < deadline, "the due job was never polled"
             time.sleep(0.05)
