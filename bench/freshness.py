@@ -214,7 +214,7 @@ def main() -> None:
         time.sleep(max(0.0, last_change - time.time()))
         still_active = wait_until_finished(last_change + CATCH_UP_SECONDS, cluster, logs["cluster"])
         time.sleep(3)  # the last answers' follow-up fetches (a job's subtitles) are counted
-        measured = measure(simulator_url, accounts)
+        measured = measure(simulator_url, accounts, created)
         report(
             args=args,
             measured=measured,

@@ -15,6 +15,8 @@ from bench.world import LATENCY, RATE_LIMITS
 
 TARGET_P95_SECONDS = 2.0
 TERMINAL = ("succeeded", "failed", "canceled")
+BUCKET_SECONDS = 15
+SETS = ("notified", "polling")
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -59,6 +61,15 @@ class SetResult:
     # A start never stored: the next poll already saw the end (not a loss: the end is
     # what matters, and nothing announced it).
     skipped_running: int = 0
+    # Delivered notifications stored later than the goal, and how many of those changed
+    # while no loop could act on them: from a loop's end (for VOD's puller, from the last
+    # moment it starts a round) to the next loop's start.
+    late: int = 0
+    late_at_boundary: int = 0
+    # Per BUCKET_SECONDS of change time since the jobs were made: [start s, p95 s] of the
+    # delivered changes (notified) or the stored ones (polling). A backlog shows as a
+    # rising p95, a loop boundary as a spike.
+    timeline: list[list[float | None]] = field(default_factory=list)
     requests: int = 0  # every request the set's tenant answered, throttled ones included
     notifications: dict[str, Any] = field(default_factory=dict)
 
@@ -75,8 +86,27 @@ def _get(url: str) -> Any:
     return response.json()
 
 
-def measure(simulator_url: str, accounts: dict[tuple[str, str], int]) -> list[SetResult]:
+def loop_gaps() -> list[tuple[float, float]]:
+    """(end, next start) of each refresh loop that finished, as django-q2 recorded it."""
+    from django_q.models import Task
+
+    spans = sorted(
+        (task.started.timestamp(), task.stopped.timestamp())
+        for task in Task.objects.filter(func="jobs.tasks.refresh_loop")
+    )
+    starts = [began for began, _ in spans]
+    gaps = []
+    for _, ended in spans:
+        later = [began for began in starts if began > ended - 1.0]
+        gaps.append((ended, min(later, default=ended + 60.0)))
+    return gaps
+
+
+def measure(
+    simulator_url: str, accounts: dict[tuple[str, str], int], created: float
+) -> list[SetResult]:
     from jobs.models import Job, JobEvent
+    from jobs.refresh.events import ROUND_SECONDS
     from jobs.simulator.core import Phase, Simulator, synthesise
     from jobs.simulator.notices import announces
 
@@ -97,6 +127,7 @@ def measure(simulator_url: str, accounts: dict[tuple[str, str], int]) -> list[Se
     job_ids = {
         (a, e): pk for a, e, pk in Job.objects.values_list("account_id", "external_id", "id")
     }
+    gaps = loop_gaps()
     results = []
     for (name, code), account_id in accounts.items():
         sim = sims[code]
@@ -113,6 +144,7 @@ def measure(simulator_url: str, accounts: dict[tuple[str, str], int]) -> list[Se
             notifications={k: v for k, v in targets.get(key, {}).items() if k not in ("url",)},
         )
         delays: dict[str, list[float]] = {"stored": [], "announced": [], "delivered": []}
+        buckets: dict[int, list[float]] = {}
         tag = SET_TAGS[name]
         for change in changes:
             external_id, state = change["external_id"], change["state"]
@@ -128,15 +160,28 @@ def measure(simulator_url: str, accounts: dict[tuple[str, str], int]) -> list[Se
                 continue
             delay = at - change["changed_at"]
             delays["stored"].append(delay)
+            bucket = int((change["changed_at"] - created) // BUCKET_SECONDS)
+            if name == "polling":
+                buckets.setdefault(bucket, []).append(delay)
             job = synthesise(code, external_id)
             if job is None or not announces(sim, job, Phase(state)):
                 continue
             delays["announced"].append(delay)
             if code == "tencent_vod" or (code, external_id, state) in delivered:
                 delays["delivered"].append(delay)
+                buckets.setdefault(bucket, []).append(delay)
+                if delay > TARGET_P95_SECONDS:
+                    result.late += 1
+                    lead = ROUND_SECONDS if code == "tencent_vod" else 0.0
+                    result.late_at_boundary += any(
+                        end - lead <= change["changed_at"] <= start for end, start in gaps
+                    )
         result.stored = Delays.of(delays["stored"])
         result.announced = Delays.of(delays["announced"])
         result.delivered = Delays.of(delays["delivered"])
+        result.timeline = [
+            [n * BUCKET_SECONDS, percentile(values, 0.95)] for n, values in sorted(buckets.items())
+        ]
         results.append(result)
     return results
 
@@ -169,11 +214,13 @@ def report(
             "delivered p95",
             "missed terminal",
             "skipped start",
+            "late",
+            "at boundary",
             "req/job",
         ]
     ]
     for code in RATE_LIMITS:
-        for name in ("notified", "polling"):
+        for name in SETS:
             r = by[(name, code)]
             rows.append(
                 [
@@ -187,6 +234,8 @@ def report(
                     fmt(r.delivered.p95, 2) if name == "notified" else "",
                     str(r.missed_terminal),
                     str(r.skipped_running),
+                    str(r.late) if name == "notified" else "",
+                    str(r.late_at_boundary) if name == "notified" else "",
                     fmt(r.requests_per_job, 2),
                 ]
             )
@@ -195,8 +244,22 @@ def report(
     print("   p50/p95/max over every change stored; 'announced': the changes the cloud")
     print("   notifies (terminal; a VOD procedure's start too); 'delivered': of those, the")
     print("   ones whose notification reached the receiver (10 % are dropped; VOD's queue")
-    print("   drops none); 'skipped start': the next poll already saw the end; req/job:")
-    print("   every request the set's tenant answered, over its jobs)")
+    print("   drops none); 'skipped start': the next poll already saw the end; 'late':")
+    print("   delivered ones stored after more than 2 s, 'at boundary': of those, changed")
+    print("   between a loop's end (VOD: its last event round, 6.5 s before) and the next")
+    print("   loop's start; req/job: every request the set's tenant answered, over its jobs)")
+    print()
+    starts = sorted({int(at) for r in measured for at, _ in r.timeline if at is not None})
+    lines = [["changed at s", *(f"{c.split('_')[-1]} {n[0]}" for c in RATE_LIMITS for n in SETS)]]
+    for start in starts:
+        cells = []
+        for code in RATE_LIMITS:
+            for name in SETS:
+                p95 = dict((int(a or 0), v) for a, v in by[(name, code)].timeline).get(start)
+                cells.append(fmt(p95, 1))
+        lines.append([str(start), *cells])
+    print("p95 delay (s) by when the change happened (n: notified, delivered; p: polling)")
+    print(table(lines))
     print()
     pushes = [["notifications", "sent", "dropped", "duplicated", "failed"]]
     for code in RATE_LIMITS:
