@@ -183,6 +183,8 @@ def measure(
             if job is None or not announces(sim, job, Phase(state)):
                 continue
             delays["announced"].append(delay)
+            if name == "polling":
+                continue  # nothing is delivered to a polling account
             if code == "tencent_vod" or (code, external_id, state) in delivered:
                 delays["delivered"].append(delay)
                 buckets.setdefault(bucket, []).append(delay)
