@@ -139,10 +139,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start(
+    args: list[str], env: dict[str, str], log: Path, *, script: str = "manage.py"
+) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [PYTHON, "manage.py", *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            [PYTHON, script, *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
 
 

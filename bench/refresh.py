@@ -27,9 +27,7 @@ It prints a table and, last, one JSON line with every number.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,16 +40,15 @@ if str(ROOT) not in sys.path:
 
 # After the path fix above, hence the noqa: E402.
 from bench.naive import naive_pass  # noqa: E402
-from bench.procs import PYTHON, free_port, start, stop  # noqa: E402
+from bench.procs import PYTHON, free_port, start  # noqa: E402
 from bench.refresh_pass import check_updates, run_pass  # noqa: E402
 from bench.refresh_report import fmt, report  # noqa: E402
 from bench.world import (  # noqa: E402
     JOB_SHAPES,
     LATENCY,
-    PG_NAME,
     RATE_LIMITS,
+    clean_up,
     create_world,
-    drop_postgres,
     prepare_environment,
     wait_for_simulator,
 )
@@ -154,21 +151,7 @@ def main() -> None:
             naive=naive,
         )
     finally:
-        for child in reversed(children):
-            stop(child)
-        if args.keep:
-            print(
-                f"kept {data_dir}" + (f" and database {PG_NAME}" if args.db == "postgres" else "")
-            )
-        else:
-            if args.db == "postgres":
-                from django.db import connections
-
-                with contextlib.suppress(Exception):  # Django may never have been set up
-                    connections.close_all()  # PostgreSQL refuses to drop a database in use
-                with contextlib.suppress(Exception):
-                    drop_postgres()
-            shutil.rmtree(data_dir, ignore_errors=True)
+        clean_up(children, args.db, data_dir, args.keep)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,44 @@ def wait_for_cluster(process: subprocess.Popen[bytes], log: Path) -> None:
     raise SystemExit(f"qcluster did not start its workers within 60 s:\n{tail(log)}")
 
 
+def park_schedule() -> None:
+    """Production's schedule fires every minute, but a cluster's first scheduler tick
+    comes ~30 s after it starts. So the first loops are enqueued by hand (start_loops),
+    and the schedule is parked until then; afterwards it takes over as those loops end,
+    as in steady state."""
+    from django.utils import timezone
+    from django_q.models import Schedule
+
+    from jobs.schedules import LOOP_PREFIX
+
+    Schedule.objects.filter(name__startswith=LOOP_PREFIX).update(
+        next_run=timezone.now() + timedelta(hours=1)
+    )
+
+
+def start_loops() -> None:
+    """Enqueue one refresh loop per CLAPBOARD_REFRESH_LOOPS, as the schedule would, and
+    unpark the schedule for the next ones."""
+    from django.conf import settings
+    from django.utils import timezone
+    from django_q.models import Schedule
+    from django_q.tasks import async_task
+
+    from jobs.schedules import LOOP_PREFIX
+
+    for _ in range(settings.CLAPBOARD_REFRESH_LOOPS):
+        async_task("jobs.tasks.refresh_loop", group="bench")
+    # The next loops as the schedule starts them in production: at the scheduler's first
+    # check after these end. django-q2 checks every 30 s from the cluster's start (a
+    # second before now), so a next_run 14 s before this pair ends is taken by the check
+    # that comes just as it ends, as it is every minute in production; one just after
+    # the end (as this was before loops lived 59 s) waited for the check after that,
+    # leaving 30 s with no loop at all.
+    Schedule.objects.filter(name__startswith=LOOP_PREFIX).update(
+        next_run=timezone.now() + timedelta(seconds=LOOP_SECONDS - 14)
+    )
+
+
 def run_pass(
     *,
     env: dict[str, str],
@@ -108,11 +146,8 @@ def run_pass(
     """Start the cluster, enqueue the first loop, wait until every job was polled once,
     and stop the cluster. It is appended to `children` at once, so the caller can stop
     it whatever goes wrong here."""
-    from django.utils import timezone
-    from django_q.models import Schedule
 
     from jobs.providers import provider_class
-    from jobs.schedules import LOOP_PREFIX
 
     per_account = jobs // len(RATE_LIMITS)
     providers = []
@@ -122,12 +157,7 @@ def run_pass(
             ProviderPass(code, per_account, rate, batch, math.ceil(per_account / batch) / rate)
         )
 
-    # Production's schedule fires every minute, but a cluster's first scheduler tick comes
-    # ~30 s after it starts. So the first loop is enqueued by hand, and the schedule is
-    # parked until then; afterwards it takes over as that loop ends, as in steady state.
-    Schedule.objects.filter(name__startswith=LOOP_PREFIX).update(
-        next_run=timezone.now() + timedelta(hours=1)
-    )
+    park_schedule()
     cluster_log = data_dir / "qcluster.log"
     launched = time.monotonic()
     cluster = start(["qcluster"], env, cluster_log)
@@ -178,12 +208,8 @@ def _watch_pass(
     simulator_url: str,
 ) -> PassResult:
     from django.db.models import Count
-    from django.utils import timezone
-    from django_q.models import Schedule
-    from django_q.tasks import async_task
 
     from jobs.models import Account, Job
-    from jobs.schedules import LOOP_PREFIX
 
     before = simulator_requests(simulator_url)
     cpu_before = sampler.cpu_snapshot()
@@ -191,19 +217,7 @@ def _watch_pass(
     bench_cpu_before = sum(os.times()[:2])
     postgres_before = postgres_cpu()
     started = time.monotonic()
-    from django.conf import settings
-
-    for _ in range(settings.CLAPBOARD_REFRESH_LOOPS):  # as the schedule would, one per loop
-        async_task("jobs.tasks.refresh_loop", group="bench")
-    # The next loops as the schedule starts them in production: at the scheduler's first
-    # check after these end. django-q2 checks every 30 s from the cluster's start (a
-    # second before now), so a next_run 14 s before this pair ends is taken by the check
-    # that comes just as it ends, as it is every minute in production; one just after
-    # the end (as this was before loops lived 59 s) waited for the check after that,
-    # leaving 30 s with no loop at all.
-    Schedule.objects.filter(name__startswith=LOOP_PREFIX).update(
-        next_run=timezone.now() + timedelta(seconds=LOOP_SECONDS - 14)
-    )
+    start_loops()
 
     bound = max(p.bound_seconds for p in providers)
     deadline = started + max(120.0, 3 * bound + 90)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import time
 from importlib import import_module
@@ -84,6 +85,26 @@ def drop_postgres() -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
+def clean_up(children: list[subprocess.Popen[bytes]], db: str, data_dir: Path, keep: bool) -> None:
+    """Stop a run's children, newest first, then drop its data dir and database (or say
+    where they were kept)."""
+    from bench.procs import stop
+
+    for child in reversed(children):
+        stop(child)
+    if keep:
+        print(f"kept {data_dir}" + (f" and database {PG_NAME}" if db == "postgres" else ""))
+        return
+    if db == "postgres":
+        from django.db import connections
+
+        with contextlib.suppress(Exception):  # Django may never have been set up
+            connections.close_all()  # PostgreSQL refuses to drop a database in use
+        with contextlib.suppress(Exception):
+            drop_postgres()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def simulator_requests(url: str) -> dict[str, int]:
     from jobs import http
 
@@ -120,18 +141,25 @@ def account_name(code: str) -> str:
 
 
 def simulated_account(
-    code: str, *, name: str, endpoint: str = "", rate_limit: float | None = None
+    code: str,
+    *,
+    name: str,
+    endpoint: str = "",
+    rate_limit: float | None = None,
+    credentials: dict[str, str] | None = None,
+    options: dict[str, str] | None = None,
 ) -> Any:
-    """A new account of provider `code` with the simulator's demo credentials, options
-    and region: the simulator started beside the bench answers it."""
+    """A new account of provider `code` with the simulator's demo credentials (or another
+    tenant's), options (with `options` added) and region: the simulator started beside
+    the bench answers it."""
     from jobs.services import account_create
 
     simulated = import_module(f"jobs.simulator.{code}").Simulator
     return account_create(
         name=name,
         provider=code,
-        credentials=simulated.demo_credentials,
-        options=simulated.demo_options,
+        credentials=credentials or simulated.demo_credentials,
+        options={**simulated.demo_options, **(options or {})},
         region=simulated.demo_region,
         endpoint=endpoint,
         rate_limit=rate_limit,
