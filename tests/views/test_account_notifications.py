@@ -66,3 +66,11 @@ def test_a_get_changes_nothing_and_an_unknown_account_is_404(staff_client, accou
     assert not Account.objects.get(pk=account.pk).hook_secret_hash
     missing = reverse("account-notifications", args=["00000000-0000-4000-8000-000000000000"])
     assert staff_client.get(missing).status_code == 404
+
+
+def test_an_account_that_pulls_vods_events_says_so(viewer_client, accounts):
+    account = accounts["tencent_vod"]
+    Account.objects.filter(pk=account.pk).update(options={**account.options, "events": "pull"})
+    health = viewer_client.get(reverse("account-health")).content.decode()
+    row = health.split(f'id="account-{account.code}"', 1)[1].split("</tr>", 1)[0]
+    assert "events pulled" in row
