@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from dashboard.accounts.presenters import AccountHealth
 from jobs import selectors
-from jobs.models import STATE_CHOICES, Account
+from jobs.models import STATE_CHOICES, Account, Notification
 from jobs.services import notifications
 from jobs.services.audit import Via
 from jobs.services.usage import usage_last_hour
@@ -50,6 +50,9 @@ def account_notifications(request: HttpRequest, code: str) -> HttpResponse:
             raise PermissionDenied
         secret = notifications.hook_secret_create(account=account, user=request.user, via=Via.WEB)
         url = notifications.hook_url(account, secret, base=request.build_absolute_uri("/"))
-    records = account.notifications.select_related("job")[:NOTIFICATIONS_SHOWN]
+    # A record links its job by code: the job's big columns are never read for that.
+    records = account.notifications.select_related("job").only(
+        *(f.name for f in Notification._meta.concrete_fields), "job__code"
+    )[:NOTIFICATIONS_SHOWN]
     context = {"account": account, "url": url, "records": records}
     return render(request, "accounts/notifications.html", context)
