@@ -111,7 +111,6 @@ def measure(
     simulator_url: str, accounts: dict[tuple[str, str], int], created: float
 ) -> list[SetResult]:
     from jobs.models import Job, JobEvent, Notification
-    from jobs.refresh.events import ROUND_SECONDS
     from jobs.simulator.core import Phase, Simulator, synthesise
     from jobs.simulator.notices import announces
 
@@ -195,9 +194,8 @@ def measure(
                     delays["after_receipt"].append(at - min(later))
                 if delay > TARGET_P95_SECONDS:
                     result.late += 1
-                    lead = ROUND_SECONDS if code == "tencent_vod" else 0.0
                     result.late_at_boundary += any(
-                        end - lead <= change["changed_at"] <= start for end, start in gaps
+                        end <= change["changed_at"] <= start for end, start in gaps
                     )
         result.stored = Delays.of(delays["stored"])
         result.announced = Delays.of(delays["announced"])
@@ -271,7 +269,7 @@ def report(
     print("   ones whose notification reached the receiver (10 % are dropped; VOD's queue")
     print("   drops none); 'skipped start': the next poll already saw the end; 'late':")
     print("   delivered ones stored after more than 2 s, 'at boundary': of those, changed")
-    print("   between a loop's end (VOD: its last event round, 6.5 s before) and the next")
+    print("   between a loop's end (VOD: the end of its last event round) and the next")
     print("   loop's start; req/job: every request the set's tenant answered, over its jobs)")
     print()
     starts = sorted({int(at) for r in measured for at, _ in r.timeline if at is not None})

@@ -149,3 +149,30 @@ def test_polling_goes_on_beside_the_event_puller(simulator, accounts):
     finally:
         loop.join()
     assert Job.objects.get(pk=job.pk).state == "running"
+
+
+def test_rounds_go_on_to_the_loops_end_and_only_their_account_waits(simulator, accounts):
+    # Rounds used to stop a long poll's length before the loop's end, so an event in a
+    # loop's last seconds waited for the next loop: now a round may start until the end,
+    # and the loop gives back its other accounts on time and this one after the round.
+    account = _pulling(accounts["tencent_vod"])
+    job = _waiting_job(account, "vod-e5")
+    other = accounts["tencent_ivh"]
+    Job.objects.create(account=other, external_id="ivh-e5", state="running")
+    sim = simulator.add_job("tencent_vod", "vod-e5", kind="Procedure", pinned="running")
+    simulator.vod_events(hold=3.0)
+    seconds = 6.0
+    ends = time.monotonic() + seconds
+    loop = _loop(seconds)
+    time.sleep(max(0.0, ends - 1.0 - time.monotonic()))
+    sim.pinned = Phase.SUCCEEDED  # an event one second before the loop's end
+    time.sleep(max(0.0, ends + 0.6 - time.monotonic()))
+    # The round that followed the event holds its long poll past the end.
+    assert Account.objects.get(pk=other.pk).lease_owner == ""
+    assert Account.objects.get(pk=account.pk).lease_owner.startswith("refresh-loop:")
+    loop.join()
+    assert time.monotonic() - ends < 3.0 + 2.0  # one round's hold past the end, no more
+    assert Job.objects.get(pk=job.pk).state == "succeeded"
+    assert Account.objects.get(pk=account.pk).lease_owner == ""
+    simulator.clock_offset += 31
+    assert _queue(simulator, account).count() == 0  # handled and confirmed by that loop

@@ -7,10 +7,16 @@ only then ConfirmEvents. A crash, a failed ask or a missed deadline between the 
 the store leaves the events unconfirmed, so VOD delivers them again after 30 s: an event
 can come twice (the second ask finds nothing new), never be lost. Every call spends from
 the account's rate budget, shared with polling.
+
+Rounds start until the loop's end and may run ROUND_SECONDS past it, on the loop's own
+puller threads: the loop gives back its other accounts on time and this one when its
+round is over, so the next loop's first round follows within a claim (about a second),
+not after a pause of the long poll's length at every loop's end.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -18,11 +24,13 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from jobs import http
 from jobs.models import Account, Job, JobEvent, Notification
 from jobs.providers.errors import ProviderError
 from jobs.providers.notify import Notice
 from jobs.refresh.poll import Leased, poll_batch
 from jobs.refresh.runs import AccountRun, Phase
+from jobs.refresh.workers import Workers
 
 log = logging.getLogger("jobs.refresh")
 
@@ -30,6 +38,9 @@ log = logging.getLogger("jobs.refresh")
 ROUND_SECONDS = 6.5
 # After a failed round the account's events wait this long (polling goes on meanwhile).
 PAUSE_SECONDS = 10.0
+# A loop's puller threads: more accounts pulling events than this take turns (a round
+# with events is over in well under a second; one without holds its thread 5 s).
+PULLERS = 4
 
 
 @dataclass(frozen=True)
@@ -39,12 +50,23 @@ class Round:
     confirmed: bool = False
 
 
-def pull(run: AccountRun, lock: threading.Lock, *, deadline: float) -> None:
-    """One round, on a loop's worker thread; the run's events phase back to IDLE, or
-    FAILED for PAUSE_SECONDS after an error (its events come again: none is lost)."""
+def pull_start(run: AccountRun, lock: threading.Lock, pullers: Workers) -> None:
+    """Start the account's next round unless one is running or it pauses after a failure."""
+    if run.events not in (Phase.IDLE, Phase.FAILED) or time.monotonic() < run.events_after:
+        return
+    with lock:  # counted apart from the polls in flight: its long poll would starve them
+        run.events = Phase.RUNNING
+    pullers.submit(functools.partial(pull, run, lock))
+
+
+def pull(run: AccountRun, lock: threading.Lock) -> None:
+    """One round, on a loop's puller thread, within ROUND_SECONDS; the run's events phase
+    back to IDLE, or FAILED for PAUSE_SECONDS after an error (its events come again)."""
     failed = True
+    deadline = time.monotonic() + ROUND_SECONDS
     try:
-        pull_round(run.leased, discover=run.discovery is not Phase.OFF, deadline=deadline)
+        with http.deadline_by(deadline):
+            pull_round(run.leased, discover=run.discovery is not Phase.OFF, deadline=deadline)
         failed = False
     except ProviderError as error:
         log.warning("%s: events not pulled: %s", run.name, error)
@@ -59,7 +81,7 @@ def pull(run: AccountRun, lock: threading.Lock, *, deadline: float) -> None:
 def pull_round(leased: Leased, *, discover: bool, deadline: float) -> Round:
     """One pull, ask and confirm; ProviderErrors propagate (the events come again)."""
     adapter = leased.adapter
-    if time.monotonic() + ROUND_SECONDS > deadline or not leased.budget.take(deadline):
+    if not leased.budget.take(deadline):
         return Round()
     events = adapter.pull_events()  # type: ignore[attr-defined]
     if not events:

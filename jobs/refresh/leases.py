@@ -84,9 +84,11 @@ def account_lease_keep(*, account_id: int, owner: str, **values: Any) -> bool:
     )
 
 
-def account_leases_release(*, owner: str, account_id: int | None = None) -> None:
-    """Give back `owner`'s lease of one account, or of every account it holds."""
-    accounts = Account.objects.filter(lease_owner=owner)
+def account_leases_release(
+    *, owner: str, account_id: int | None = None, keep: Iterable[int] = ()
+) -> None:
+    """Give back `owner`'s lease of one account, or of every account it holds but `keep`."""
+    accounts = Account.objects.filter(lease_owner=owner).exclude(pk__in=list(keep))
     if account_id is not None:
         accounts = accounts.filter(pk=account_id)
     accounts.update(lease_owner="", lease_until=None)

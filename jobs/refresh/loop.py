@@ -29,7 +29,7 @@ from django.utils import timezone
 from jobs import http, services
 from jobs.models import Account, Job
 from jobs.refresh.discovery import discover_if_stale
-from jobs.refresh.events import pull
+from jobs.refresh.events import PULLERS, ROUND_SECONDS, pull_start
 from jobs.refresh.hints import HINT_SECONDS, hints_take
 from jobs.refresh.leases import (
     account_lease_take,
@@ -56,15 +56,14 @@ LOOP_SECONDS = 59.0
 THREADS = 24
 # How long an account with due work may sit unleased before a loop takes it beyond its share.
 UNCLAIMED_GRACE = 3.0
-# A loop's requests may run this long past its end; later they are cut (a transient
-# error), so a provider that drips its answers cannot keep the loop, its leases and its
-# django-q2 worker past the next schedule tick.
+# A loop's requests may run this long past its end, then are cut (a transient error): a
+# provider that drips its answers cannot keep the loop past the next schedule tick (a VOD
+# event round keeps its own account, for under ROUND_SECONDS more: events.py).
 END_GRACE = 2.0
 # An answer slower than this (or a missed deadline) puts its account back to one request
 # in flight: a slow provider holds one thread of the shared pool, not max_in_flight.
 SLOW_ANSWER = 3.0
-# How often an account's usage counts and its last good answer are written.
-RECORD_SECONDS = 5.0
+RECORD_SECONDS = 5.0  # how often usage counts and the last good answer are written
 
 
 def _due_jobs(now: datetime) -> Q:
@@ -108,13 +107,10 @@ class RefreshLoop:
         """Lease accounts with due work (up to this loop's share) and renew held leases."""
         now = timezone.now()
         held = list(self.runs)
-        if held:
-            kept = account_leases_renew(
-                account_ids=held, owner=self.owner, seconds=self.lease_seconds
-            )
-            for lost in set(held) - kept:
-                log.warning("lost the lease of account %s", self.runs[lost].name)
-                self.runs.pop(lost)
+        kept = account_leases_renew(account_ids=held, owner=self.owner, seconds=self.lease_seconds)
+        for lost in set(held) - kept:
+            log.warning("lost the lease of account %s", self.runs[lost].name)
+            self.runs.pop(lost)
         horizon = self.started if self.once else now
         due = Job.objects.filter(account=OuterRef("pk")).filter(_due_jobs(horizon))
         pulls = Q(options__events="pull")  # held with nothing due: VOD's event puller
@@ -151,12 +147,14 @@ class RefreshLoop:
                 self.runs[pk] = AccountRun.of(Account.objects.get(pk=pk), once=self.once)
                 mine += loads.get(pk, 0)
 
-    def release(self) -> None:
-        for run in list(self.runs.values()):
+    def release(self, accounts: Iterable[int] | None = None) -> None:
+        """Write the usage counts and give back the leases of `accounts` (None: all)."""
+        pks = set(self.runs if accounts is None else accounts)
+        for pk in pks:
             with self.lock:
-                counts = run.take_unflushed()
-            self._write_usage(run, counts)
-        account_leases_release(owner=self.owner)
+                counts = self.runs[pk].take_unflushed()
+            self._write_usage(self.runs[pk], counts)
+        account_leases_release(owner=self.owner, keep=set(self.runs) - pks)
 
     def _drop(self, run: AccountRun) -> None:
         with self.lock:
@@ -168,8 +166,7 @@ class RefreshLoop:
     # --- dispatch (the dispatcher thread) ---------------------------------------
 
     def _hint(self) -> bool:
-        """Put notified jobs first in their accounts' queues; whether other accounts have
-        hints waiting for a loop to claim them."""
+        """Put notified jobs first in their queues; whether other accounts have hints."""
         with self.lock:
             in_flight = set().union(*(run.in_flight_jobs for run in self.runs.values()))
         taken, elsewhere = hints_take(set(self.runs), in_flight=in_flight)
@@ -222,10 +219,8 @@ class RefreshLoop:
                     run.discovery = Phase.RUNNING
                     run.requests_in_flight += 1
                 workers.submit(functools.partial(self._discover, run))
-            if run.events in (Phase.IDLE, Phase.FAILED) and time.monotonic() >= run.events_after:
-                with self.lock:  # VOD's events, one round at a time, beside the polls:
-                    run.events = Phase.RUNNING  # counted in flight, its long poll starved them
-                workers.submit(functools.partial(pull, run, self.lock, deadline=self.cut_at or 0))
+            if run.events is not Phase.OFF:
+                pull_start(run, self.lock, self.pullers)  # VOD's events, beside the polls
             if run.due and run.queue is Queue.TO_SORT and not self._sort_by_listing(run, workers):
                 busy = True
                 continue  # waiting for a fresh listing
@@ -392,8 +387,7 @@ class RefreshLoop:
                 run.in_flight_jobs.difference_update(due.pk for due in unchanged)
 
     def _count_requests(self, run: AccountRun, n: int) -> tuple[int, int] | None:
-        """Count `n` requests (under the lock); returns the account's usage counts when
-        it is time to write them, every few seconds."""
+        """Count `n` requests (under the lock); the usage counts to write, every 5 s."""
         self.stats["requests"] += n
         run.unflushed_requests += n
         if time.monotonic() - run.flushed_at < RECORD_SECONDS:
@@ -410,6 +404,7 @@ class RefreshLoop:
         deadline = time.monotonic() + self.seconds
         self.cut_at = deadline + END_GRACE
         workers = Workers(self.threads, cut_at=self.cut_at)
+        self.pullers = Workers(PULLERS)  # rounds keep their own time (events.py)
         self.storer: Storer[tuple[AccountRun, Answer]] = Storer(self._store)
         next_claim = next_hint = 0.0
         try:
@@ -433,7 +428,12 @@ class RefreshLoop:
         finally:
             workers.join()
             self.storer.join()
-            self.release()
+            with self.lock:  # a VOD round may outlast the loop: its account waits for it
+                pulling = {pk for pk, run in self.runs.items() if run.events is Phase.RUNNING}
+            self.release(set(self.runs) - pulling)
+            account_leases_renew(account_ids=pulling, owner=self.owner, seconds=ROUND_SECONDS + 1)
+            self.pullers.join()
+            self.release(pulling)
             close_old_connections()
         return self.stats
 
