@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from jobs.models import Job
 from jobs.refresh import RefreshLoop
-from jobs.refresh.hints import hints_take
+from jobs.refresh.hints import RIDE_SECONDS, hints_apply, hints_take
+from jobs.refresh.runs import AccountRun
 from tests.clusters import running_ivh_jobs
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,3 +69,59 @@ def test_hints_of_jobs_in_flight_stay_for_after_and_other_accounts_are_reported(
     assert set(
         Job.objects.filter(notified_at__isnull=False).values_list("external_id", flat=True)
     ) == {"b", "c"}
+
+
+def _ci_jobs(account, prefix: str, count: int, due_in: float) -> list[Job]:
+    at = timezone.now() + timedelta(seconds=due_in)
+    return Job.objects.bulk_create(
+        Job(account=account, external_id=f"{prefix}{n}", state="running", next_poll_at=at)
+        for n in range(count)
+    )
+
+
+def test_a_notified_job_of_a_batching_account_takes_the_jobs_due_soon_along(accounts):
+    ci, ivh = accounts["tencent_ci"], accounts["tencent_ivh"]
+    (hinted,) = _ci_jobs(ci, "n", 1, due_in=3600)
+    soon = _ci_jobs(ci, "s", 5, due_in=RIDE_SECONDS / 2)
+    _ci_jobs(ci, "l", 5, due_in=30)  # not due for a while: polled in their own time
+    (ivh_hinted,) = Job.objects.bulk_create([Job(account=ivh, external_id="i", state="running")])
+    Job.objects.create(account=ivh, external_id="i2", state="running", next_poll_at=timezone.now())
+    Job.objects.filter(pk__in=[hinted.pk, ivh_hinted.pk]).update(notified_at=timezone.now())
+    runs = {a.pk: AccountRun.of(a, once=False) for a in (ci, ivh)}
+    runs[ci.pk].in_flight_jobs.add(soon[0].pk)  # asked already: not again
+    assert not hints_apply(runs, threading.Lock())
+    assert [due.pk for due in runs[ci.pk].due] == [hinted.pk, *(job.pk for job in soon[1:])]
+    assert [due.pk for due in runs[ivh.pk].due] == [ivh_hinted.pk]  # one job per request
+
+
+def test_the_riders_go_in_the_notified_jobs_request(simulator, accounts):
+    # One request for the notified job and the four due a second later; alone, the hint
+    # was a request of its own and the four another, a second on. (A first job, due now,
+    # has the loop take the account.)
+    ci = accounts["tencent_ci"]
+    first, *jobs = [*_ci_jobs(ci, "p", 1, due_in=0), *_ci_jobs(ci, "r", 5, due_in=3600)]
+    for job in [first, *jobs]:
+        simulator.add_job("tencent_ci", job.external_id, pinned="running")
+    stats: dict[str, int] = {}
+
+    def run() -> None:
+        try:
+            stats.update(RefreshLoop(seconds=4).run())
+        finally:
+            connection.close()
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 3
+        while not Job.objects.get(pk=first.pk).version:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        now = timezone.now()
+        Job.objects.filter(pk__in=[j.pk for j in jobs[1:]]).update(
+            next_poll_at=now + timedelta(seconds=1)
+        )
+        Job.objects.filter(pk=jobs[0].pk).update(notified_at=now, next_poll_at=now)
+    finally:
+        runner.join()
+    assert stats["jobs"] == 6 and stats["requests"] == 2

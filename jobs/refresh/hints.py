@@ -7,17 +7,58 @@ none). It takes the hints of the accounts it holds, clearing them, and puts thos
 first in their accounts' queues; hints of accounts no loop holds make it claim sooner. A
 job still in flight keeps its hint, so it is asked again once its answer is stored: that
 answer may predate the change the notification announced.
+
+An account that batches (CI, MetaStudio) sends a notified job with the jobs due within
+RIDE_SECONDS, up to a batch: alone, each notification cost a whole request, where polling
+asks 50 jobs at a time; with them, the ask stands in for the polls they were due.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import threading
+from collections import deque
+from collections.abc import Collection, Mapping
+from datetime import timedelta
+
+from django.utils import timezone
 
 from jobs.models import Job
-from jobs.refresh.runs import Due
+from jobs.refresh.runs import AccountRun, Due, Phase, Queue
 
 HINT_SECONDS = 0.25
 MAX_HINTS = 1000
+RIDE_SECONDS = 2.0
+
+
+def hints_apply(runs: Mapping[int, AccountRun], lock: threading.Lock) -> bool:
+    """Put notified jobs first in the queues of the accounts in `runs` (a loop's), with
+    riders where the account batches; whether accounts outside `runs` have hints too."""
+    with lock:
+        in_flight = {pk: set(run.in_flight_jobs) for pk, run in runs.items()}
+    taken, elsewhere = hints_take(set(runs), in_flight=set().union(*in_flight.values()))
+    for account_id, hinted in taken.items():
+        run, pks = runs[account_id], {due.pk for due in hinted}
+        rest = [due for due in run.due if due.pk not in pks]
+        room = run.leased.adapter.batch_size - len(hinted) - len(rest)
+        if room > 0:
+            skip = pks | in_flight[account_id]
+            hinted += riders(account_id, room, skip=skip.union(due.pk for due in rest))
+        run.due = deque([*hinted, *rest])
+        if run.queue in (Queue.EMPTY, Queue.UNKNOWN):
+            run.queue = Queue.READY if run.listing is Phase.OFF else Queue.TO_SORT
+    return elsewhere
+
+
+def riders(account_id: int, room: int, *, skip: Collection[int]) -> list[Due]:
+    """Up to `room` of the account's jobs due within RIDE_SECONDS, soonest first."""
+    soon = timezone.now() + timedelta(seconds=RIDE_SECONDS)
+    rows = (
+        Job.objects.filter(account_id=account_id, next_poll_at__lte=soon)
+        .exclude(pk__in=list(skip))
+        .order_by("next_poll_at")
+        .values_list(*Due._fields)[:room]
+    )
+    return [Due(*row) for row in rows]
 
 
 def hints_take(

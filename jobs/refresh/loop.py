@@ -17,7 +17,6 @@ import functools
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -30,7 +29,7 @@ from jobs import http, services
 from jobs.models import Account, Job
 from jobs.refresh.discovery import discover_if_stale
 from jobs.refresh.events import PULLERS, ROUND_SECONDS, pull_start
-from jobs.refresh.hints import HINT_SECONDS, hints_take
+from jobs.refresh.hints import HINT_SECONDS, hints_apply
 from jobs.refresh.leases import (
     account_lease_take,
     account_leases_release,
@@ -164,18 +163,6 @@ class RefreshLoop:
         account_leases_release(owner=self.owner, account_id=run.account_id)
 
     # --- dispatch (the dispatcher thread) ---------------------------------------
-
-    def _hint(self) -> bool:
-        """Put notified jobs first in their queues; whether other accounts have hints."""
-        with self.lock:
-            in_flight = set().union(*(run.in_flight_jobs for run in self.runs.values()))
-        taken, elsewhere = hints_take(set(self.runs), in_flight=in_flight)
-        for account_id, hinted in taken.items():
-            run, pks = self.runs[account_id], {due.pk for due in hinted}
-            run.due = deque([*hinted, *(due for due in run.due if due.pk not in pks)])
-            if run.queue in (Queue.EMPTY, Queue.UNKNOWN):
-                run.queue = Queue.READY if run.listing is Phase.OFF else Queue.TO_SORT
-        return elsewhere
 
     def _refill(self, run: AccountRun) -> None:
         horizon = self.started if self.once else timezone.now()
@@ -413,7 +400,7 @@ class RefreshLoop:
                     workers.drain()
                     break
                 if time.monotonic() >= next_hint and not self.once:
-                    if self._hint():  # an account no loop holds was notified: claim soon
+                    if hints_apply(self.runs, self.lock):  # others notified: claim soon
                         next_claim = min(next_claim, time.monotonic() + 0.5)
                     next_hint = time.monotonic() + HINT_SECONDS
                 if time.monotonic() >= next_claim:

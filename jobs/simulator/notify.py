@@ -3,8 +3,9 @@
 A watcher thread reads every job of a provider that has a notification target (or, for
 VOD, an event queue) a few times a second and records each change of phase, with the
 simulator-clock time it happened, in `changes`. A change the cloud announces
-(notices.announces) is queued per target, and one sender thread POSTs it, so neither the
-server nor the watcher waits on a slow receiver. Targets inject their own faults: drop,
+(notices.announces) is queued, and each target's own sender thread POSTs its notifications
+in order, so neither the server, the watcher nor another target waits on a slow receiver
+(one thread for all fell behind at 20 POSTs a second, as no cloud would). Targets inject their own faults: drop,
 duplicate, delay and reorder; each counts what it did.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import queue
 import random
 import threading
 import time
@@ -46,6 +48,7 @@ class WatchedWorld(Protocol):
 
 log = logging.getLogger(__name__)
 SCAN_SECONDS = 0.1
+_CLOSE = "close"  # to a target's sender thread: its target is gone
 SEND_TIMEOUT = 5.0
 HOLD_BACK_SECONDS = 1.0  # a reordered notification waits this long for a successor
 OPTIONS = ("format", "key", "auth_key", "drop", "duplicate", "delay", "reorder", "seed")
@@ -75,6 +78,7 @@ class Target:
         default_factory=lambda: deque(maxlen=10_000)
     )
     _held: Any = None
+    _mailbox: Any = None  # its sender thread's queue, made with the thread
 
     def __post_init__(self) -> None:
         # Two streams: the watcher draws drop/duplicate/delay, the sender reorder, so
@@ -141,7 +145,8 @@ class _Delivery:
 
 
 class Notifier:
-    """Targets, the changes seen and the two threads, for one World."""
+    """Targets, the changes seen and the threads (a watcher, a timer, a sender per
+    target), for one World."""
 
     def __init__(self, world: WatchedWorld) -> None:
         self.world = world
@@ -157,7 +162,6 @@ class Notifier:
         self._order = itertools.count()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._session = requests.Session()
         # Bumped by clear(): a scan that began before a reset records nothing after it.
         self._generation = 0
 
@@ -188,6 +192,7 @@ class Notifier:
 
     def clear(self) -> None:
         with self._lock:
+            self._close_senders()
             self.targets.clear()
             self.changes.clear()
             self._seen.clear()
@@ -214,6 +219,14 @@ class Notifier:
         for thread in self._threads:
             thread.join(timeout=SEND_TIMEOUT + 1)
         self._threads = []
+        with self._lock:
+            self._close_senders()  # a restart makes new ones
+
+    def _close_senders(self) -> None:
+        for target in self.targets:
+            if target._mailbox is not None:
+                target._mailbox.put(_CLOSE)
+                target._mailbox = None
 
     def _watch_loop(self) -> None:
         while not self._stop.wait(SCAN_SECONDS):
@@ -314,32 +327,53 @@ class Notifier:
                     self._wake.wait(min(wait, SCAN_SECONDS))
                     now = time.monotonic()
                     overdue = [t for t in self.targets if t._held and t._held[0] <= now]
-            # Posting happens outside the lock: the watcher must never wait on a receiver.
             for target in overdue:
-                self._release(target)
+                self._mail(target, None)  # None: post the one held back
             if delivery is not None:
-                self._send_in_order(delivery)
+                self._mail(delivery.target, delivery)
 
-    def _send_in_order(self, delivery: _Delivery) -> None:
+    def _mail(self, target: Target, delivery: _Delivery | None) -> None:
+        with self._lock:
+            if self._stop.is_set() or not any(t is target for t in self.targets):
+                return  # cleared or stopped meanwhile
+            if target._mailbox is None:
+                target._mailbox = queue.SimpleQueue()
+                sender = threading.Thread(
+                    target=self._post_loop, args=(target,), name="sim-notify-post", daemon=True
+                )
+                self._threads.append(sender)
+                sender.start()
+            target._mailbox.put(delivery)
+
+    def _post_loop(self, target: Target) -> None:
+        session = requests.Session()  # a thread's own: a Session is not thread-safe
+        mailbox = target._mailbox
+        while (item := mailbox.get()) != _CLOSE:
+            if item is None:
+                self._release(target, session)
+            else:
+                self._send_in_order(item, session)
+
+    def _send_in_order(self, delivery: _Delivery, session: requests.Session) -> None:
         target = delivery.target
         if target.reorder and target._held is None and target._reorder_random.random() < 0.5:
             # Held back until the next notification for this target has gone.
             target._held = (time.monotonic() + HOLD_BACK_SECONDS, delivery)
             return
-        self._post(delivery)
-        self._release(target)
+        self._post(delivery, session)
+        self._release(target, session)
 
-    def _release(self, target: Target) -> None:
+    def _release(self, target: Target, session: requests.Session) -> None:
         held, target._held = target._held, None
         if held is not None:
-            self._post(held[1])
+            self._post(held[1], session)
 
-    def _post(self, delivery: _Delivery) -> None:
+    def _post(self, delivery: _Delivery, session: requests.Session) -> None:
         target = delivery.target
         # The fake cloud calls out over plain requests: it is not Clapboard's outbound
         # traffic (jobs/http.py), and a receiver's failure is only counted.
         try:
-            response = self._session.post(
+            response = session.post(
                 delivery.url,
                 data=delivery.body.content,
                 headers={"Content-Type": delivery.body.content_type, **delivery.headers},
