@@ -176,3 +176,105 @@ def test_rounds_go_on_to_the_loops_end_and_only_their_account_waits(simulator, a
     assert Account.objects.get(pk=account.pk).lease_owner == ""
     simulator.clock_offset += 31
     assert _queue(simulator, account).count() == 0  # handled and confirmed by that loop
+
+
+def _backlog_events(simulator, account: Account, n: int) -> None:
+    simulator.vod_events(account.credentials["secret_id"], hold=0.2)
+    queue = _queue(simulator, account)
+    for i in range(n):  # events naming tasks no job has: recorded, then confirmed
+        queue.append(
+            {"EventType": "ProcedureStateChanged", "ProcedureStateChangeEvent": {"TaskId": f"x{i}"}}
+        )
+
+
+def _counted_backlog(monkeypatch) -> list[int]:
+    from jobs.providers.tencent_vod import TencentVod
+
+    answers: list[int] = []
+    original = TencentVod.events_backlog
+
+    def counted(self):
+        answers.append(original(self))
+        return answers[-1]
+
+    monkeypatch.setattr(TencentVod, "events_backlog", counted)
+    return answers
+
+
+def test_a_round_records_the_backlog_at_most_once_a_minute(simulator, accounts, monkeypatch):
+    account = _pulling(accounts["tencent_vod"])
+    _backlog_events(simulator, account, 20)
+    answers = _counted_backlog(monkeypatch)
+    before = timezone.now()
+    _loop(4).join()
+    # The first round pulled 16 and confirmed them, then read the 4 left; the next
+    # rounds pulled those within the minute and did not ask again.
+    assert answers == [4]
+    stored = Account.objects.get(pk=account.pk)
+    assert stored.events_backlog == 4 and stored.events_backlog_at >= before
+    assert _queue(simulator, account).count() == 0
+    assert Notification.objects.filter(account=account).count() == 20
+
+
+def _run_holding(account: Account, owner: str):
+    from jobs.refresh.leases import account_lease_take
+    from jobs.refresh.runs import AccountRun
+
+    assert account_lease_take(account_id=account.pk, owner=owner)
+    return AccountRun.of(Account.objects.get(pk=account.pk), once=False)
+
+
+def test_the_backlog_is_read_again_after_a_minute_and_only_while_leased(
+    simulator, accounts, monkeypatch
+):
+    from jobs.refresh.events import backlog_check
+    from jobs.refresh.leases import account_leases_release
+
+    account = _pulling(accounts["tencent_vod"])
+    _backlog_events(simulator, account, 2)
+    answers = _counted_backlog(monkeypatch)
+    run = _run_holding(account, "refresh-loop:test")
+    assert run.leased.owner == "refresh-loop:test"
+    backlog_check(run, deadline=time.monotonic() + 5)
+    _backlog_events(simulator, account, 1)
+    backlog_check(run, deadline=time.monotonic() + 5)  # within the minute: not asked
+    assert answers == [2] and Account.objects.get(pk=account.pk).events_backlog == 2
+    run.backlog_checked -= 61
+    backlog_check(run, deadline=time.monotonic() + 5)
+    assert answers == [2, 3] and Account.objects.get(pk=account.pk).events_backlog == 3
+    # The lease lost (another loop took the account): the answer is not stored.
+    account_leases_release(owner="refresh-loop:test")
+    run.backlog_checked -= 61
+    _backlog_events(simulator, account, 1)
+    backlog_check(run, deadline=time.monotonic() + 5)
+    assert answers == [2, 3, 4] and Account.objects.get(pk=account.pk).events_backlog == 3
+
+
+def test_no_backlog_is_asked_without_a_token_in_time(simulator, accounts, monkeypatch):
+    from jobs.refresh.events import backlog_check
+
+    account = _pulling(accounts["tencent_vod"])
+    _backlog_events(simulator, account, 1)
+    answers = _counted_backlog(monkeypatch)
+    run = _run_holding(account, "refresh-loop:test")
+    while run.leased.budget.try_take():  # the budget spent by the polls
+        pass
+    backlog_check(run, deadline=time.monotonic())
+    assert answers == [] and Account.objects.get(pk=account.pk).events_backlog is None
+    backlog_check(run, deadline=time.monotonic() + 5)  # skipped, so asked next round
+    assert answers == [1]
+
+
+def test_a_failed_backlog_read_does_not_pause_the_events(simulator, accounts, monkeypatch):
+    from jobs.refresh.events import pull
+    from jobs.refresh.runs import Phase as RunPhase
+    from jobs.simulator.tencent_vod_events import EventQueue
+
+    account = _pulling(accounts["tencent_vod"])
+    _backlog_events(simulator, account, 1)
+    monkeypatch.setattr(EventQueue, "count", lambda self: -1)
+    run = _run_holding(account, "refresh-loop:test")
+    pull(run, threading.Lock())
+    assert run.events is RunPhase.IDLE and run.events_after <= time.monotonic()
+    assert Account.objects.get(pk=account.pk).events_backlog is None
+    assert Notification.objects.filter(account=account, task_id="x0").exists()

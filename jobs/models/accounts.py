@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
+from django.utils import timezone
 
 from jobs import http
 from jobs.crypto import EncryptedJSONField
@@ -15,6 +17,10 @@ from jobs.providers import PROVIDERS, provider_choices, provider_class
 from jobs.providers.base import Provider
 
 http_url = URLValidator(schemes=["http", "https"])
+
+
+# The events backlog (jobs/refresh/events.py, asked every minute) is stale after this.
+BACKLOG_STALE_AFTER = timedelta(minutes=5)
 
 
 class Account(models.Model):
@@ -56,6 +62,10 @@ class Account(models.Model):
     # its SHA-256; empty: the account has no receiver.
     hook_secret_hash = models.CharField(max_length=64, blank=True, editable=False)
     hook_secret_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # VOD's reliable events (option events=pull): how many VOD held unpulled when the
+    # puller last asked (DescribeEventsState), and when; None until it has asked.
+    events_backlog = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    events_backlog_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -88,6 +98,13 @@ class Account(models.Model):
     @property
     def effective_rate_limit(self) -> float:
         return self.rate_limit or self.adapter_class.default_rate_limit
+
+    @property
+    def events_backlog_stale(self) -> bool:
+        """Whether the stored backlog is too old to go by: a puller asks every minute
+        while it holds the account, so five minutes means none has for a while."""
+        at = self.events_backlog_at
+        return at is not None and timezone.now() - at > BACKLOG_STALE_AFTER
 
     @property
     def masked_id(self) -> str:

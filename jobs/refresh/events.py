@@ -28,6 +28,7 @@ from jobs import http
 from jobs.models import Account, Job, JobEvent, Notification
 from jobs.providers.errors import ProviderError
 from jobs.providers.notify import Notice
+from jobs.refresh.leases import account_lease_keep
 from jobs.refresh.poll import Leased, poll_batch
 from jobs.refresh.runs import AccountRun, Phase
 from jobs.refresh.workers import Workers
@@ -41,6 +42,9 @@ PAUSE_SECONDS = 10.0
 # A loop's puller threads: more accounts pulling events than this take turns (a round
 # with events is over in well under a second; one without holds its thread 5 s).
 PULLERS = 4
+# How often a puller asks VOD how many events wait (DescribeEventsState has 20 req/s for
+# the whole account, and counts with about 5 s of lag anyway).
+BACKLOG_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ def pull(run: AccountRun, lock: threading.Lock) -> None:
         with http.deadline_by(deadline):
             pull_round(run.leased, discover=run.discovery is not Phase.OFF, deadline=deadline)
         failed = False
+        backlog_check(run, deadline=deadline)  # after the round: its failure pauses nothing
     except ProviderError as error:
         log.warning("%s: events not pulled: %s", run.name, error)
     except Exception:  # a round must never stop the polling of the account
@@ -98,6 +103,26 @@ def pull_round(leased: Leased, *, discover: bool, deadline: float) -> Round:
         return Round(len(events), len(ids))
     adapter.confirm_events([handle for handle, _ in events])  # type: ignore[attr-defined]
     return Round(len(events), len(ids), confirmed=True)
+
+
+def backlog_check(run: AccountRun, *, deadline: float) -> None:
+    """At most once a minute, for one token of the budget (none left: not this round),
+    store how many events VOD holds unpulled (DescribeEventsState) and when, while the
+    run's loop still holds the lease. ProviderErrors propagate."""
+    leased = run.leased
+    if not leased.owner or time.monotonic() - run.backlog_checked < BACKLOG_SECONDS:
+        return
+    if not leased.budget.take(deadline):
+        return
+    run.backlog_checked = time.monotonic()  # a failed ask waits its minute too
+    with http.deadline_by(deadline):
+        backlog = leased.adapter.events_backlog()  # type: ignore[attr-defined]
+    account_lease_keep(
+        account_id=leased.account_id,
+        owner=leased.owner,
+        events_backlog=backlog,
+        events_backlog_at=timezone.now(),
+    )
 
 
 def _jobs_named(account_id: int, notices: list[Notice], *, discover: bool) -> dict[str, int]:

@@ -34,14 +34,19 @@ class Leased:
     name: str
     adapter: Provider
     budget: RateBudget
+    # Who holds the lease, for writes that must not outlive it (account_lease_keep).
+    owner: str = ""
 
     @classmethod
-    def of(cls, account: Account) -> Leased:
+    def of(cls, account: Account, *, owner: str | None = None) -> Leased:
+        """`owner` defaults to the holder `account` names: the loop reads the row just
+        after taking its lease."""
         return cls(
             account_id=account.pk,
             name=account.name,
             adapter=account.adapter(),
             budget=RateBudget(account.effective_rate_limit),
+            owner=account.lease_owner if owner is None else owner,
         )
 
 

@@ -58,7 +58,7 @@ def _refresh_now(job: Job) -> str:
         return "Refresh handed to the poller that holds the account; it asks within seconds."
     polled: Polled | None = None
     try:
-        polled = poll_batch(Leased.of(job.account), {job.external_id: job.pk})
+        polled = poll_batch(Leased.of(job.account, owner=owner), {job.external_id: job.pk})
         if polled.error is None:
             services.account_record_ok(account_id=job.account_id)
     finally:

@@ -64,6 +64,8 @@ class AccountRun:
     # VOD's reliable events (jobs/refresh/events.py); after a failure, not before this.
     events: Phase = Phase.OFF
     events_after: float = 0.0
+    # When a round last asked VOD for its backlog: the rounds' own (one at a time).
+    backlog_checked: float = 0.0
     # Requests in flight start at one and grow by one with each fast answer, up to
     # max_in_flight (so a fast provider gets there within a few round trips).
     in_flight_cap: int = 1

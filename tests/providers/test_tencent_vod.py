@@ -601,6 +601,45 @@ def test_wrong_shapes_are_malformed(payload):
     assert not info.value.permanent
 
 
+def _queue_events(simulator, n: int) -> None:
+    simulator.vod_events(SECRET_ID)
+    queue = simulator.providers[CODE].events.queue(SECRET_ID)
+    for i in range(n):
+        queue.append(
+            {"EventType": "ProcedureStateChanged", "ProcedureStateChangeEvent": {"TaskId": f"b{i}"}}
+        )
+
+
+def test_events_backlog_is_the_count_vod_holds(adapter, simulator, sent):
+    _queue_events(simulator, 0)
+    assert adapter.events_backlog() == 0
+    _queue_events(simulator, 3)
+    assert adapter.events_backlog() == 3
+    assert [call["headers"]["X-TC-Action"] for call in sent] == ["DescribeEventsState"] * 2
+    assert sent[-1]["headers"]["Authorization"].startswith("TC3-HMAC-SHA256 ")
+    adapter.pull_events()  # what a pull handed out is no longer counted (for 30 s)
+    assert adapter.events_backlog() == 0
+
+
+@pytest.mark.parametrize("count", [-1, "3", True, 2.5, None, [3]])
+def test_an_events_backlog_that_is_not_a_count_is_malformed(adapter, simulator, monkeypatch, count):
+    from jobs.simulator.tencent_vod_events import EventQueue
+
+    _queue_events(simulator, 1)
+    monkeypatch.setattr(EventQueue, "count", lambda self: count)  # the simulator's side
+    with pytest.raises(ProviderError) as info:
+        adapter.events_backlog()
+    assert info.value.code == "MalformedResponse" and not info.value.permanent
+
+
+def test_an_events_backlog_answer_of_another_shape_is_malformed(adapter, simulator):
+    _queue_events(simulator, 1)
+    simulator.inject("wrong_shape", CODE)
+    with pytest.raises(ProviderError) as info:
+        adapter.events_backlog()
+    assert info.value.code == "MalformedResponse"
+
+
 def test_out_of_range_times_are_dropped():
     payload = wrap(
         {

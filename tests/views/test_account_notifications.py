@@ -74,3 +74,49 @@ def test_an_account_that_pulls_vods_events_says_so(viewer_client, accounts):
     health = viewer_client.get(reverse("account-health")).content.decode()
     row = health.split(f'id="account-{account.code}"', 1)[1].split("</tr>", 1)[0]
     assert "events pulled" in row
+
+
+def _row(health: str, account: Account) -> str:
+    return health.split(f'id="account-{account.code}"', 1)[1].split("</tr>", 1)[0]
+
+
+def test_the_events_backlog_is_shown_with_its_time_and_marked_stale_when_old(
+    viewer_client, accounts
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    account = accounts["tencent_vod"]
+    Account.objects.filter(pk=account.pk).update(options={**account.options, "events": "pull"})
+    page = reverse("account-notifications", args=[account.code])
+    assert "backlog not read yet" in _row(
+        viewer_client.get(reverse("account-health")).content.decode(), account
+    )
+    assert "backlog not read yet" in viewer_client.get(page).content.decode()
+
+    read_at = timezone.now() - timedelta(minutes=1)
+    Account.objects.filter(pk=account.pk).update(events_backlog=7, events_backlog_at=read_at)
+    row = _row(viewer_client.get(reverse("account-health")).content.decode(), account)
+    body = viewer_client.get(page).content.decode()
+    for shown in (row, body):
+        assert "backlog 7 · as of" in shown and read_at.isoformat() in shown
+        assert "stale" not in shown and 'class="events-backlog"' in shown
+    assert "not pulled yet" in body and "4 days" in body  # what the number means
+
+    Account.objects.filter(pk=account.pk).update(events_backlog_at=read_at - timedelta(minutes=5))
+    row = _row(viewer_client.get(reverse("account-health")).content.decode(), account)
+    body = viewer_client.get(page).content.decode()
+    for shown in (row, body):
+        assert "backlog 7 · as of" in shown and 'class="events-backlog muted"' in shown
+        assert "stale: not read for over 5 minutes" in shown
+
+
+def test_an_account_that_does_not_pull_events_shows_no_backlog(viewer_client, accounts):
+    account = accounts["tencent_vod"]
+    Account.objects.filter(pk=account.pk).update(events_backlog=7, events_backlog_at=None)
+    assert "backlog" not in _row(
+        viewer_client.get(reverse("account-health")).content.decode(), account
+    )
+    page = reverse("account-notifications", args=[account.code])
+    assert "backlog" not in viewer_client.get(page).content.decode()

@@ -1,4 +1,5 @@
-"""Tencent Cloud VOD (API 3.0, version 2018-07-17): DescribeTaskDetail and DescribeTasks.
+"""Tencent Cloud VOD (API 3.0, version 2018-07-17): DescribeTaskDetail and DescribeTasks,
+and the reliable events (PullEvents, ConfirmEvents, DescribeEventsState).
 
 Wire facts: docs/PROVIDERS.md §2. Every call is `POST /` with a JSON body, signed with
 TC3-HMAC-SHA256 over `content-type;host`; every answer is a `Response` object, and a
@@ -241,6 +242,15 @@ class TencentVod(Provider):
     def confirm_events(self, handles: Sequence[str]) -> None:
         """ConfirmEvents: these events are handled (at most 16 per call)."""
         self.call("ConfirmEvents", {"EventHandles": list(handles)[:16]})
+
+    def events_backlog(self) -> int:
+        """DescribeEventsState: how many events VOD holds that a pull would hand out now
+        (VOD counts with about 5 s of lag). Raises the MALFORMED ProviderError for a count
+        that is not a non-negative integer."""
+        count = self.call("DescribeEventsState", {})["Response"].get("CountOfEventsToPull")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise wire.malformed("Tencent VOD", "CountOfEventsToPull is not a count")
+        return count
 
     def fetch_one(self, external_id: str) -> JobStatus:
         """DescribeTaskDetail; an unknown or expired TaskId is NOT_FOUND (see Provider.fetch)."""
