@@ -72,7 +72,10 @@ def pull(run: AccountRun, lock: threading.Lock) -> None:
         with http.deadline_by(deadline):
             pull_round(run.leased, discover=run.discovery is not Phase.OFF, deadline=deadline)
         failed = False
-        backlog_check(run, deadline=deadline)  # after the round: its failure pauses nothing
+        try:  # after the round: its failure pauses nothing
+            backlog_check(run, deadline=deadline)
+        except ProviderError as error:
+            log.warning("%s: events backlog not read: %s", run.name, error)
     except ProviderError as error:
         log.warning("%s: events not pulled: %s", run.name, error)
     except Exception:  # a round must never stop the polling of the account
