@@ -251,6 +251,11 @@ CLAPBOARD_LEASE_SECONDS = env_int("CLAPBOARD_LEASE_SECONDS", 30, minimum=2)
 # Notifications one account's receiver takes per minute; beyond, each is refused (the
 # provider retries, and polling is the safety net).
 CLAPBOARD_HOOK_RATE_PER_MINUTE = env_int("CLAPBOARD_HOOK_RATE_PER_MINUTE", 3000, minimum=1)
+# Days a notification record is kept (the account's page, repeats, events per hour); a
+# job's timeline keeps its own "notified" lines. Pruned hourly.
+CLAPBOARD_NOTIFICATION_RETENTION_DAYS = env_int(
+    "CLAPBOARD_NOTIFICATION_RETENTION_DAYS", 30, minimum=1
+)
 # Where the dashboard is reached, for absolute links in alert messages.
 CLAPBOARD_BASE_URL = env_str("CLAPBOARD_BASE_URL").rstrip("/")
 # Let account endpoints (signed provider calls, "Test connection") reach loopback and

@@ -14,10 +14,15 @@ PERIODIC = {
     "alerts-deliver": "jobs.tasks.alerts_deliver",
     "bulk-sweep": "jobs.tasks.bulk_sweep",  # bulk runs whose worker went silent
 }
+# Hourly housekeeping: name → task.
+HOURLY = {
+    "notifications-prune": "jobs.tasks.notifications_prune",  # records past their retention
+}
 
 
 def ensure_schedules(**kwargs: Any) -> None:
-    """One every-minute schedule per configured refresh loop; never duplicated."""
+    """One every-minute schedule per configured refresh loop, and the housekeeping ones;
+    never duplicated."""
     from django_q.models import Schedule
 
     loops = settings.CLAPBOARD_REFRESH_LOOPS
@@ -33,13 +38,15 @@ def ensure_schedules(**kwargs: Any) -> None:
             },
         )
     Schedule.objects.filter(name__startswith=LOOP_PREFIX).exclude(name__in=wanted).delete()
-    for name, func in PERIODIC.items():
+    every = [(name, func, 1) for name, func in PERIODIC.items()]
+    every += [(name, func, 60) for name, func in HOURLY.items()]
+    for name, func, minutes in every:
         Schedule.objects.update_or_create(
             name=name,
             defaults={
                 "func": func,
                 "schedule_type": Schedule.MINUTES,
-                "minutes": 1,
+                "minutes": minutes,
                 "repeats": -1,
             },
         )

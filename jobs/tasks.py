@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jobs import alerts, refresh
 from jobs.refresh import discovery
-from jobs.services import bulk, bulk_recovery
+from jobs.services import bulk, bulk_recovery, notifications
 
 
 def refresh_loop() -> dict[str, int]:
@@ -33,3 +33,7 @@ def bulk_action_run(bulk_id: int) -> None:
 
 def bulk_sweep() -> int:
     return bulk_recovery.bulk_sweep()
+
+
+def notifications_prune() -> int:
+    return notifications.notifications_prune()

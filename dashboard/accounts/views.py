@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -54,5 +55,11 @@ def account_notifications(request: HttpRequest, code: str) -> HttpResponse:
     records = account.notifications.select_related("job").only(
         *(f.name for f in Notification._meta.concrete_fields), "job__code"
     )[:NOTIFICATIONS_SHOWN]
-    context = {"account": account, "url": url, "records": records}
+    context = {
+        "account": account,
+        "url": url,
+        "records": records,
+        "shown": NOTIFICATIONS_SHOWN,
+        "retention_days": settings.CLAPBOARD_NOTIFICATION_RETENTION_DAYS,
+    }
     return render(request, "accounts/notifications.html", context)

@@ -204,3 +204,24 @@ def _why_not_asked(job: Job) -> str:
     if job.is_terminal:
         return "the job had already finished: not asked"
     return "the job is not watched: not asked"
+
+
+# Rows one DELETE removes: short transactions, so a receiver's insert never waits long on
+# SQLite's single writer.
+PRUNE_CHUNK = 5000
+
+
+def notifications_prune(*, now: datetime | None = None, chunk: int = PRUNE_CHUNK) -> int:
+    """Delete the notification records older than CLAPBOARD_NOTIFICATION_RETENTION_DAYS;
+    returns how many. Account by account, oldest first and `chunk` rows at a time, each
+    read walking the (account, -received_at) index, so a backlog of millions is removed
+    in short transactions instead of one that holds the writer."""
+    cutoff = (now or timezone.now()) - timedelta(
+        days=settings.CLAPBOARD_NOTIFICATION_RETENTION_DAYS
+    )
+    removed = 0
+    for account_id in Account.objects.order_by("pk").values_list("pk", flat=True):
+        old = Notification.objects.filter(account_id=account_id, received_at__lt=cutoff)
+        while ids := list(old.order_by("received_at").values_list("pk", flat=True)[:chunk]):
+            removed += Notification.objects.filter(pk__in=ids).delete()[0]
+    return removed

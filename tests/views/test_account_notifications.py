@@ -120,3 +120,10 @@ def test_an_account_that_does_not_pull_events_shows_no_backlog(viewer_client, ac
     )
     page = reverse("account-notifications", args=[account.code])
     assert "backlog" not in viewer_client.get(page).content.decode()
+
+
+def test_the_page_says_how_long_records_are_kept(viewer_client, accounts, settings):
+    settings.CLAPBOARD_NOTIFICATION_RETENTION_DAYS = 12
+    page = reverse("account-notifications", args=[accounts["tencent_ci"].code])
+    body = viewer_client.get(page).content.decode()
+    assert "records are kept 12 days" in body
