@@ -1,6 +1,7 @@
 """The domain's models, one module per aggregate; imported here so `from jobs.models import
 Job` works and Django finds them all (app label `jobs`, tables unchanged)."""
 
+from jobs.models import lookups  # noqa: F401 - registers the `among` lookup
 from jobs.models.accounts import Account, AccountEpisode, http_url, mask
 from jobs.models.alerts import AlertDelivery, AlertNotice, AlertRule
 from jobs.models.audit import AuditEntry, AuditJob

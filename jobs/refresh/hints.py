@@ -54,7 +54,7 @@ def riders(account_id: int, room: int, *, skip: Collection[int]) -> list[Due]:
     soon = timezone.now() + timedelta(seconds=RIDE_SECONDS)
     rows = (
         Job.objects.filter(account_id=account_id, next_poll_at__lte=soon)
-        .exclude(pk__in=list(skip))
+        .exclude(pk__among=skip)
         .order_by("next_poll_at")
         .values_list(*Due._fields)[:room]
     )
@@ -80,5 +80,5 @@ def hints_take(
             taken.setdefault(account_id, []).append(Due(*fields))
     pks = [due.pk for dues in taken.values() for due in dues]
     if pks:
-        Job.objects.filter(pk__in=pks).update(notified_at=None)
+        Job.objects.filter(pk__among=pks).update(notified_at=None)
     return taken, elsewhere

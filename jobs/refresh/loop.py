@@ -171,7 +171,7 @@ class RefreshLoop:
         rows = (
             Job.objects.filter(account_id=run.account_id)
             .filter(_due_jobs(horizon))
-            .exclude(pk__in=skip)
+            .exclude(pk__among=skip)
             .order_by("next_poll_at")
             .values_list(*Due._fields)[:500]
         )

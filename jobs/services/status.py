@@ -91,7 +91,7 @@ def _running_starts(job_ids: Iterable[int]) -> dict[int, Start]:
     """The first running progress point of each of `job_ids` that has one, in one query."""
     starts: dict[int, Start] = {}
     rows = (
-        JobEvent.objects.filter(job_id__in=list(job_ids), state=State.RUNNING)
+        JobEvent.objects.filter(job_id__among=list(job_ids), state=State.RUNNING)
         .exclude(progress__isnull=True)
         .order_by("job_id", "at", "id")
         .values_list("job_id", "at", "progress")
@@ -245,7 +245,7 @@ def _still_mine(plans: list[_Plan]) -> list[_Plan]:
     """The plans whose update went in: a written job carries its plan's poll time, one
     another writer moved on does not."""
     now_polled = dict(
-        Job.objects.filter(pk__in=[plan.job.pk for plan in plans]).values_list(
+        Job.objects.filter(pk__among=[plan.job.pk for plan in plans]).values_list(
             "pk", "last_polled_at"
         )
     )
@@ -335,7 +335,7 @@ def jobs_apply_statuses(
     starts = _running_starts(running) if running else {}
     plans = [
         _plan(job, statuses[job.pk], when(job.pk), now, starts.get(job.pk))
-        for job in _read().filter(pk__in=statuses)
+        for job in _read().filter(pk__among=list(statuses))
     ]
     with one_writer(), transaction.atomic():
         to_write = [plan for plan in plans if plan.update is not None]
@@ -367,7 +367,7 @@ def jobs_record_error(
     message = storable(str(error))[:500]
     with transaction.atomic():
         jobs = list(
-            Job.objects.filter(pk__in=list(job_ids)).only(
+            Job.objects.filter(pk__among=list(job_ids)).only(
                 "pk", "poll_errors", "state", "last_polled_at"
             )
         )
@@ -411,11 +411,11 @@ def jobs_confirm_unchanged(
     now = now or timezone.now()
     jobs = list(jobs)
     with transaction.atomic():
-        failing = Job.objects.filter(pk__in=[pk for pk, _, _ in jobs], poll_errors__gt=0)
+        failing = Job.objects.filter(pk__among=[pk for pk, _, _ in jobs], poll_errors__gt=0)
         recovered = list(failing.only("pk", "state", "poll_errors"))
         for job in recovered:
             job_record_recovered(job, now)
-        Job.objects.filter(pk__in=[job.pk for job in recovered]).update(
+        Job.objects.filter(pk__among=[job.pk for job in recovered]).update(
             poll_errors=0, last_poll_error=""
         )
         for pk, state, queue_position in jobs:
