@@ -73,6 +73,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
+def machine_cpu() -> tuple[int, int]:
+    """(busy, all) CPU ticks of the whole machine since boot, from /proc/stat: what a
+    pass's processes cannot undercount (a PostgreSQL backend that exits mid-pass takes
+    its own CPU seconds with it)."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
 def postgres_cpu() -> dict[int, float]:
     """CPU seconds of every PostgreSQL server process (backends come and go)."""
     found = {}

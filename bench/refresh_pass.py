@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from bench.procs import TreeSampler, cpu_seconds, descendants, postgres_cpu, start, stop, tail
+from bench.procs import (
+    TreeSampler,
+    cpu_seconds,
+    descendants,
+    machine_cpu,
+    postgres_cpu,
+    start,
+    stop,
+    tail,
+)
 from bench.world import RATE_LIMITS, WORKERS, account_name, simulator_requests
 
 WATCH_SECONDS = 0.5
@@ -70,6 +79,9 @@ class PassResult:
     # Every PostgreSQL process on the machine (zero with SQLite, which runs in-process).
     postgres_cpu_seconds: float
     timed_out: bool
+    # Share of the machine's CPU in use during the pass, whoever used it: near 100 % the
+    # pass waited for CPU, not for the rate limits.
+    machine_busy_pct: float = 0.0
     cluster_start_seconds: float = 0.0
     # Every TIMELINE_SECONDS: seconds since the start, then jobs polled so far by provider.
     timeline: list[list[float]] = field(default_factory=list)
@@ -216,6 +228,7 @@ def _watch_pass(
     simulator_cpu_before = cpu_seconds(simulator.pid)
     bench_cpu_before = sum(os.times()[:2])
     postgres_before = postgres_cpu()
+    machine_before = machine_cpu()
     started = time.monotonic()
     start_loops()
 
@@ -269,6 +282,7 @@ def _watch_pass(
         time.sleep(WATCH_SECONDS)
 
     after = simulator_requests(simulator_url)
+    busy, every = (b - a for a, b in zip(machine_before, machine_cpu(), strict=True))
     cpu_after = sampler.cpu_snapshot()
     for provider in providers:
         provider.requests_in_window = after.get(provider.code, 0) - before.get(provider.code, 0)
@@ -286,6 +300,7 @@ def _watch_pass(
             cpu - postgres_before.get(pid, 0.0) for pid, cpu in postgres_cpu().items()
         ),
         timed_out=wall is None,
+        machine_busy_pct=100 * busy / every if every else 0.0,
         timeline=timeline,
         requests=sent_so_far,
     )

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 from dataclasses import asdict
 from typing import Any
 
 from bench.naive import NaiveProvider
 from bench.refresh_pass import Checks, PassResult
 from bench.world import LATENCY, RATE_LIMITS, WORKERS
-from jobs.refresh.budget import RateBudget
 
 # Issue 14's goals: a pass within 5 % of the rate-limit bound, a millisecond of CPU a job.
 TARGET_RATIO = 1.05
@@ -157,14 +155,9 @@ def report(
     print()
     print(request_rate_table(result))
     print()
+    from jobs.refresh.budget import RateBudget  # after django.setup()
+
     per_job_cpu_ms = 1000 * result.cluster_cpu_seconds / jobs
-    spent = (
-        result.cluster_cpu_seconds
-        + result.simulator_cpu_seconds
-        + result.bench_cpu_seconds
-        + result.postgres_cpu_seconds
-    )
-    machine_busy = 100 * spent / (wall * (os.cpu_count() or 1)) if wall else None
     summary = [
         ["measure", "value", "target"],
         ["full pass wall time (s)", fmt(wall), f"≤ {fmt(TARGET_RATIO * bound)}"],
@@ -184,9 +177,7 @@ def report(
         ["simulator CPU during pass (s)", fmt(result.simulator_cpu_seconds), ""],
         ["bench process CPU during pass (s)", fmt(result.bench_cpu_seconds), ""],
         ["PostgreSQL CPU during pass (s)", fmt(result.postgres_cpu_seconds), ""],
-        # Everything the bench started, over the machine's cores: near 100 % means the
-        # pass waited for CPU, not for the rate limits.
-        ["machine CPU in use, all of the above (%)", fmt(machine_busy), ""],
+        ["machine CPU in use during pass (%)", fmt(result.machine_busy_pct), ""],
         ["ERROR lines in the cluster log", str(result.error_lines), "0"],
         ["failed or lost updates", str(checks.failures), "0"],
         ["accounts with a provider error", str(len(checks.account_errors)), "0"],
@@ -240,7 +231,6 @@ def report(
         "naive_extrapolated_s": round(naive_total, 1),
         "speedup": round(naive_total / wall, 1) if wall else None,
         "cluster_cpu_ms_per_job": round(per_job_cpu_ms, 3),
-        "machine_cpu_busy_pct": None if machine_busy is None else round(machine_busy, 1),
         "verdicts": verdicts,
         "pass": asdict(result),
         "checks": asdict(checks),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jobs import alerts, refresh
-from jobs.refresh import discovery
+from jobs.refresh import discovery, hints
 from jobs.services import bulk, bulk_recovery, notifications
 
 
@@ -37,3 +37,7 @@ def bulk_sweep() -> int:
 
 def notifications_prune() -> int:
     return notifications.notifications_prune()
+
+
+def hints_serve(account_id: int) -> int:
+    return hints.hints_serve(account_id=account_id)

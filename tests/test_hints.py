@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from jobs.models import Job
 from jobs.refresh import RefreshLoop
-from jobs.refresh.hints import RIDE_SECONDS, hints_apply, hints_take
+from jobs.refresh.hints import (
+    GATHER_SECONDS,
+    RIDE_SECONDS,
+    hints_apply,
+    hints_serve,
+    hints_take,
+)
+from jobs.refresh.leases import account_lease_take
 from jobs.refresh.runs import AccountRun
 from tests.clusters import running_ivh_jobs
 
@@ -86,7 +93,8 @@ def test_a_notified_job_of_a_batching_account_takes_the_jobs_due_soon_along(acco
     _ci_jobs(ci, "l", 5, due_in=30)  # not due for a while: polled in their own time
     (ivh_hinted,) = Job.objects.bulk_create([Job(account=ivh, external_id="i", state="running")])
     Job.objects.create(account=ivh, external_id="i2", state="running", next_poll_at=timezone.now())
-    Job.objects.filter(pk__in=[hinted.pk, ivh_hinted.pk]).update(notified_at=timezone.now())
+    notified = timezone.now() - timedelta(seconds=GATHER_SECONDS)  # no longer gathering
+    Job.objects.filter(pk__in=[hinted.pk, ivh_hinted.pk]).update(notified_at=notified)
     runs = {a.pk: AccountRun.of(a, once=False) for a in (ci, ivh)}
     runs[ci.pk].in_flight_jobs.add(soon[0].pk)  # asked already: not again
     assert not hints_apply(runs, threading.Lock())
@@ -125,3 +133,53 @@ def test_the_riders_go_in_the_notified_jobs_request(simulator, accounts):
     finally:
         runner.join()
     assert stats["jobs"] == 6 and stats["requests"] == 2
+
+
+def test_a_batching_accounts_hints_gather_until_old_enough_or_a_batch(accounts):
+    ci, ivh = accounts["tencent_ci"], accounts["tencent_ivh"]
+    now = timezone.now()
+    fresh = _ci_jobs(ci, "g", 3, due_in=3600)
+    Job.objects.filter(pk__in=[j.pk for j in fresh]).update(notified_at=now)
+    (ivh_job,) = Job.objects.bulk_create(
+        [Job(account=ivh, external_id="gi", state="running", notified_at=now)]
+    )
+    gather = {ci.pk: 50}
+    taken, _ = hints_take({ci.pk, ivh.pk}, in_flight=set(), gather=gather)
+    # The CI hints wait for others (and stay set); the IVH one, one job a request, goes.
+    assert set(taken) == {ivh.pk} and [d.pk for d in taken[ivh.pk]] == [ivh_job.pk]
+    assert Job.objects.filter(account=ci, notified_at__isnull=False).count() == 3
+    # A full batch goes at once, however young.
+    taken, _ = hints_take({ci.pk}, in_flight=set(), gather={ci.pk: 3})
+    assert len(taken[ci.pk]) == 3
+    # Old enough: they go, together.
+    later = _ci_jobs(ci, "h", 2, due_in=3600)
+    old = now - timedelta(seconds=GATHER_SECONDS + 0.1)
+    Job.objects.filter(pk__in=[j.pk for j in later]).update(notified_at=old)
+    taken, _ = hints_take({ci.pk}, in_flight=set(), gather=gather)
+    assert sorted(d.pk for d in taken[ci.pk]) == sorted(j.pk for j in later)
+    assert not Job.objects.filter(notified_at__isnull=False).exists()
+
+
+def test_between_loops_the_notified_jobs_are_asked_at_once_in_one_request(simulator, accounts):
+    ci = accounts["tencent_ci"]
+    jobs = _ci_jobs(ci, "b", 3, due_in=3600)
+    for job in jobs:
+        simulator.add_job("tencent_ci", job.external_id, pinned="running")
+    Job.objects.filter(pk__in=[j.pk for j in jobs]).update(notified_at=timezone.now())
+    before = simulator.requests.get("tencent_ci", 0)
+    assert hints_serve(account_id=ci.pk) == 3
+    assert simulator.requests.get("tencent_ci", 0) - before == 1
+    assert not Job.objects.filter(notified_at__isnull=False).exists()
+    assert Job.objects.filter(account=ci, last_polled_at__isnull=False).count() == 3
+    ci.refresh_from_db()
+    assert not ci.lease_owner  # given back
+
+
+def test_a_loop_holding_the_account_keeps_its_hints(simulator, accounts):
+    ci = accounts["tencent_ci"]
+    (job,) = _ci_jobs(ci, "k", 1, due_in=3600)
+    Job.objects.filter(pk=job.pk).update(notified_at=timezone.now())
+    assert account_lease_take(account_id=ci.pk, owner="loop:test")
+    assert hints_serve(account_id=ci.pk) == 0
+    assert Job.objects.get(pk=job.pk).notified_at is not None  # the loop's to take
+    assert hints_serve(account_id=10**9) == 0  # an account gone since: nothing to do

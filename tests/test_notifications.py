@@ -337,3 +337,27 @@ def test_the_development_servers_request_lines_hide_the_secret():
     assert "/hooks/9b707187-5592-4e16-bb2f-e9731cce9b55/[secret]/ HTTP/1.1" in record.getMessage()
     handlers = logging.getLogger("django.server").handlers
     assert any(isinstance(f, RedactHookSecrets) for h in handlers for f in h.filters)
+
+
+def test_with_no_loop_holding_the_account_the_receiver_queues_the_ask(live_server, accounts):
+    from django.core.cache import cache
+    from django_q.brokers import get_broker
+
+    from jobs.refresh.leases import account_lease_take
+
+    account = accounts["tencent_ivh"]
+    url = _receiver(account, live_server)
+    content_type, body, _ = BODIES["tencent_ivh"]
+    broker = get_broker()
+    cache.delete(f"hints-serve:{account.pk}")
+    queued = broker.queue_size()
+    first = _job(account, "ivh-gap-1")
+    assert requests.post(url, data=body(first.external_id), timeout=10).ok
+    assert broker.queue_size() == queued + 1  # between loops: a task asks it now
+    # With a loop holding the account, that loop takes the hint: nothing is queued.
+    assert account_lease_take(account_id=account.pk, owner="loop:test")
+    cache.delete(f"hints-serve:{account.pk}")
+    second = _job(account, "ivh-gap-2")
+    assert requests.post(url, data=body(second.external_id), timeout=10).ok
+    assert broker.queue_size() == queued + 1
+    assert Job.objects.filter(notified_at__isnull=False).count() == 2

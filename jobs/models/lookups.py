@@ -12,32 +12,40 @@ whatever the count, and the ids are ints, checked here.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import models
 from django.db.models import Lookup
 
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler
 
-class Among(Lookup):  # type: ignore[type-arg]  # generic in the stubs only
+
+class Among(Lookup):
     lookup_name = "among"
     prepare_rhs = False
 
-    def process_rhs(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def process_rhs(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper
+    ) -> tuple[str, tuple[Any, ...]]:
         ids = [int(value) for value in self.rhs]
         if not ids:
             raise EmptyResultSet  # as `__in=[]`: no query for "none of nothing"
         if connection.vendor == "postgresql":
-            return "ANY(%s)", [ids]
+            return "ANY(%s)", (ids,)
         if connection.vendor == "sqlite":
-            return "(SELECT value FROM json_each(%s))", [json.dumps(ids)]
-        return "(" + ", ".join(["%s"] * len(ids)) + ")", ids
+            return "(SELECT value FROM json_each(%s))", (json.dumps(ids),)
+        return "(" + ", ".join(["%s"] * len(ids)) + ")", tuple(ids)
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper
+    ) -> tuple[str, tuple[Any, ...]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         operator = "=" if connection.vendor == "postgresql" else "IN"
-        return f"{lhs} {operator} {rhs}", [*lhs_params, *rhs_params]
+        return f"{lhs} {operator} {rhs}", (*lhs_params, *rhs_params)
 
 
 models.IntegerField.register_lookup(Among)

@@ -10,7 +10,14 @@ answer may predate the change the notification announced.
 
 An account that batches (CI, MetaStudio) sends a notified job with the jobs due within
 RIDE_SECONDS, up to a batch: alone, each notification cost a whole request, where polling
-asks 50 jobs at a time; with them, the ask stands in for the polls they were due.
+asks 50 jobs at a time; with them, the ask stands in for the polls they were due. Its hints
+are also left GATHER_SECONDS (unless a batch is waiting), so the notifications of a burst
+of finishing jobs share a request instead of taking one each.
+
+Between two loops (a minute's loop ends a second or two before the next has claimed its
+accounts), or with no loop running, nobody takes hints: the receiver then queues
+`hints_serve` for the account, which asks its notified jobs at once under a brief lease
+of its own, so a notification never waits for the next loop.
 """
 
 from __future__ import annotations
@@ -18,16 +25,20 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Collection, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from jobs.models import Job
+from jobs.models import Account, Job
+from jobs.refresh.leases import account_lease_take, account_leases_release, owner_id
+from jobs.refresh.poll import Leased, poll_batch
 from jobs.refresh.runs import AccountRun, Due, Phase, Queue
+from jobs.services import usage
 
 HINT_SECONDS = 0.25
 MAX_HINTS = 1000
 RIDE_SECONDS = 2.0
+GATHER_SECONDS = 0.5
 
 
 def hints_apply(runs: Mapping[int, AccountRun], lock: threading.Lock) -> bool:
@@ -35,7 +46,14 @@ def hints_apply(runs: Mapping[int, AccountRun], lock: threading.Lock) -> bool:
     riders where the account batches; whether accounts outside `runs` have hints too."""
     with lock:
         in_flight = {pk: set(run.in_flight_jobs) for pk, run in runs.items()}
-    taken, elsewhere = hints_take(set(runs), in_flight=set().union(*in_flight.values()))
+    batching = {
+        pk: run.leased.adapter.batch_size
+        for pk, run in runs.items()
+        if run.leased.adapter.batch_size > 1
+    }
+    taken, elsewhere = hints_take(
+        set(runs), in_flight=set().union(*in_flight.values()), gather=batching
+    )
     for account_id, hinted in taken.items():
         run, pks = runs[account_id], {due.pk for due in hinted}
         rest = [due for due in run.due if due.pk not in pks]
@@ -62,23 +80,63 @@ def riders(account_id: int, room: int, *, skip: Collection[int]) -> list[Due]:
 
 
 def hints_take(
-    held: Collection[int], *, in_flight: Collection[int]
+    held: Collection[int],
+    *,
+    in_flight: Collection[int],
+    gather: Mapping[int, int] | None = None,
 ) -> tuple[dict[int, list[Due]], bool]:
     """The hinted jobs of the accounts in `held`, by account, their hints cleared (but
-    not those in flight); and whether enabled accounts outside `held` have hints too."""
+    not those in flight); and whether enabled accounts outside `held` have hints too.
+
+    An account in `gather` ({account: batch size}) gives its hints only once the oldest
+    is GATHER_SECONDS old or they fill a batch; until then they stay for the next look.
+    """
     rows = (
         Job.objects.filter(notified_at__isnull=False, account__enabled=True)
         .order_by("notified_at")
-        .values_list("account_id", *Due._fields)[:MAX_HINTS]
+        .values_list("account_id", "notified_at", *Due._fields)[:MAX_HINTS]
     )
     taken: dict[int, list[Due]] = {}
+    oldest: dict[int, datetime] = {}
     elsewhere = False
-    for account_id, *fields in rows:
+    for account_id, notified_at, *fields in rows:
         if account_id not in held:
             elsewhere = True
         elif fields[0] not in in_flight:
             taken.setdefault(account_id, []).append(Due(*fields))
+            oldest.setdefault(account_id, notified_at)
+    young = timezone.now() - timedelta(seconds=GATHER_SECONDS)
+    for account_id, size in (gather or {}).items():
+        if account_id in taken and len(taken[account_id]) < size and oldest[account_id] > young:
+            del taken[account_id]  # more may come: they share the request
     pks = [due.pk for dues in taken.values() for due in dues]
     if pks:
         Job.objects.filter(pk__among=pks).update(notified_at=None)
     return taken, elsewhere
+
+
+def hints_serve(*, account_id: int) -> int:
+    """Ask the account's notified jobs now, in one request of a batch at most, if no loop
+    holds the account (else that loop takes them); returns how many were asked. Hints
+    beyond a batch stay for the next loop."""
+    owner = owner_id("hints")
+    if not account_lease_take(account_id=account_id, owner=owner, ready=True):
+        return 0
+    asked = 0
+    try:
+        account = Account.objects.filter(pk=account_id).first()
+        if account is None:
+            return 0  # deleted since the notification
+        leased = Leased.of(account, owner=owner)
+        taken, _ = hints_take({account_id}, in_flight=())
+        hinted = taken.get(account_id, [])
+        now, size = timezone.now(), leased.adapter.batch_size
+        if rest := [due.pk for due in hinted[size:]]:
+            Job.objects.filter(pk__among=rest).update(notified_at=now)
+        if batch := hinted[:size]:
+            polled = poll_batch(leased, {due.external_id: due.pk for due in batch})
+            usage.usage_record(account_id=account_id, requests=1, errors=int(bool(polled.error)))
+            asked = len(batch)
+    finally:
+        account_leases_release(owner=owner, account_id=account_id)
+    return asked

@@ -21,9 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from jobs.models import Account, AuditEntry, Job, JobEvent, Notification
 from jobs.providers.notify import NotificationError
@@ -128,7 +130,27 @@ def notification_receive(
         records = [seen.record(task, Outcome.DUPLICATE) for task in notice.task_ids]
         return Notification.objects.bulk_create(records)
     with transaction.atomic():
-        return Notification.objects.bulk_create(_apply(seen, notice.task_ids))
+        records = Notification.objects.bulk_create(_apply(seen, notice.task_ids))
+    if any(r.outcome in ASKED and not r.reason for r in records):
+        _serve_between_loops(account, now)
+    return records
+
+
+# The outcomes of a record whose job was marked for an ask (a reason says why it was not).
+ASKED = (Outcome.ACCEPTED, Outcome.DISCOVERED)
+
+
+def _serve_between_loops(account: Account, now: datetime) -> None:
+    """No loop holds the account (between two loops, or none is running): queue a task
+    that asks the notified jobs now rather than at the next loop's start. One a second
+    per account and process is enough: the task takes every hint waiting."""
+    if Account.objects.filter(pk=account.pk, lease_until__gte=now).exists():
+        return  # a loop holds it: that loop takes the hints within a quarter second
+    if cache.add(f"hints-serve:{account.pk}", 1, timeout=1):
+        # Through the broker even where tasks run inline (tests): the receiver answers at
+        # once, and the ask is the task's.
+        name = f"hints of account {account.pk}"
+        async_task("jobs.tasks.hints_serve", account.pk, task_name=name, sync=False)
 
 
 @dataclass(frozen=True)
