@@ -93,7 +93,10 @@ def test_the_events_backlog_is_shown_with_its_time_and_marked_stale_when_old(
     assert "backlog not read yet" in _row(
         viewer_client.get(reverse("account-health")).content.decode(), account
     )
-    assert "backlog not read yet" in viewer_client.get(page).content.decode()
+    first = viewer_client.get(page).content.decode()
+    assert "backlog not read yet</span>." in first  # mid-sentence: no stray space
+    # Events are pulled: the page must not say the account can only be polled.
+    assert "can only be polled" not in first and "No push receiver" in first
 
     read_at = timezone.now() - timedelta(minutes=1)
     Account.objects.filter(pk=account.pk).update(events_backlog=7, events_backlog_at=read_at)
