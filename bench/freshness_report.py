@@ -67,8 +67,7 @@ class SetResult:
     # what matters, and nothing announced it).
     skipped_running: int = 0
     # Delivered notifications stored later than the goal, and how many of those changed
-    # while no loop could act on them: from a loop's end (for VOD's puller, from the last
-    # moment it starts a round) to the next loop's start.
+    # while no refresh loop was running at all (`loop_gaps`).
     late: int = 0
     late_at_boundary: int = 0
     # Per BUCKET_SECONDS of change time since the jobs were made: [start s, p95 s] of the
@@ -92,18 +91,21 @@ def _get(url: str) -> Any:
 
 
 def loop_gaps() -> list[tuple[float, float]]:
-    """(end, next start) of each refresh loop that finished, as django-q2 recorded it."""
+    """(start, end) of each stretch with no refresh loop running, as django-q2 recorded
+    the loops: the holes between their merged spans. A loop that outlasts its successor's
+    start (one finishing a VOD event round) leaves no hole; the next hole comes after."""
     from django_q.models import Task
 
     spans = sorted(
         (task.started.timestamp(), task.stopped.timestamp())
         for task in Task.objects.filter(func="jobs.tasks.refresh_loop")
     )
-    starts = [began for began, _ in spans]
     gaps = []
-    for _, ended in spans:
-        later = [began for began in starts if began > ended - 1.0]
-        gaps.append((ended, min(later, default=ended + 60.0)))
+    covered_until = None
+    for began, ended in spans:
+        if covered_until is not None and began > covered_until:
+            gaps.append((covered_until, began))
+        covered_until = ended if covered_until is None else max(covered_until, ended)
     return gaps
 
 
@@ -269,8 +271,8 @@ def report(
     print("   ones whose notification reached the receiver (10 % are dropped; VOD's queue")
     print("   drops none); 'skipped start': the next poll already saw the end; 'late':")
     print("   delivered ones stored after more than 2 s, 'at boundary': of those, changed")
-    print("   between a loop's end (VOD: the end of its last event round) and the next")
-    print("   loop's start; req/job: every request the set's tenant answered, over its jobs)")
+    print("   while no refresh loop was running at all (between one's end and the next's")
+    print("   start); req/job: every request the set's tenant answered, over its jobs)")
     print()
     starts = sorted({int(at) for r in measured for at, _ in r.timeline if at is not None})
     lines = [["changed at s", *(f"{c.split('_')[-1]} {n[0]}" for c in RATE_LIMITS for n in SETS)]]

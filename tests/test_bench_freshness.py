@@ -80,3 +80,29 @@ def test_percentile_is_nearest_rank():
     assert percentile([], 0.95) is None
     assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
     assert percentile([float(n) for n in range(1, 101)], 0.95) == 95.0
+
+
+@pytest.mark.django_db
+def test_loop_gaps_are_the_stretches_with_no_loop_running():
+    from datetime import UTC, datetime
+
+    from django_q.models import Task
+
+    from bench.freshness_report import loop_gaps
+
+    def loop(n: int, began: float, ended: float) -> None:
+        Task.objects.create(
+            id=f"loop{n}",
+            name=f"loop {n}",
+            func="jobs.tasks.refresh_loop",
+            started=datetime.fromtimestamp(began, UTC),
+            stopped=datetime.fromtimestamp(ended, UTC),
+            success=True,
+        )
+
+    base = 1_800_000_000.0
+    loop(1, base, base + 59)
+    loop(2, base + 60, base + 125)  # outlasts the next one's start: a VOD round ending
+    loop(3, base + 120, base + 179)
+    loop(4, base + 181, base + 240)
+    assert loop_gaps() == [(base + 59, base + 60), (base + 179, base + 181)]

@@ -278,3 +278,32 @@ def test_a_failed_backlog_read_does_not_pause_the_events(simulator, accounts, mo
     assert run.events is RunPhase.IDLE and run.events_after <= time.monotonic()
     assert Account.objects.get(pk=account.pk).events_backlog is None
     assert Notification.objects.filter(account=account, task_id="x0").exists()
+
+
+def test_a_rounds_asks_go_out_together_and_are_confirmed_after_one_store(simulator, accounts):
+    from jobs.refresh.events import pull_round
+    from jobs.refresh.poll import Leased
+
+    account = _pulling(accounts["tencent_vod"])
+    ids = [f"vod-par{n}" for n in range(6)]
+    jobs = [_waiting_job(account, external_id) for external_id in ids]
+    simulator.vod_events(hold=0.2)
+    for external_id in ids:
+        _finish(simulator, external_id)
+    deadline = time.monotonic() + 5
+    while _queue(simulator, account).count() < 2 * len(ids):  # started, then finished
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    simulator.latency = 0.3
+    try:
+        began = time.monotonic()
+        result = pull_round(Leased.of(account), discover=False, deadline=began + 10)
+        took = time.monotonic() - began
+    finally:
+        simulator.latency = 0.0
+    assert result.confirmed and result.asked == len(ids)
+    assert {Job.objects.get(pk=job.pk).state for job in jobs} == {"succeeded"}
+    # Pull, six asks, confirm at 0.3 s each: 2.4 s one after another, about 0.9 s together.
+    assert took < 1.8, f"the asks went one after another ({took:.2f} s)"
+    simulator.clock_offset += 31
+    assert _queue(simulator, account).count() == 0

@@ -20,8 +20,10 @@ import functools
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from django.db import connection
 from django.utils import timezone
 
 from jobs import http
@@ -29,7 +31,7 @@ from jobs.models import Account, Job, JobEvent, Notification
 from jobs.providers.errors import ProviderError
 from jobs.providers.notify import Notice
 from jobs.refresh.leases import account_lease_keep
-from jobs.refresh.poll import Leased, poll_batch
+from jobs.refresh.poll import Answer, Leased, Polled, ask, store
 from jobs.refresh.runs import AccountRun, Phase
 from jobs.refresh.workers import Workers
 
@@ -42,6 +44,14 @@ PAUSE_SECONDS = 10.0
 # A loop's puller threads: more accounts pulling events than this take turns (a round
 # with events is over in well under a second; one without holds its thread 5 s).
 PULLERS = 4
+# A round's asks go out together (each still within the budget) and are stored in one
+# write: one after another, a round of a few events took about half a second, and the
+# events that came meanwhile waited in VOD's queue.
+ASKERS = 8
+# Made in the worker process on first use: a pool made before django-q2 forks its
+# workers would have no threads in them.
+_askers: ThreadPoolExecutor | None = None
+_askers_lock = threading.Lock()
 # How often a puller asks VOD how many events wait (DescribeEventsState has 20 req/s for
 # the whole account, and counts with about 5 s of lag anyway).
 BACKLOG_SECONDS = 60.0
@@ -95,17 +105,40 @@ def pull_round(leased: Leased, *, discover: bool, deadline: float) -> Round:
     if not events:
         return Round()
     ids = _jobs_named(leased.account_id, [notice for _, notice in events], discover=discover)
-    batch = adapter.batch_size
-    for start in range(0, len(ids), batch):
+    items, batch = list(ids.items()), adapter.batch_size
+    chunks = [dict(items[start : start + batch]) for start in range(0, len(items), batch)]
+    asks = []
+    for chunk in chunks:
         if not leased.budget.take(deadline):
-            return Round(len(events), start)
-        polled = poll_batch(leased, dict(list(ids.items())[start : start + batch]))
-        if polled.error is not None:
-            return Round(len(events), start)
+            break
+        asks.append(_pool().submit(_ask, leased, chunk, deadline))
+    answers = [ask_.result() for ask_ in asks]
+    stored = store([answer for answer in answers if isinstance(answer, Answer)])
+    asked = sum(len(answer.ids) for answer in answers if isinstance(answer, Answer))
+    if len(asks) < len(chunks) or len(stored) < len(answers) or any(p.error for p in stored):
+        return Round(len(events), asked)  # unconfirmed: VOD gives the events out again
     if not leased.budget.take(deadline):
         return Round(len(events), len(ids))
     adapter.confirm_events([handle for handle, _ in events])  # type: ignore[attr-defined]
     return Round(len(events), len(ids), confirmed=True)
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _askers
+    with _askers_lock:
+        if _askers is None:
+            _askers = ThreadPoolExecutor(max_workers=ASKERS, thread_name_prefix="vod-ask")
+        return _askers
+
+
+def _ask(leased: Leased, ids: dict[str, int], deadline: float) -> Answer | Polled:
+    """One ask on a pool thread, within the round's deadline (a thread's own). Only a
+    failure writes (its record); the connection is closed after, so the pool holds none."""
+    try:
+        with http.deadline_by(deadline):
+            return ask(leased, ids)
+    finally:
+        connection.close()
 
 
 def backlog_check(run: AccountRun, *, deadline: float) -> None:
