@@ -179,7 +179,8 @@ def test_drop_sends_nothing_and_counts(simulator, receiver):
 def test_duplicate_sends_twice(simulator, receiver):
     target = simulator.notify_to("tencent_ivh", receiver.url, duplicate=1.0)
     finish(simulator, "tencent_ivh", "ivh-dup")
-    wait_for(lambda: len(receiver.requests) == 2)
+    # The sender counts a POST once its answer is back, after the receiver has it.
+    wait_for(lambda: len(receiver.requests) == 2 and target.sent == 2)
     assert receiver.requests[0].body == receiver.requests[1].body
     assert (target.sent, target.duplicated) == (2, 1)
 
