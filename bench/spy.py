@@ -1,16 +1,18 @@
 """Sample the running django-q2 clusters with py-spy, then say where their time went.
 
-    .venv/bin/python bench/spy.py record OUT --seconds 60 [--after 0] [--rate 50]
-    .venv/bin/python bench/spy.py top OUT [--n 25] [--under jobs.refresh]
+    .venv/bin/python bench/spy.py record OUT --seconds 60 [--after 0] [--rate 50] [--gil]
+    .venv/bin/python bench/spy.py top OUT [--n 25] [--under jobs.refresh] [--gil]
 
 `record` waits `--after` seconds, then samples every `manage.py qcluster` process on the
-machine and its workers for `--seconds` (py-spy's raw "collapsed stacks" format, idle
-frames left out, so a thread waiting on a socket or a lock counts only while it holds the
-CPU). Start it beside a benchmark, e.g. twice during `bench/refresh.py --jobs 100000` to
-compare the pass's first minutes with its last ones.
+machine and its workers for `--seconds` (py-spy's raw "collapsed stacks" format; with
+`--gil`, only the thread holding the GIL). Start it beside a benchmark, e.g. twice during
+`bench/refresh.py --jobs 100000` to compare the pass's first minutes with its last ones.
 
-`top` prints the functions with the largest share of the samples: inclusive (the
-function or anything it called was on the CPU) and self (the function itself).
+`top` prints the functions with the largest share of the samples on the CPU: inclusive
+(the function or anything it called) and self (the function itself). py-spy's idle
+detection misses threads waiting on a socket or a lock when it samples without pausing
+the process, so `top` drops the samples that end in a wait (`WAITS`), unless the file was
+recorded with `--gil`.
 """
 
 from __future__ import annotations

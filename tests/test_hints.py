@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from jobs.models import Job
+from jobs.models import AccountUsage, Job
 from jobs.refresh import RefreshLoop
 from jobs.refresh.hints import (
     GATHER_SECONDS,
@@ -173,6 +173,9 @@ def test_between_loops_the_notified_jobs_are_asked_at_once_in_one_request(simula
     assert Job.objects.filter(account=ci, last_polled_at__isnull=False).count() == 3
     ci.refresh_from_db()
     assert not ci.lease_owner  # given back
+    # Counted as a loop counts it: the request in the account's usage, the good answer.
+    assert sum(AccountUsage.objects.filter(account=ci).values_list("requests", flat=True)) == 1
+    assert ci.last_ok_at is not None
 
 
 def test_a_loop_holding_the_account_keeps_its_hints(simulator, accounts):

@@ -31,9 +31,8 @@ from django.utils import timezone
 
 from jobs.models import Account, Job
 from jobs.refresh.leases import account_lease_take, account_leases_release, owner_id
-from jobs.refresh.poll import Leased, poll_batch
+from jobs.refresh.poll import Leased, poll_counted
 from jobs.refresh.runs import AccountRun, Due, Phase, Queue
-from jobs.services import usage
 
 HINT_SECONDS = 0.25
 MAX_HINTS = 1000
@@ -134,8 +133,7 @@ def hints_serve(*, account_id: int) -> int:
         if rest := [due.pk for due in hinted[size:]]:
             Job.objects.filter(pk__among=rest).update(notified_at=now)
         if batch := hinted[:size]:
-            polled = poll_batch(leased, {due.external_id: due.pk for due in batch})
-            usage.usage_record(account_id=account_id, requests=1, errors=int(bool(polled.error)))
+            poll_counted(leased, {due.external_id: due.pk for due in batch})
             asked = len(batch)
     finally:
         account_leases_release(owner=owner, account_id=account_id)

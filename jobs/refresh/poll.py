@@ -1,6 +1,7 @@
 """One request about a batch of jobs, and everything its answer means for them.
 
-The refresh loop and "Refresh now" both poll through `poll_batch`: it asks the provider,
+The refresh loop and "Refresh now" both poll through `poll_batch` (callers outside the
+loops through `poll_counted`, which also counts the request): it asks the provider,
 stores every answer, records a failed request on the account or its jobs, and hands back
 a `Polled` for the caller's own counts and pacing. It writes the database only, never
 the caller's in-memory state, so it is safe on any worker thread.
@@ -20,6 +21,7 @@ from jobs import services
 from jobs.models import Account
 from jobs.providers.base import JobStatus, Provider, ProviderError
 from jobs.refresh.budget import RateBudget
+from jobs.services import usage
 
 # One logger for the whole engine: bench/refresh.py (through bench/refresh_pass.py) counts the failed requests in a
 # cluster's log by "WARNING jobs.refresh <account name>: ".
@@ -77,6 +79,21 @@ def poll_batch(leased: Leased, ids: Mapping[str, int]) -> Polled:
     """Ask about the jobs `ids` ({external id: pk}) in one request and store the answers."""
     answer = ask(leased, ids)
     return answer if isinstance(answer, Polled) else store([answer])[0]
+
+
+def poll_counted(leased: Leased, ids: Mapping[str, int]) -> Polled:
+    """`poll_batch` for a caller outside the loops, under a brief lease of its own
+    (Refresh now, hints between loops): the account's last good answer and its usage
+    counted as a loop counts them."""
+    polled: Polled | None = None
+    try:
+        polled = poll_batch(leased, ids)
+        if polled.error is None:
+            services.account_record_ok(account_id=leased.account_id)
+        return polled
+    finally:
+        failed = polled is not None and polled.error is not None
+        usage.usage_record(account_id=leased.account_id, requests=1, errors=int(failed))
 
 
 def ask(leased: Leased, ids: Mapping[str, int]) -> Answer | Polled:

@@ -9,8 +9,7 @@ from django.utils import timezone
 from jobs import services
 from jobs.models import Account, Job
 from jobs.refresh.leases import account_lease_take, account_leases_release, owner_id
-from jobs.refresh.poll import Leased, Polled, poll_batch
-from jobs.services import usage
+from jobs.refresh.poll import Leased, poll_counted
 from jobs.services.audit import Outcome, audit_settle
 
 
@@ -56,14 +55,9 @@ def _refresh_now(job: Job) -> str:
             return f"Refresh not sent: the account is paused until {until} ({account.last_error})"
         Job.objects.filter(pk=job.pk, next_poll_at__isnull=False).update(next_poll_at=now)
         return "Refresh handed to the poller that holds the account; it asks within seconds."
-    polled: Polled | None = None
     try:
-        polled = poll_batch(Leased.of(job.account, owner=owner), {job.external_id: job.pk})
-        if polled.error is None:
-            services.account_record_ok(account_id=job.account_id)
+        polled = poll_counted(Leased.of(job.account, owner=owner), {job.external_id: job.pk})
     finally:
-        failed = polled is not None and polled.error is not None
-        usage.usage_record(account_id=job.account_id, requests=1, errors=int(failed))
         account_leases_release(owner=owner, account_id=job.account_id)
     after = (
         Job.objects.select_related("account")
